@@ -1,0 +1,97 @@
+"""One ``Settings`` object, built at each entry point from ``ODCZYT_*`` variables and ``.env``, passed down.
+
+Nested groups use ``__``: ``ODCZYT_INGEST__BATCH_SIZE=500``. The two service URLs are top-level:
+``ODCZYT_DATABASE_URL`` and ``ODCZYT_MQTT_URL``. When either is unset, ``odczyt demo`` and the test suite start
+throwaway embedded services instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttSettings(BaseModel):
+    """Broker options beyond the URL."""
+
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    topic_prefix: str = "odczyt/v1"
+    keepalive_s: int = 30
+    max_inflight: int = Field(default=1000, ge=1, le=20000)  # far below paho's 65,535 message-id space
+
+
+class CollectorSettings(BaseModel):
+    """Fixed-gateway daemon options."""
+
+    gateway_id: str = "gw-local"
+    batch_frames: int = Field(default=100, ge=1, le=5000)
+    batch_ms: int = Field(default=500, ge=1)
+    spool_path: Path = Path("var/spool.sqlite")
+    spool_max_frames: int = Field(default=5_000_000, ge=1000)
+    dedupe_window_s: float = Field(default=30.0, ge=0)
+    heartbeat_s: float = Field(default=60.0, gt=0)
+    receiver: str = "im871a"
+    port: str | None = None
+    baudrate: int | None = None
+    link_mode: str = "T1"
+    silence_reset_s: float = Field(default=300.0, gt=0)
+    gps_port: str | None = None
+
+
+class IngestSettings(BaseModel):
+    """Ingest-worker options."""
+
+    client_id: str = "odczyt-ingest-1"
+    shared_group: str = "ingest"
+    batch_size: int = Field(default=2000, ge=1)
+    batch_ms: int = Field(default=200, ge=1)
+    dedupe_window_s: float = Field(default=120.0, ge=0)
+    analyze_every_s: float = Field(default=0.0, ge=0)  # 0 = the ingest service does not schedule analysis
+
+
+class ApiSettings(BaseModel):
+    """HTTP API options."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: SecretStr | None = None
+
+
+class AnalyticsSettings(BaseModel):
+    """Thresholds of the analytics rules (see docs/domain notes §3)."""
+
+    timezone: str = "Europe/Warsaw"
+    leak_window_h: int = 24
+    night_start_h: int = 2
+    night_end_h: int = 4
+    night_clean_nights: int = 2
+    burst_share_of_q3: float = 0.3
+    burst_minutes: int = 30
+    stuck_days: int = 28
+    silent_days_fixed: int = 2
+    silent_days_driveby: int = 75
+    legalization_warn_days: tuple[int, ...] = (180, 90, 30)
+    anomaly_ratio: float = 2.5
+
+
+class Settings(BaseSettings):
+    """Everything configurable in odczyt."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ODCZYT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    database_url: SecretStr | None = None
+    mqtt_url: str | None = None
+    master_key: SecretStr | None = None  # encrypts meter AES keys at rest (hex, 32 bytes → AES-256-GCM)
+    data_dir: Path = Path("var")
+    mqtt: MqttSettings = MqttSettings()
+    collector: CollectorSettings = CollectorSettings()
+    ingest: IngestSettings = IngestSettings()
+    api: ApiSettings = ApiSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()

@@ -1,0 +1,1 @@
+"""Ingest workers, scheduled jobs and the composition root (CLI, demo, embedded services)."""
