@@ -130,3 +130,27 @@ class Alert:
 
     def __post_init__(self) -> None:
         _require_utc("detected_at", self.detected_at)
+
+
+# Storage codes. Stable: they are written to the database (readings.alarms bit mask, readings.source).
+ALARM_BITS: dict[Alarm, int] = {alarm: 1 << i for i, alarm in enumerate(Alarm)}
+SOURCE_CODES: dict[ReadingSource, int] = {
+    ReadingSource.RADIO: 0,
+    ReadingSource.DRIVEBY: 1,
+    ReadingSource.MANUAL: 2,
+    ReadingSource.ESTIMATED: 3,
+}
+SOURCE_BY_CODE: dict[int, ReadingSource] = {code: src for src, code in SOURCE_CODES.items()}
+
+
+def alarm_mask(alarms: frozenset[Alarm] | set[Alarm]) -> int:
+    """Alarms → the integer bit mask stored in ``readings.alarms``."""
+    mask = 0
+    for alarm in alarms:
+        mask |= ALARM_BITS[alarm]
+    return mask
+
+
+def alarms_from_mask(mask: int) -> frozenset[Alarm]:
+    """Inverse of :func:`alarm_mask`."""
+    return frozenset(alarm for alarm, bit in ALARM_BITS.items() if mask & bit)

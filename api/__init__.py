@@ -1,0 +1,1 @@
+"""The HTTP API for the billing system and the operations dashboard (FastAPI)."""
