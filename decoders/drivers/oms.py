@@ -1,0 +1,93 @@
+"""Shared extraction for standard OMS water meters: which records become which Telegram fields.
+
+Rules (wmbusmeters' generic water fields, fact sheet §3): total = instantaneous volume, storage 0, tariff 0,
+subunit 0; target (billing-date) = volume of the lowest storage ≥ 1 with the date of the same storage;
+backward = volume with combinable VIFE 0x3C; flow = volume flow of storage 0; TPL status bits (§2.2) and
+error flags (``xxFD17``) → alarms.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from core.types import Alarm
+from decoders.drivers.base import AlarmBits, Fields
+from decoders.frame import Frame
+from decoders.model import Record
+
+# TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits).
+STATUS_BITS = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x10: Alarm.ERROR})
+# Without a meter-specific table any error flag means "error".
+GENERIC_ERROR_FLAGS = AlarmBits(current={0xFFFFFFFF: Alarm.ERROR})
+
+
+def find(records: tuple[Record, ...], quantity: str, storage: int = 0, *, tariff: int = 0,
+         function: str | None = "instantaneous") -> Record | None:
+    """First record of ``quantity`` in ``storage`` (tariff 0, subunit 0, given function)."""
+    for r in records:
+        if (r.quantity == quantity and r.storage == storage and r.tariff == tariff and r.subunit == 0
+                and (function is None or r.function == function) and r.value is not None):
+            return r
+    return None
+
+
+def number(rec: Record | None) -> float | None:
+    """A record's value as float, None when absent or not numeric."""
+    if rec is None or isinstance(rec.value, bool) or not isinstance(rec.value, int | float):
+        return None
+    return float(rec.value)
+
+
+def _target(records: tuple[Record, ...]) -> tuple[float | None, date | None]:
+    storages = sorted({r.storage for r in records if r.quantity == "volume" and r.storage > 0})
+    for s in storages:
+        vol = number(find(records, "volume", s, function=None))
+        if vol is None:
+            continue
+        when = find(records, "date", s, function=None) or find(records, "datetime", s, function=None)
+        value = when.value if when else None
+        if isinstance(value, datetime):
+            value = value.date()
+        return vol, value if isinstance(value, date) else None
+    return None, None
+
+
+def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
+    """Standard TPL status bits → alarms (bits 0–1 = 2/3: application error / abnormal condition)."""
+    if status is None:
+        return
+    STATUS_BITS.apply(status, alarms, set())
+    if status & 0x03 in (2, 3):
+        alarms.add(Alarm.ERROR)
+
+
+def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,
+               *, use_status: bool = True) -> Fields:
+    """Extract the standard fields from a frame's records and status byte."""
+    recs = frame.records
+    total = find(recs, "volume") or find(recs, "volume", function=None)
+    target, target_date = _target(recs)
+    flow = find(recs, "flow") or find(recs, "flow", function=None)
+    when = find(recs, "datetime")
+    battery = find(recs, "remaining_battery", function=None)
+    volt = find(recs, "voltage", function=None)
+    alarms: set[Alarm] = set()
+    history: set[Alarm] = set()
+    if use_status:
+        status_alarms(frame.status, alarms)
+    if error_flags is not None:
+        for r in recs:
+            if r.quantity == "error_flags" and r.storage == 0 and isinstance(r.value, int):
+                error_flags.apply(r.value, alarms, history)
+    return {
+        "total_m3": number(total),
+        "target_m3": target,
+        "target_date": target_date,
+        "total_backward_m3": number(find(recs, "backward_volume", function=None)),
+        "flow_m3h": number(flow),
+        "meter_datetime": when.value if when and isinstance(when.value, datetime) else None,
+        "battery_days": int(battery.value) if battery and isinstance(battery.value, int) else None,
+        "battery_v": number(volt),
+        "alarms": alarms,
+        "alarms_history": history,
+    }

@@ -1,0 +1,121 @@
+"""Data link layer (EN 13757-4): frame formats A/B with CRCs, CRC-free frames, wired M-Bus long frames.
+
+Receivers hand frames over in different shapes (fact sheet §1.9): with format-A CRCs (CUL), format-B CRCs
+(CUL ``bY``), already stripped (iM871A, AMB8465, rtl-wmbus), sometimes without the L byte. We try
+"strip A", then "strip B", then "no CRCs", then "no L" (payload starting at a known C-field).
+The result always starts at L with format-A meaning (L = bytes after L, no CRCs).
+
+Wired M-Bus long frames ``68 L L 68 C A CI … CS 16`` are accepted too; they carry the meter identity in the
+TPL long header only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from decoders import layouts
+from decoders.crc import crc16
+from decoders.errors import LinkLayerError
+
+MIN_FRAME = 11  # L C M(2) A(6) CI
+# C-fields that may start a frame whose L byte the receiver dropped (meter → other).
+L_LESS_C_FIELDS = frozenset({0x44, 0x46, 0x08, 0x48, 0x47})
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFrame:
+    """A CRC-free frame and its DLL fields. ``data`` starts at L; the CI is at ``ci_offset``."""
+
+    data: bytes
+    frame_format: str
+    c_field: int
+    m_field: int
+    id_bytes: bytes
+    version: int
+    device_type: int
+    ci_offset: int
+    wired: bool = False
+
+
+def _strip_a(frame: bytes) -> bytes | None:
+    length = frame[0]
+    if length < 10:
+        return None
+    blocks = -(-(length - 9) // 16)
+    if len(frame) != 1 + length + 2 * (1 + blocks):
+        return None
+    if crc16(frame, 0, 10) != int.from_bytes(frame[10:12], "big"):
+        return None
+    out = bytearray(frame[:10])
+    pos = 12
+    remaining = length - 9
+    while remaining > 0:
+        n = 16 if remaining >= 16 else remaining
+        if crc16(frame, pos, pos + n) != int.from_bytes(frame[pos + n : pos + n + 2], "big"):
+            return None
+        out += frame[pos : pos + n]
+        pos += n + 2
+        remaining -= n
+    return bytes(out)
+
+
+def _strip_b(frame: bytes) -> bytes | None:
+    length = frame[0]
+    if length < 12 or length == 128 or len(frame) != length + 1:
+        return None
+    if length + 1 <= 128:
+        if crc16(frame, 0, length - 1) != int.from_bytes(frame[length - 1 : length + 1], "big"):
+            return None
+        return bytes((length - 2,)) + frame[1 : length - 1]
+    if crc16(frame, 0, 126) != int.from_bytes(frame[126:128], "big"):
+        return None
+    if crc16(frame, 128, length - 1) != int.from_bytes(frame[length - 1 : length + 1], "big"):
+        return None
+    return bytes((length - 4,)) + frame[1:126] + frame[128 : length - 1]
+
+
+def _wired(frame: bytes) -> LinkFrame | None:
+    n = len(frame)
+    if n < 9 or frame[0] != 0x68 or frame[3] != 0x68 or frame[1] != frame[2] or frame[-1] != 0x16:
+        return None
+    if n != frame[1] + 6:
+        return None
+    if sum(frame[4:-2]) & 0xFF != frame[-2]:
+        raise LinkLayerError("link: wired M-Bus long frame checksum mismatch")
+    # Re-shape as L C M(0) A(primary address, padded) CI …: identity comes from the TPL long header.
+    body = frame[6:-2]
+    data = bytes((len(body) + 9, frame[4], 0, 0, frame[5], 0, 0, 0, 0, 0)) + body
+    return LinkFrame(data, "wired", frame[4], 0, bytes(4), 0, 0, 10, wired=True)
+
+
+def _no_crc(frame: bytes) -> bytes:
+    length = frame[0]
+    n = len(frame)
+    if length == n - 1:
+        return frame
+    if length < n - 1:
+        return frame[: length + 1]  # trailing receiver bytes (RSSI, a kept final CRC)
+    if frame[0] in L_LESS_C_FIELDS and n >= MIN_FRAME - 1 and n <= 255:
+        return bytes((n,)) + frame  # receiver dropped the L byte
+    raise LinkLayerError(f"link: L field says {length} bytes follow but the frame has {n - 1}")
+
+
+def normalize(frame: bytes) -> LinkFrame:
+    """Detect the frame shape, check and remove CRCs, and parse the DLL header."""
+    if len(frame) < MIN_FRAME - 1:
+        raise LinkLayerError(f"link: frame of {len(frame)} bytes is shorter than a DLL header")
+    wired = _wired(frame)
+    if wired is not None:
+        return wired
+    fmt = "A"
+    data = _strip_a(frame)
+    if data is None:
+        fmt, data = "B", _strip_b(frame)
+    if data is None:
+        if frame[0] >= 10 and len(frame) == 1 + frame[0] + 2 * (1 + -(-(frame[0] - 9) // 16)):
+            raise LinkLayerError("link: frame format A CRC mismatch")
+        fmt, data = "none", _no_crc(frame)
+    if len(data) < MIN_FRAME:
+        raise LinkLayerError(f"link: {len(data)} bytes after CRC removal, no room for a CI field")
+    h = layouts.parse(layouts.DLL_HEADER_C, data, 0, 10)
+    return LinkFrame(data, fmt, h.c, h.m, h.id, h.version, h.device_type, 10)

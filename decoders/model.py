@@ -1,0 +1,115 @@
+"""The decoder's result types: :class:`Record` (one DIF/VIF data record) and :class:`Telegram`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from core.types import Alarm
+
+Value = int | float | str | bytes | date | datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One application-layer data record, decoded and scaled.
+
+    ``key`` is the hex of the DIF/DIFE/VIF/VIFE bytes (e.g. ``"0413"``), the record's identity that drivers
+    match on. ``value`` is already scaled to ``unit`` (m3, m3/h, …); dates are ``date``/``datetime``.
+    """
+
+    key: str
+    dif: int
+    vif: int
+    vife: bytes
+    storage: int
+    tariff: int
+    subunit: int
+    function: str
+    quantity: str
+    unit: str
+    value: Value
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (dates as ISO strings, bytes as hex)."""
+        return {
+            "key": self.key, "dif": self.dif, "vif": self.vif, "vife": self.vife.hex(),
+            "storage": self.storage, "tariff": self.tariff, "subunit": self.subunit,
+            "function": self.function, "quantity": self.quantity, "unit": self.unit,
+            "value": json_value(self.value),
+        }
+
+
+def json_value(value: object) -> Any:
+    """Convert a decoded value to something ``json.dumps`` accepts."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Telegram:
+    """A decoded wM-Bus/OMS telegram, normalised across drivers.
+
+    Identity comes from the TPL long header when present (the DLL address then belongs to a radio
+    converter). ``alarms`` are current conditions only; "was/previous" flags go to ``alarms_history``.
+    ``payload_digest`` is blake2b-8 of the decrypted application payload (dedupe key with the meter and
+    access number).
+    """
+
+    meter_id: str
+    manufacturer: str
+    version: int
+    device_type: int
+    medium: str
+    access_number: int | None
+    status: int | None
+    security_mode: int
+    driver: str
+    total_m3: float | None = None
+    target_m3: float | None = None
+    target_date: date | None = None
+    total_backward_m3: float | None = None
+    flow_m3h: float | None = None
+    meter_datetime: datetime | None = None
+    alarms: frozenset[Alarm] = frozenset()
+    alarms_history: frozenset[Alarm] = frozenset()
+    battery_days: int | None = None
+    battery_v: float | None = None
+    records: tuple[Record, ...] = ()
+    payload_digest: bytes = b""
+    ci: int = 0
+    link_manufacturer: str = ""
+    link_meter_id: str = ""
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON object the CLI prints: every field, alarms as sorted name lists."""
+        return {
+            "meter_id": self.meter_id,
+            "manufacturer": self.manufacturer,
+            "version": self.version,
+            "device_type": self.device_type,
+            "medium": self.medium,
+            "access_number": self.access_number,
+            "status": self.status,
+            "security_mode": self.security_mode,
+            "driver": self.driver,
+            "total_m3": self.total_m3,
+            "target_m3": self.target_m3,
+            "target_date": json_value(self.target_date),
+            "total_backward_m3": self.total_backward_m3,
+            "flow_m3h": self.flow_m3h,
+            "meter_datetime": json_value(self.meter_datetime),
+            "alarms": sorted(a.value for a in self.alarms),
+            "alarms_history": sorted(a.value for a in self.alarms_history),
+            "battery_days": self.battery_days,
+            "battery_v": self.battery_v,
+            "records": [r.to_json_dict() for r in self.records],
+            "payload_digest": self.payload_digest.hex(),
+            "ci": self.ci,
+            "link_manufacturer": self.link_manufacturer,
+            "link_meter_id": self.link_meter_id,
+        }

@@ -1,0 +1,281 @@
+"""Application layer: the table-driven DIF/DIFE/VIF/VIFE record loop (EN 13757-3, fact sheet §3).
+
+A record is ``DIF [DIFE…] VIF [VIFE…] data``. The loop reads headers with plain table look-ups (DIF data
+length, VIF tables from :mod:`decoders.vif`) and decodes values by coding: integer (LE, two's complement),
+BCD (LSB first, leading F = negative), IEEE float, LVAR, and date types G/F/I/J.
+
+Special DIFs: 0x2F idle filler (skipped), 0x0F/0x1F manufacturer data to the end (returned for the
+driver), 0x7F global readout (no data).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from decoders import datetypes, vif
+from decoders.errors import ApplicationError
+from decoders.model import Record, Value
+
+# Data field (DIF bits 3–0) → length in bytes; -1 = LVAR; -2 = special function (§3.1).
+DATA_LENGTH = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, -1, 6, -2)
+BCD_FIELDS = frozenset({0x9, 0xA, 0xB, 0xC, 0xE})
+FUNCTIONS = ("instantaneous", "maximum", "minimum", "error")
+MAX_DIFE = 10
+MAX_VIFE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """A parsed DIB/VIB: everything about a record except its data."""
+
+    key: str
+    dif: int
+    vif: int
+    vife: bytes
+    storage: int
+    tariff: int
+    subunit: int
+    function: str
+    quantity: str
+    unit: str
+    exponent: int
+    kind: str
+    data_field: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecords:
+    """Result of the record loop: records, trailing manufacturer data (after 0x0F/0x1F), more-follows flag."""
+
+    records: tuple[Record, ...]
+    manufacturer_data: bytes | None
+    more_follows: bool
+
+
+def _err(msg: str, pos: int) -> ApplicationError:
+    return ApplicationError(f"APL record at offset {pos}: {msg}")
+
+
+def parse_header(buf: bytes, pos: int, end: int) -> tuple[Header, int]:
+    """Parse one record header (DIF…VIFE) at ``pos``; returns the header and the data offset."""
+    start = pos
+    dif = buf[pos]
+    pos += 1
+    storage = (dif >> 6) & 1
+    tariff = subunit = 0
+    ext = dif & 0x80
+    k = 0
+    while ext:
+        if pos >= end or k >= MAX_DIFE:
+            raise _err("DIFE chain runs past the data" if pos >= end else "more than 10 DIFEs", start)
+        dife = buf[pos]
+        pos += 1
+        storage |= (dife & 0x0F) << (1 + 4 * k)
+        tariff |= ((dife >> 4) & 3) << (2 * k)
+        subunit |= ((dife >> 6) & 1) << k
+        ext = dife & 0x80
+        k += 1
+    if pos >= end:
+        raise _err("missing VIF", start)
+    vif_byte = buf[pos]
+    pos += 1
+    code = vif_byte & 0x7F
+    vife_start = pos
+    ext = vif_byte & 0x80
+    unit_text = ""
+    if code == 0x7C:  # plain-text VIF: length, then the unit characters (LSB first)
+        if pos >= end or pos + 1 + buf[pos] > end:
+            raise _err("plain-text VIF runs past the data", start)
+        n = buf[pos]
+        unit_text = buf[pos + 1 : pos + 1 + n][::-1].decode("latin-1")
+        pos += 1 + n
+        info = vif.VifInfo("plain_text", unit_text, 0, "num")
+    elif code == 0x7B or code == 0x7D:
+        if not ext or pos >= end:
+            raise _err(f"VIF 0x{vif_byte:02x} without its extension byte", start)
+        table_code = buf[pos]
+        pos += 1
+        info = (vif.FB if code == 0x7B else vif.FD)[table_code & 0x7F] or vif.UNKNOWN
+        ext = table_code & 0x80
+    else:
+        info = vif.PRIMARY[code] or vif.UNKNOWN
+    quantity, exponent = info.quantity, info.exponent
+    n_vife = 0
+    mfct = code == 0x7F
+    while ext:
+        if pos >= end or n_vife >= MAX_VIFE:
+            raise _err("VIFE chain runs past the data" if pos >= end else "more than 10 VIFEs", start)
+        vife = buf[pos]
+        pos += 1
+        n_vife += 1
+        ext = vife & 0x80
+        if mfct:
+            continue
+        c = vife & 0x7F
+        if c in vif.COMBINABLE_QUANTITY:
+            quantity = f"{vif.COMBINABLE_QUANTITY[c]}_{quantity}"
+        elif c == 0x7F:
+            mfct = True
+        else:
+            adj = vif.combinable_exponent(vife)
+            if adj is not None:
+                exponent += adj
+    if pos > end:
+        raise _err("header runs past the data", start)
+    header = Header(
+        buf[start:pos].hex(), dif, vif_byte, bytes(buf[vife_start:pos]), storage, tariff, subunit,
+        FUNCTIONS[(dif >> 4) & 3], quantity, info.unit, exponent, info.kind, dif & 0x0F,
+    )
+    return header, pos
+
+
+def _bcd(raw: bytes) -> int | None:
+    text = raw[::-1].hex()
+    if text[0] == "f":
+        if text.count("f") == len(text):
+            return None
+        body = text[1:]
+        return -int(body) if body.isdigit() else None
+    return int(text) if text.isdigit() else None
+
+
+def _number(h: Header, raw: bytes) -> int | float | None:
+    field = h.data_field
+    if field in BCD_FIELDS:
+        return _bcd(raw)
+    if field == 5:
+        return float(struct.unpack("<f", raw)[0])
+    signed = h.kind in ("num", "count") and h.quantity != "manufacturer_specific"
+    return int.from_bytes(raw, "little", signed=signed)
+
+
+def _scaled(number: int | float, exponent: int) -> float:
+    if exponent < 0:
+        return number / 10 ** (-exponent)
+    return float(number * 10**exponent)
+
+
+def _date_value(h: Header, raw: bytes) -> Value:
+    n = len(raw)
+    if n == 2:
+        return datetypes.type_g(raw[0], raw[1])
+    if n == 4:
+        dt = datetypes.type_f(raw)
+        if h.kind == "date":
+            return dt.date() if dt else datetypes.type_g(raw[2], raw[3])
+        return dt
+    if n == 6:
+        return datetypes.type_i(raw)
+    if n == 3:
+        return datetypes.type_j(raw)
+    return raw
+
+
+def _value(h: Header, raw: bytes) -> Value:
+    kind = h.kind
+    if kind == "date" or kind == "datetime":
+        if h.data_field in BCD_FIELDS or h.data_field in (5, 0xD):
+            return raw
+        return _date_value(h, raw)
+    if kind == "ident":
+        if h.data_field in BCD_FIELDS:
+            return raw[::-1].hex().upper()
+        return str(int.from_bytes(raw, "little")) if raw else ""
+    if kind == "raw" and h.data_field not in (1, 2, 3, 4, 6, 7):
+        return raw
+    number = _number(h, raw)
+    if number is None or kind != "num":
+        return number
+    return _scaled(number, h.exponent)
+
+
+def _lvar(buf: bytes, pos: int, end: int, start: int) -> tuple[Value, int]:
+    if pos >= end:
+        raise _err("missing LVAR byte", start)
+    lv = buf[pos]
+    pos += 1
+    if lv <= 0xBF:
+        n = lv
+    elif lv <= 0xEF:
+        n = (lv & 0x0F)
+    elif lv <= 0xFA:
+        n = lv - 0xF0
+    else:
+        raise _err(f"reserved LVAR 0x{lv:02x}", start)
+    if pos + n > end:
+        raise _err("LVAR data runs past the data", start)
+    raw = bytes(buf[pos : pos + n])
+    if lv <= 0xBF:
+        return raw[::-1].decode("latin-1"), pos + n
+    if lv <= 0xCF:
+        return _bcd(raw), pos + n
+    if lv <= 0xDF:
+        val = _bcd(raw)
+        return (None if val is None else -val), pos + n
+    if lv <= 0xEF:
+        return int.from_bytes(raw, "little", signed=True), pos + n
+    return raw, pos + n
+
+
+def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
+    """Read the data of a record whose header was parsed; returns the record and the next offset."""
+    n = DATA_LENGTH[h.data_field]
+    if n == -1:
+        value, pos = _lvar(buf, pos, end, pos)
+        if isinstance(value, int) and h.kind == "num":
+            value = _scaled(value, h.exponent)
+    else:
+        if pos + n > end:
+            raise _err(f"record {h.key} needs {n} data bytes, {end - pos} left", pos)
+        value = _value(h, bytes(buf[pos : pos + n])) if n else None
+        pos += n
+    rec = Record(h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity,
+                 h.unit, value)
+    return rec, pos
+
+
+def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
+    """Run the record loop over ``buf[pos:end]``."""
+    stop = len(buf) if end is None else end
+    out: list[Record] = []
+    while pos < stop:
+        dif = buf[pos]
+        if dif == 0x2F:
+            pos += 1
+            continue
+        if dif == 0x0F or dif == 0x1F:
+            return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
+        if dif == 0x7F:
+            pos += 1
+            continue
+        if (dif & 0x0F) == 0x0F:
+            raise _err(f"reserved special DIF 0x{dif:02x}", pos)
+        header, pos = parse_header(buf, pos, stop)
+        rec, pos = read_value(header, buf, pos, stop)
+        out.append(rec)
+    return ParsedRecords(tuple(out), None, False)
+
+
+def parse_format(fmt: bytes) -> tuple[Header, ...]:
+    """Parse a compact-frame format (concatenated DIF/VIF headers, no data) into headers."""
+    headers: list[Header] = []
+    pos, end = 0, len(fmt)
+    while pos < end:
+        if fmt[pos] == 0x2F:
+            pos += 1
+            continue
+        if (fmt[pos] & 0x0F) == 0x0F:
+            raise _err(f"special DIF 0x{fmt[pos]:02x} in a compact format", pos)
+        h, pos = parse_header(fmt, pos, end)
+        headers.append(h)
+    return tuple(headers)
+
+
+def decode_with_format(headers: tuple[Header, ...], buf: bytes, pos: int, end: int) -> tuple[Record, ...]:
+    """Decode the data values of a compact frame with a known format."""
+    out = []
+    for h in headers:
+        rec, pos = read_value(h, buf, pos, end)
+        out.append(rec)
+    return tuple(out)

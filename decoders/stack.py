@@ -1,0 +1,166 @@
+"""The decoding stack: link → [ELL] → [AFL] → TPL + security → APL records → driver → Telegram.
+
+Pure: bytes and a key lookup in, a :class:`~decoders.model.Telegram` out. Any failure is a
+:class:`~decoders.errors.DecodeError` subclass naming the layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from core.ids import manufacturer_letters
+from decoders import afl as afl_layer
+from decoders import drivers, link, security, tables
+from decoders import ell as ell_layer
+from decoders import records as apl
+from decoders import tpl as tpl_layer
+from decoders.compact import CompactFormatCache, decode_compact
+from decoders.errors import DecodeError, DriverError, SecurityError, TplError
+from decoders.frame import Frame
+from decoders.keys import KeyLookup, default_oms_keys
+from decoders.model import Record, Telegram
+
+MFCT_SECURITY_MODES = frozenset({1, 4, 15, *range(16, 32)})
+
+
+class _Keys:
+    """Per-call memo of the caller's key lookup (the lookup may be slow; ask once per identity)."""
+
+    __slots__ = ("_lookup", "_seen")
+
+    def __init__(self, lookup: KeyLookup | None) -> None:
+        self._lookup = lookup
+        self._seen: dict[tuple[str, str], tuple[bytes, ...]] = {}
+
+    def __call__(self, manufacturer: str, meter_id: str) -> tuple[bytes, ...]:
+        if self._lookup is None:
+            return ()
+        ident = (manufacturer, meter_id)
+        if ident not in self._seen:
+            self._seen[ident] = tuple(bytes(k) for k in self._lookup(manufacturer, meter_id))
+        return self._seen[ident]
+
+
+def meter_id_text(id_bytes: bytes) -> str:
+    """A-field ID bytes (LSB first) → the printed 8-digit id (hex kept for non-BCD ids)."""
+    return id_bytes[::-1].hex()
+
+
+def _records(kind: str, payload: bytes, cache: CompactFormatCache | None) -> tuple[tuple[Record, ...], bytes | None]:
+    if kind == "compact":
+        return decode_compact(payload, cache), None
+    if kind in ("apl", "response", "apl_format", "alarm", "apl_error"):
+        parsed = apl.parse_records(payload)
+        if cache is not None and kind == "apl" and parsed.records:
+            cache.learn_records(parsed.records)
+        return parsed.records, parsed.manufacturer_data
+    return (), None
+
+
+def _decrypt(data: bytes, ci_pos: int, tpl: tpl_layer.Tpl, afl: afl_layer.Afl | None,
+             ident: tuple[str, bytes, bytes], keys: Sequence[bytes]) -> bytes:
+    mfct, m_bytes, a_bytes = ident
+    payload = data[tpl.payload_offset :]
+    mode = tpl.security_mode
+    if mode == 0:
+        return payload
+    if mode == 5:
+        iv = m_bytes + a_bytes + bytes((tpl.acc or 0,)) * 8
+        return security.mode5(payload, iv, tpl.encrypted_blocks, keys, default_oms_keys(mfct))
+    if mode == 7:
+        return security.mode7(data, ci_pos, tpl.payload_offset, tpl.encrypted_blocks, afl, a_bytes[:4], keys)
+    if mode in (2, 3):
+        return security.des(payload, bytes(8), tpl.encrypted_blocks, keys)
+    raise SecurityError(f"TPL config word: security mode {mode} not supported", layer="TPL")
+
+
+def decode_frame(frame: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None) -> Telegram:
+    """Run every layer over one frame (see module docstring)."""
+    lk = link.normalize(frame)
+    data = lk.data
+    get = _Keys(keys)
+    mfct = manufacturer_letters(lk.m_field)
+    meter_id = meter_id_text(lk.id_bytes)
+    version, dtype = lk.version, lk.device_type
+    m_bytes, a_bytes = data[2:4], data[4:10]
+    pos = lk.ci_offset
+    afl = None
+    if data[pos] in tables.ELL_CIS:
+        _ell, data, pos = ell_layer.parse(data, pos, data[2:10], lambda: get(mfct, meter_id))
+    if pos < len(data) and data[pos] == tables.AFL_CI:
+        afl, pos = afl_layer.parse(data, pos)
+    if pos >= len(data):
+        raise TplError("TPL: frame ends before the transport layer CI")
+    ci = data[pos]
+    kind_header = tables.ci_kind(ci)
+    tpl = None
+    records: tuple[Record, ...] = ()
+    mfct_data = None
+    if kind_header is None:
+        driver = drivers.select(mfct, version, dtype, ci)
+        if driver is None:
+            raise DriverError(f"CI 0x{ci:02x}: no driver for {mfct} version 0x{version:02x} type 0x{dtype:02x}")
+        payload = data[pos + 1 :]
+    else:
+        tpl = tpl_layer.parse(data, pos)
+        if tpl.header == "long":
+            mfct = manufacturer_letters(tpl.long_m or 0)
+            meter_id = meter_id_text(tpl.long_id or bytes(4))
+            version, dtype = tpl.long_version or 0, tpl.long_type or 0
+            m_bytes = data[pos + 5 : pos + 7]
+            a_bytes = data[pos + 1 : pos + 5] + data[pos + 7 : pos + 9]
+        elif lk.wired:
+            raise TplError(f"TPL: wired M-Bus frame with CI 0x{ci:02x} has no long header (no meter address)")
+        if tpl.security_mode in MFCT_SECURITY_MODES:
+            driver = drivers.select_mfct_security(mfct, version, dtype)
+            if driver is None:
+                raise SecurityError(
+                    f"TPL config word: security mode {tpl.security_mode} (manufacturer specific) not supported",
+                    layer="TPL",
+                )
+            payload = data[tpl.payload_offset :]
+        else:
+            payload = _decrypt(data, pos, tpl, afl, (mfct, m_bytes, a_bytes), get(mfct, meter_id)
+                               if tpl.security_mode else ())
+            records, mfct_data = _records(tpl.kind, payload, cache)
+            driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
+    fr = Frame(data, lk, ci, pos, mfct, meter_id, version, dtype, tpl, payload, records, mfct_data,
+               get(mfct, meter_id) if kind_header is None or driver.cis else ())
+    return _telegram(fr, driver)
+
+
+def _telegram(fr: Frame, driver: drivers.Driver) -> Telegram:
+    try:
+        f = driver.extract(fr)
+    except DecodeError:
+        raise
+    except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
+        raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
+    tpl = fr.tpl
+    return Telegram(
+        meter_id=f.get("meter_id", fr.meter_id),
+        manufacturer=f.get("manufacturer", fr.manufacturer),
+        version=f.get("version", fr.version),
+        device_type=f.get("device_type", fr.device_type),
+        medium=tables.medium_name(f.get("device_type", fr.device_type), fr.manufacturer),
+        access_number=f.get("access_number", fr.access_number),
+        status=f.get("status", fr.status),
+        security_mode=f.get("security_mode", tpl.security_mode if tpl else 0),
+        driver=driver.name,
+        total_m3=f.get("total_m3"),
+        target_m3=f.get("target_m3"),
+        target_date=f.get("target_date"),
+        total_backward_m3=f.get("total_backward_m3"),
+        flow_m3h=f.get("flow_m3h"),
+        meter_datetime=f.get("meter_datetime"),
+        alarms=frozenset(f.get("alarms", ())),
+        alarms_history=frozenset(f.get("alarms_history", ())),
+        battery_days=f.get("battery_days"),
+        battery_v=f.get("battery_v"),
+        records=f.get("records", fr.records),
+        payload_digest=hashlib.blake2b(f.get("payload", fr.payload), digest_size=8).digest(),
+        ci=fr.ci,
+        link_manufacturer=manufacturer_letters(fr.link.m_field),
+        link_meter_id=meter_id_text(fr.link.id_bytes),
+    )
