@@ -1,0 +1,29 @@
+"""Quality gates that run with the suite: lint, layer contracts, strict typing of core and decoders."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def test_ruff_is_clean() -> None:
+    proc = _run(str(BIN / "ruff"), "check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_layer_contracts_hold() -> None:
+    proc = _run(str(BIN / "lint-imports"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+
+
+def test_core_and_decoders_type_check_strictly() -> None:
+    proc = _run(sys.executable, "-m", "mypy", "core", "decoders")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
