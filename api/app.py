@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 from starlette.responses import Response
 
 from api import routers
+from api.metrics import DatabaseCollector
 
 
 def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, pool_size: int = 8) -> FastAPI:
@@ -36,6 +37,8 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
     )
     app.state.pool = pool
     app.state.registry = registry
+    db_registry = CollectorRegistry(auto_describe=False)
+    db_registry.register(DatabaseCollector(pool))
 
     for info in sorted(pkgutil.iter_modules(routers.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routers.__name__}.{info.name}")
@@ -45,7 +48,8 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(registry) + generate_latest(db_registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
