@@ -1,0 +1,17 @@
+"""Exception root of the ``hardware`` package."""
+
+from __future__ import annotations
+
+from core.errors import OdczytError
+
+
+class HardwareError(OdczytError):
+    """A receiver could not be opened, initialised or understood."""
+
+
+class InitError(HardwareError):
+    """A receiver did not answer its initialisation sequence as expected."""
+
+
+class UnknownReceiverError(HardwareError):
+    """No receiver driver is registered under the requested name."""
