@@ -222,7 +222,7 @@ def run_demo(settings: Settings, *, meters: int = 200, days: int = 7, seed: int 
 
 
 def _summarise(result: DemoResult, db_url: str, end: datetime, start: datetime, console: Console) -> None:
-    from storage.queries import billing_readings  # noqa: PLC0415 - keeps start-up light
+    from storage.queries import billing_readings
 
     with psycopg.connect(db_url) as conn:
         result.readings_stored = int(conn.execute("SELECT count(*) FROM readings").fetchone()[0])  # type: ignore[index]
@@ -246,7 +246,7 @@ def _summarise(result: DemoResult, db_url: str, end: datetime, start: datetime, 
 
 def _analyse(db_url: str, end: datetime, console: Console) -> dict[str, int] | None:
     try:
-        from pipeline.analyze import run_analysis  # noqa: PLC0415
+        from pipeline.analyze import run_analysis
     except ImportError:
         console.print("[yellow]analysis: not available in this build[/]")
         return None
@@ -275,9 +275,9 @@ def _print_summary(r: DemoResult, console: Console) -> None:
 
 
 def _serve(db_url: str, host: str, port: int, console: Console) -> None:
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from api.app import create_app  # noqa: PLC0415
+    from api.app import create_app
 
     console.print(f"\nAPI serving the demo data at [bold]http://{host}:{port}/[/] "
                   f"(docs: http://{host}:{port}/docs) — Ctrl-C stops it and removes the demo data")

@@ -160,7 +160,8 @@ class EmbeddedMosquitto:
         try:
             wait_for_port(self.port, timeout_s=15)
         except EmbeddedServiceError:
-            err = self._proc.stderr.read().decode(errors="replace") if self._proc.poll() is not None and self._proc.stderr else ""
+            dead = self._proc.poll() is not None and self._proc.stderr is not None
+            err = self._proc.stderr.read().decode(errors="replace") if dead and self._proc.stderr else ""
             self.stop()
             raise EmbeddedServiceError(f"mosquitto did not start: {err.strip()[-500:]}") from None
         return self

@@ -43,7 +43,8 @@ def test_every_reading_arrives_exactly_once_and_billing_matches(fresh_db_url: st
             "SELECT meter_key, access_number & 255, round(total_m3::numeric, 3)::float8 FROM readings").fetchall()
         targets = conn.execute("SELECT DISTINCT target_date FROM readings").fetchall()
     stored = Counter((k, a, v) for k, a, v in rows)
-    assert stored == expected, f"missing {list((expected - stored).items())[:3]}, extra {list((stored - expected).items())[:3]}"
+    missing, extra = list((expected - stored).items())[:3], list((stored - expected).items())[:3]
+    assert stored == expected, f"missing {missing}, extra {extra}"
     assert {t for (t,) in targets} == {datetime(2026, 9, 30).date(), datetime(2026, 10, 31).date()}
 
     assert result.readings_stored == len(txs)
