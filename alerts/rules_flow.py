@@ -1,0 +1,265 @@
+"""Flow rules: continuous-flow leak, minimum night flow against the service point's baseline, burst.
+
+Each rule takes prepared intervals (:func:`alerts.frames.prepare`) and returns detections with
+``DETECTION_SCHEMA``: one row per episode, ``active`` when the condition still holds at the end of data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from alerts.config import RuleConfig
+from alerts.frames import DETECTION_SCHEMA, attach_point, conform, json_evidence, run_start
+
+_T = pl.col("measured_at")
+
+
+def _severity_by_flow(rate: pl.Expr, cfg: RuleConfig) -> pl.Expr:
+    return (
+        pl.when(rate >= cfg.leak_critical_m3h)
+        .then(pl.lit("critical"))
+        .when(rate < cfg.leak_info_below_m3h)
+        .then(pl.lit("info"))
+        .otherwise(pl.lit("warning"))
+    )
+
+
+def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Leak: consumption in every interval (hour or quarter-hour) of a ``leak_window_h`` window.
+
+    A run of consecutive valid intervals with consumption that lasts the window is an episode. A gap in
+    the data breaks the run (flow during it is unknown). An episode stays active until
+    ``leak_clear_zero_intervals`` consecutive zero-consumption intervals follow it.
+    """
+    flow = pl.col("valid") & (pl.col("delta_m3") > cfg.zero_m3)
+    start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
+    runs = iv.select(
+        "meter_key",
+        "measured_at",
+        "rate_m3h",
+        run_start(flow, start).alias("run_start"),
+        (pl.col("valid") & (pl.col("delta_m3") <= cfg.zero_m3)).alias("zero"),
+        pl.col("last"),
+    )
+    window = timedelta(hours=cfg.leak_window_h)
+    leaking = runs.filter((_T - pl.col("run_start")) >= window)
+    if leaking.height == 0:
+        return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
+    episodes = _flow_episodes(runs, leaking)
+    cleared = _cleared_after(runs, episodes, cfg.leak_clear_zero_intervals)
+    episodes = episodes.join(cleared, on="meter_key", how="left")
+    is_last_episode = pl.col("run_start") == pl.col("run_start").max().over("meter_key")
+    active = is_last_episode & ~pl.col("cleared").fill_null(False)
+    return conform(
+        episodes.with_columns(
+            pl.lit("continuous_flow").alias("kind"),
+            _severity_by_flow(pl.col("min_flow_m3h"), cfg).alias("severity"),
+            pl.col("run_start").alias("started_at"),
+            pl.col("run_end").alias("ended_at"),
+            active.alias("active"),
+            pl.col("run_start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
+            json_evidence(
+                min_flow_m3h=pl.col("min_flow_m3h").round(4),
+                mean_flow_m3h=pl.col("mean_flow_m3h").round(4),
+                hours_without_zero=pl.col("hours").round(1),
+                window_h=pl.lit(cfg.leak_window_h),
+            ),
+        ),
+        DETECTION_SCHEMA,
+    )
+
+
+def _flow_episodes(runs: pl.DataFrame, leaking: pl.DataFrame) -> pl.DataFrame:
+    """Per qualifying run: end, duration and the minimum and mean flow over the whole run."""
+    keys = leaking.select("meter_key", "run_start").unique()
+    rows = runs.filter(pl.col("run_start").is_not_null()).join(keys, on=["meter_key", "run_start"])
+    return (
+        rows.group_by("meter_key", "run_start")
+        .agg(
+            pl.col("measured_at").max().alias("run_end"),
+            pl.col("rate_m3h").min().alias("min_flow_m3h"),
+            pl.col("rate_m3h").mean().alias("mean_flow_m3h"),
+        )
+        .with_columns(((pl.col("run_end") - pl.col("run_start")).dt.total_seconds() / 3600).alias("hours"))
+    )
+
+
+def _cleared_after(runs: pl.DataFrame, episodes: pl.DataFrame, needed: int) -> pl.DataFrame:
+    """Per meter: did ``needed`` consecutive zero intervals follow the meter's last episode?"""
+    last_end = episodes.group_by("meter_key").agg(pl.col("run_end").max().alias("last_end"))
+    after = runs.join(last_end, on="meter_key").filter(pl.col("last_end") < _T).sort("meter_key", "measured_at")
+    if after.height == 0:
+        return last_end.select("meter_key", pl.lit(False).alias("cleared"))
+    z = pl.col("zero")
+    brk = (~z) | (pl.col("meter_key") != pl.col("meter_key").shift(1)).fill_null(True)
+    counted = after.with_columns(brk.cum_sum().alias("zrun")).filter(z)
+    longest = counted.group_by("meter_key", "zrun").len().group_by("meter_key").agg(pl.col("len").max())
+    return longest.select("meter_key", (pl.col("len") >= needed).alias("cleared"))
+
+
+def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
+    """Minimum flow per service point (or meter) and local night, from intervals inside the night window.
+
+    Only intervals that start and end within ``night_start_h``–``night_end_h`` local time count, so an
+    hour-long dishwasher programme at 03:00 leaves the 02:00–03:00 interval at zero.
+    """
+    tz = cfg.timezone
+    # cheap UTC pre-filter (Warsaw is UTC+1/+2), then exact local hours on the few rows left
+    utc_hours = list(range(cfg.night_start_h - 3, cfg.night_end_h + 1))
+    cand = iv.filter(pl.col("valid") & _T.dt.hour().is_in([h % 24 for h in utc_hours]))
+    start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
+    local_start = start.dt.convert_time_zone(tz)
+    local_end = _T.dt.convert_time_zone(tz)
+    end_h = local_end.dt.hour() + local_end.dt.minute() / 60
+    inside = (
+        (local_start.dt.hour() >= cfg.night_start_h)
+        & (end_h <= cfg.night_end_h)
+        & (local_start.dt.date() == local_end.dt.date())
+    )
+    nights = cand.filter(inside).select("meter_key", local_start.dt.date().alias("night"), "rate_m3h", "dt_h")
+    nights = attach_point(nights, points)
+    return (
+        nights.group_by("series", "night")
+        .agg(
+            pl.col("rate_m3h").min().alias("min_flow_m3h"),
+            pl.col("dt_h").sum().alias("covered_h"),
+            pl.col("meter_key").last(),
+            pl.col("service_point_id").last(),
+        )
+        .filter(pl.col("covered_h") >= (cfg.night_end_h - cfg.night_start_h) / 2)
+        .sort("series", "night")
+    )
+
+
+def night_flow(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
+    """Leak: minimum night flow above the service point's own baseline for ``night_raise_nights`` nights.
+
+    The baseline is the lowest night minimum of the previous ``night_baseline_nights`` nights; a night is
+    leaky when its minimum exceeds ``max(night_min_m3h, baseline + night_margin_m3h)``. The episode clears
+    after ``night_clean_nights`` consecutive clean nights.
+    """
+    nights = night_minima(iv, points, cfg)
+    if nights.height == 0:
+        return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
+    base = (
+        pl.col("min_flow_m3h")
+        .shift(1)
+        .rolling_min(cfg.night_baseline_nights, min_samples=cfg.night_baseline_min_nights)
+        .over("series")
+    )
+    thr = pl.max_horizontal(pl.lit(cfg.night_min_m3h), base.fill_null(0.0) + cfg.night_margin_m3h)
+    nights = nights.with_columns(base.alias("baseline_m3h"), thr.alias("threshold_m3h"))
+    nights = nights.with_columns((pl.col("min_flow_m3h") > pl.col("threshold_m3h")).alias("leaky"))
+    return _night_episodes(nights, cfg)
+
+
+def _night_episodes(nights: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Runs of leaky nights long enough to raise, and whether enough clean nights followed the last one."""
+    s, leaky = pl.col("series"), pl.col("leaky")
+    brk = (leaky != leaky.shift(1)) | (s != s.shift(1))
+    nights = nights.with_columns(brk.fill_null(True).cum_sum().alias("run"))
+    runs = nights.group_by("run", maintain_order=True).agg(
+        pl.col("series").first(),
+        pl.col("leaky").first(),
+        pl.len().alias("n"),
+        pl.col("night").first().alias("first_night"),
+        pl.col("night").last().alias("last_night"),
+        pl.col("min_flow_m3h").min().alias("min_flow_m3h"),
+        pl.col("baseline_m3h").first().alias("baseline_m3h"),
+        pl.col("meter_key").last(),
+        pl.col("service_point_id").last(),
+    )
+    clean_long = (~pl.col("leaky")) & (pl.col("n") >= cfg.night_clean_nights)
+    # an episode is a raising run; it ends at the first long-enough clean run after it
+    runs = runs.with_columns(
+        (pl.col("leaky") & (pl.col("n") >= cfg.night_raise_nights)).alias("raises"),
+        clean_long.cast(pl.Int32).cum_sum().over("series").alias("epoch"),
+    )
+    eps = runs.filter(pl.col("raises"))
+    last_epoch = runs.group_by("series").agg(pl.col("epoch").max().alias("last_epoch"))
+    eps = eps.join(last_epoch, on="series").unique(["series", "epoch"], keep="first", maintain_order=True)
+    to_dt = pl.col("first_night").cast(pl.Datetime("us")).dt.replace_time_zone(cfg.timezone)
+    end_dt = pl.col("last_night").cast(pl.Datetime("us")).dt.replace_time_zone(cfg.timezone)
+    return conform(
+        eps.with_columns(
+            pl.lit("night_flow").alias("kind"),
+            _severity_by_flow(pl.col("min_flow_m3h"), cfg).alias("severity"),
+            (to_dt + pl.duration(hours=cfg.night_start_h)).dt.convert_time_zone("UTC").alias("started_at"),
+            (end_dt + pl.duration(hours=cfg.night_end_h)).dt.convert_time_zone("UTC").alias("ended_at"),
+            (pl.col("epoch") == pl.col("last_epoch")).alias("active"),
+            pl.col("first_night").cast(pl.String).alias("dedupe_key"),
+            json_evidence(
+                min_night_flow_m3h=pl.col("min_flow_m3h").round(4),
+                baseline_m3h=pl.col("baseline_m3h").round(4),
+                leaky_nights=pl.col("n"),
+                first_night=pl.col("first_night").cast(pl.String),
+            ),
+        ),
+        DETECTION_SCHEMA,
+    )
+
+
+def burst(iv: pl.DataFrame, meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
+    """High flow above ``burst_share_of_q3`` × Q3 for ``burst_minutes``, from intervals or reported flow.
+
+    An interval's mean rate above the threshold covers its whole length; reported instantaneous flow
+    covers the span between consecutive high readings. Active while the meter's newest row is high.
+    """
+    q3 = _q3_map(meters, cfg)
+    floor = cfg.burst_share_of_q3 * min([cfg.default_q3_m3h, *q3.get_column("q3_m3h").to_list()])
+    rate_hi = pl.col("valid") & (pl.col("rate_m3h") >= floor)
+    flow_hi = pl.col("flow_m3h") >= floor
+    cand = iv.with_row_index("idx").filter(rate_hi | flow_hi.fill_null(False))
+    if cand.height == 0:
+        return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
+    thr = pl.col("q3_m3h").fill_null(cfg.default_q3_m3h) * cfg.burst_share_of_q3
+    cand = (
+        cand.join(q3, on="meter_key", how="left")
+        .with_columns(thr.alias("thr"))
+        .filter((pl.col("valid") & (pl.col("rate_m3h") >= pl.col("thr"))) | (pl.col("flow_m3h") >= pl.col("thr")))
+    )
+    by_rate = pl.col("valid") & (pl.col("rate_m3h") >= pl.col("thr"))
+    span_start = pl.when(by_rate).then(_T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64)))
+    adjacent = (pl.col("idx") == pl.col("idx").shift(1) + 1) & (pl.col("meter_key") == pl.col("meter_key").shift(1))
+    cand = cand.with_columns(
+        span_start.otherwise(_T).alias("span_start"),
+        pl.max_horizontal(pl.col("rate_m3h").fill_null(0), pl.col("flow_m3h").fill_null(0)).alias("peak"),
+        (~adjacent.fill_null(False)).cum_sum().alias("run"),
+    )
+    runs = (
+        cand.group_by("run")
+        .agg(
+            pl.col("meter_key").first(),
+            pl.col("span_start").min(),
+            pl.col("measured_at").max().alias("end"),
+            pl.col("peak").max(),
+            pl.col("thr").first(),
+            pl.col("last").max(),
+            pl.col("q3_m3h").first(),
+        )
+        .filter((pl.col("end") - pl.col("span_start")) >= timedelta(minutes=cfg.burst_minutes))
+    )
+    return conform(
+        runs.with_columns(
+            pl.lit("burst").alias("kind"),
+            pl.lit("critical").alias("severity"),
+            pl.col("span_start").alias("started_at"),
+            pl.col("end").alias("ended_at"),
+            pl.col("last").alias("active"),
+            pl.col("span_start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
+            json_evidence(
+                peak_flow_m3h=pl.col("peak").round(3),
+                threshold_m3h=pl.col("thr").round(3),
+                minutes=((pl.col("end") - pl.col("span_start")).dt.total_minutes()),
+            ),
+        ).sort("meter_key", "started_at"),
+        DETECTION_SCHEMA,
+    )
+
+
+def _q3_map(meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
+    if meters is None or "q3_m3h" not in meters.columns:
+        return pl.DataFrame(schema={"meter_key": pl.Int64, "q3_m3h": pl.Float64})
+    return meters.select("meter_key", "q3_m3h").filter(pl.col("q3_m3h") > 0)

@@ -1,0 +1,213 @@
+"""Register rules: reverse flow, stuck meter, silent meter, and the meters' own alarm flags (debounced)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from alerts.config import RuleConfig
+from alerts.frames import DETECTION_SCHEMA, conform, json_evidence
+from core.types import ALARM_BITS, Alarm
+
+_T = pl.col("measured_at")
+_FLAG_SEVERITY = {
+    "leak": "warning",
+    "burst": "critical",
+    "dry": "warning",
+    "tamper": "critical",
+    "magnetic": "critical",
+    "removed": "critical",
+    "battery_low": "info",
+    "blocked": "warning",
+    "error": "warning",
+}
+
+
+def reverse_flow(iv: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataFrame:
+    """Falling register, growing backward register, or the meter's REVERSE_FLOW flag.
+
+    A register that restarts near zero (``reset``, e.g. a replaced meter) is not a fall. Events closer
+    than ``reverse_active_h`` form one episode; it is active while its last event is that recent.
+    """
+    bit = ALARM_BITS[Alarm.REVERSE_FLOW]
+    back = pl.col("backward_m3") - pl.col("backward_m3").shift(1)
+    ev = iv.with_columns(
+        pl.when(pl.col("same")).then(back).fill_null(0.0).alias("back_m3"),
+    ).filter(
+        (pl.col("delta_m3") <= -cfg.reverse_min_m3)
+        | (pl.col("back_m3") >= cfg.reverse_min_m3)
+        | ((pl.col("alarms") & bit) != 0)
+    )
+    if ev.height == 0:
+        return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
+    gap = timedelta(hours=cfg.reverse_active_h)
+    new_ep = (pl.col("meter_key") != pl.col("meter_key").shift(1)) | ((_T - _T.shift(1)) > gap)
+    ev = ev.with_columns(
+        new_ep.fill_null(True).cum_sum().alias("ep"),
+        pl.max_horizontal(-pl.col("delta_m3").clip(upper_bound=0).fill_null(0), pl.col("back_m3")).alias("rev"),
+    )
+    eps = ev.group_by("ep").agg(
+        pl.col("meter_key").first(),
+        _T.min().alias("start"),
+        _T.max().alias("end"),
+        pl.col("rev").sum().alias("reverse_m3"),
+        pl.len().alias("events"),
+        ((pl.col("alarms") & bit) != 0).any().alias("flagged"),
+    )
+    return conform(
+        eps.with_columns(
+            pl.lit("reverse_flow").alias("kind"),
+            pl.lit("warning").alias("severity"),
+            pl.col("start").alias("started_at"),
+            pl.col("end").alias("ended_at"),
+            (pl.col("end") > pl.lit(now) - gap).alias("active"),
+            pl.col("start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
+            json_evidence(
+                reverse_m3=pl.col("reverse_m3").round(4),
+                events=pl.col("events"),
+                meter_flag=pl.col("flagged"),
+            ),
+        ).sort("meter_key", "started_at"),
+        DETECTION_SCHEMA,
+    )
+
+
+def stuck(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig, now: datetime) -> pl.DataFrame:
+    """No register progress for ``stuck_days`` at an occupied service point that is not seasonal.
+
+    ``occupied = false`` (an empty holiday house) suppresses the alert, as does a seasonal pattern: no
+    consumption in the same stretch of days a year earlier either. Unknown occupancy counts as occupied.
+    """
+    moved = pl.col("same") & (pl.col("delta_m3") > cfg.zero_m3)
+    per = iv.group_by("meter_key").agg(
+        _T.max().alias("last_at"),
+        _T.min().alias("first_at"),
+        _T.filter(moved).max().alias("moved_at"),
+        pl.col("total_m3").last().alias("total_m3"),
+    )
+    since = pl.coalesce(pl.col("moved_at"), pl.col("first_at"))
+    flat = per.with_columns(since.alias("since")).filter(
+        (pl.col("last_at") - pl.col("since")) >= timedelta(days=cfg.stuck_days)
+    )
+    flat = _with_occupancy(flat, points).filter(pl.col("occupied").fill_null(True))
+    flat = flat.join(_last_year_use(iv, flat, cfg), on="meter_key", how="left")
+    flat = flat.filter(~pl.col("seasonal").fill_null(False))
+    return conform(
+        flat.with_columns(
+            pl.lit("stuck").alias("kind"),
+            pl.lit("warning").alias("severity"),
+            pl.col("since").alias("started_at"),
+            pl.col("last_at").alias("ended_at"),
+            pl.lit(True).alias("active"),
+            pl.col("since").dt.strftime("%Y-%m-%d").alias("dedupe_key"),
+            json_evidence(
+                days_without_progress=(pl.col("last_at") - pl.col("since")).dt.total_days(),
+                total_m3=pl.col("total_m3"),
+                last_year_m3=pl.col("last_year_m3").round(3),
+            ),
+        ),
+        DETECTION_SCHEMA,
+    )
+
+
+def _with_occupancy(df: pl.DataFrame, points: pl.DataFrame | None) -> pl.DataFrame:
+    if points is None or points.height == 0:
+        return df.with_columns(
+            pl.lit(None, dtype=pl.String).alias("service_point_id"), pl.lit(None, dtype=pl.Boolean).alias("occupied")
+        )
+    sp = points.select("meter_key", "service_point_id", "occupied").unique("meter_key", keep="last")
+    return df.join(sp, on="meter_key", how="left")
+
+
+def _last_year_use(iv: pl.DataFrame, flat: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Consumption in the same days one year earlier; ``seasonal`` when the data covers it and it was ~0."""
+    year = timedelta(days=cfg.seasonal_lookback_days)
+    win = flat.select("meter_key", (pl.col("since") - year).alias("a"), (pl.col("last_at") - year).alias("b"))
+    rows = iv.filter(pl.col("meter_key").is_in(win.get_column("meter_key").implode())).join(win, on="meter_key")
+    rows = rows.filter((pl.col("a") < _T) & (pl.col("b") >= _T))
+    first = iv.group_by("meter_key").agg(_T.min().alias("first_seen"))
+    use = rows.group_by("meter_key").agg(pl.col("delta_m3").clip(lower_bound=0).sum().alias("last_year_m3"))
+    out = win.join(first, on="meter_key", how="left").join(use, on="meter_key", how="left")
+    covered = pl.col("first_seen") <= pl.col("a")
+    seasonal = covered & (pl.col("last_year_m3").fill_null(0) <= cfg.zero_m3 * 10)
+    return out.select("meter_key", "last_year_m3", seasonal.alias("seasonal"))
+
+
+def silent(last_heard: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataFrame:
+    """Not heard for ``silent_days_fixed`` (radio, source 0) or ``silent_days_driveby`` (source 1) days.
+
+    ``last_heard`` has ``meter_key, source, last_at`` (see :func:`last_heard_from`); a meter's cadence is
+    that of the source it was last heard by. Manual and estimated readings do not count as hearing it.
+    """
+    heard = last_heard.filter(pl.col("source").is_in([0, 1])).sort("meter_key", "last_at")
+    per = heard.group_by("meter_key").agg(pl.col("source").last(), pl.col("last_at").last())
+    limit_days = pl.when(pl.col("source") == 0).then(cfg.silent_days_fixed).otherwise(cfg.silent_days_driveby)
+    age_days = (pl.lit(now) - pl.col("last_at")).dt.total_seconds() / 86400
+    out = per.with_columns(age_days.alias("age"), limit_days.alias("limit")).filter(pl.col("age") > pl.col("limit"))
+    return conform(
+        out.with_columns(
+            pl.lit("silent").alias("kind"),
+            pl.lit("warning").alias("severity"),
+            pl.col("last_at").alias("started_at"),
+            pl.col("last_at").alias("ended_at"),
+            pl.lit(True).alias("active"),
+            pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
+            json_evidence(
+                last_heard_at=pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                days_silent=pl.col("age").round(1),
+                limit_days=pl.col("limit"),
+                network=pl.when(pl.col("source") == 0).then(pl.lit("fixed")).otherwise(pl.lit("drive-by")),
+            ),
+        ),
+        DETECTION_SCHEMA,
+    )
+
+
+def last_heard_from(readings: pl.DataFrame) -> pl.DataFrame:
+    """``meter_key, source, last_at`` computed from a readings frame (storage can also supply it)."""
+    return readings.group_by("meter_key", "source").agg(_T.max().alias("last_at"))
+
+
+def meter_flags(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """The meters' own alarm flags as ``meter_<flag>`` detections, at most one per meter, kind and local day.
+
+    ``dedupe_key`` is the local date, so an alert resolved and flagged again the same day is not raised
+    twice. Active while the meter's newest reading still carries the flag.
+    """
+    bits = {k: ALARM_BITS[Alarm(k)] for k in cfg.flag_kinds}
+    any_bit = sum(bits.values())
+    rows = iv.filter(((pl.col("alarms") & any_bit) != 0) | pl.col("last"))
+    last = rows.filter(pl.col("last")).select("meter_key", pl.col("alarms").alias("last_alarms"))
+    rows = rows.filter((pl.col("alarms") & any_bit) != 0)
+    day = _T.dt.convert_time_zone(cfg.timezone).dt.date()
+    frames = []
+    for kind, bit in bits.items():
+        hit = rows.filter((pl.col("alarms") & bit) != 0)
+        if hit.height == 0:
+            continue
+        frames.append(
+            hit.group_by("meter_key", day.alias("day"))
+            .agg(_T.min().alias("start"), _T.max().alias("end"), pl.len().alias("n"))
+            .join(last, on="meter_key", how="left")
+            .with_columns(
+                pl.lit(f"meter_{kind}").alias("kind"),
+                pl.lit(_FLAG_SEVERITY[kind]).alias("severity"),
+                ((pl.col("last_alarms") & bit) != 0).fill_null(False).alias("active"),
+            )
+        )
+    if not frames:
+        return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
+    out = pl.concat(frames)
+    # only the newest day can be active
+    newest = pl.col("day") == pl.col("day").max().over("meter_key", "kind")
+    return conform(
+        out.with_columns(
+            (pl.col("active") & newest).alias("active"),
+            pl.col("start").alias("started_at"),
+            pl.col("end").alias("ended_at"),
+            pl.col("day").cast(pl.String).alias("dedupe_key"),
+            json_evidence(readings_flagged=pl.col("n"), day=pl.col("day").cast(pl.String)),
+        ).sort("meter_key", "kind", "started_at"),
+        DETECTION_SCHEMA,
+    )
