@@ -13,11 +13,18 @@ class DecodeError(OdczytError):
     """A frame could not be decoded; ``layer`` names the protocol layer that rejected it."""
 
     layer = "decoder"
+    meter_id: str | None = None
+    manufacturer: str | None = None
 
     def __init__(self, message: str, *, layer: str | None = None) -> None:
         if layer is not None:
             self.layer = layer
         super().__init__(message)
+
+    def identify(self, manufacturer: str, meter_id: str) -> None:
+        """Record which meter the failing frame came from (when the link layer got that far)."""
+        if self.meter_id is None:
+            self.manufacturer, self.meter_id = manufacturer, meter_id
 
 
 class LinkLayerError(DecodeError):

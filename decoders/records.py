@@ -46,11 +46,16 @@ class Header:
 
 @dataclass(frozen=True, slots=True)
 class ParsedRecords:
-    """Result of the record loop: records, trailing manufacturer data (after 0x0F/0x1F), more-follows flag."""
+    """Result of the record loop: records, trailing manufacturer data (after 0x0F/0x1F), more-follows flag.
+
+    ``unparsed`` holds trailing bytes that did not form a record after at least one good record (some meters
+    append garbage or a checksum; wmbusmeters ignores it too).
+    """
 
     records: tuple[Record, ...]
     manufacturer_data: bytes | None
     more_follows: bool
+    unparsed: bytes = b""
 
 
 def _err(msg: str, pos: int) -> ApplicationError:
@@ -249,10 +254,16 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
         if dif == 0x7F:
             pos += 1
             continue
-        if (dif & 0x0F) == 0x0F:
-            raise _err(f"reserved special DIF 0x{dif:02x}", pos)
-        header, pos = parse_header(buf, pos, stop)
-        rec, pos = read_value(header, buf, pos, stop)
+        try:
+            if (dif & 0x0F) == 0x0F:
+                raise _err(f"reserved special DIF 0x{dif:02x}", pos)
+            header, nxt = parse_header(buf, pos, stop)
+            rec, nxt = read_value(header, buf, nxt, stop)
+        except ApplicationError:
+            if not out:
+                raise
+            return ParsedRecords(tuple(out), None, False, bytes(buf[pos:stop]))
+        pos = nxt
         out.append(rec)
     return ParsedRecords(tuple(out), None, False)
 

@@ -15,6 +15,7 @@ from decoders import drivers, link, security, tables
 from decoders import ell as ell_layer
 from decoders import records as apl
 from decoders import tpl as tpl_layer
+from decoders.address import meter_id_text
 from decoders.compact import CompactFormatCache, decode_compact
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
 from decoders.frame import Frame
@@ -40,11 +41,6 @@ class _Keys:
         if ident not in self._seen:
             self._seen[ident] = tuple(bytes(k) for k in self._lookup(manufacturer, meter_id))
         return self._seen[ident]
-
-
-def meter_id_text(id_bytes: bytes) -> str:
-    """A-field ID bytes (LSB first) → the printed 8-digit id (hex kept for non-BCD ids)."""
-    return id_bytes[::-1].hex()
 
 
 def _records(kind: str, payload: bytes, cache: CompactFormatCache | None) -> tuple[tuple[Record, ...], bytes | None]:
@@ -78,6 +74,15 @@ def _decrypt(data: bytes, ci_pos: int, tpl: tpl_layer.Tpl, afl: afl_layer.Afl | 
 def decode_frame(frame: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None) -> Telegram:
     """Run every layer over one frame (see module docstring)."""
     lk = link.normalize(frame)
+    try:
+        return _decode_link_frame(lk, keys, cache)
+    except DecodeError as exc:
+        if not lk.wired:
+            exc.identify(manufacturer_letters(lk.m_field), meter_id_text(lk.id_bytes))
+        raise
+
+
+def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: CompactFormatCache | None) -> Telegram:
     data = lk.data
     get = _Keys(keys)
     mfct = manufacturer_letters(lk.m_field)
@@ -112,14 +117,26 @@ def decode_frame(frame: bytes, keys: KeyLookup | None, cache: CompactFormatCache
             a_bytes = data[pos + 1 : pos + 5] + data[pos + 7 : pos + 9]
         elif lk.wired:
             raise TplError(f"TPL: wired M-Bus frame with CI 0x{ci:02x} has no long header (no meter address)")
-        if tpl.security_mode in MFCT_SECURITY_MODES:
-            driver = drivers.select_mfct_security(mfct, version, dtype)
-            if driver is None:
+        mfct_driver = (drivers.select_mfct_security(mfct, version, dtype)
+                       if tpl.security_mode in MFCT_SECURITY_MODES else None)
+        if mfct_driver is not None:
+            driver = mfct_driver
+            payload = data[tpl.payload_offset :]
+            try:  # the driver may want records if the payload happens to be plain
+                records, mfct_data = _records(tpl.kind, payload, None)
+            except DecodeError:
+                records, mfct_data = (), None
+        elif tpl.security_mode in MFCT_SECURITY_MODES:
+            # Some meters set manufacturer bits in CFG but send plain records (e.g. Diehl Hydrus).
+            payload = data[tpl.payload_offset :]
+            try:
+                records, mfct_data = _records(tpl.kind, payload, cache)
+            except DecodeError as exc:
                 raise SecurityError(
                     f"TPL config word: security mode {tpl.security_mode} (manufacturer specific) not supported",
                     layer="TPL",
-                )
-            payload = data[tpl.payload_offset :]
+                ) from exc
+            driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
         else:
             payload = _decrypt(data, pos, tpl, afl, (mfct, m_bytes, a_bytes), get(mfct, meter_id)
                                if tpl.security_mode else ())

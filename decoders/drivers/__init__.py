@@ -6,10 +6,31 @@ and add the module to ``_MODULES`` below (order = priority; the generic OMS driv
 
 from __future__ import annotations
 
-from decoders.drivers import generic
+from types import ModuleType
+
+from decoders.drivers import (
+    apator08,
+    apator162,
+    apator172,
+    apatorna1,
+    generic,
+    hydrus,
+    izar,
+    kaden,
+    kamstrup,
+    qundis,
+    rfmtx1,
+    techem,
+    ultrimis,
+    zenner,
+    zenner0b,
+)
 from decoders.drivers.base import Driver
 
-_MODULES = ()
+_MODULES: tuple[ModuleType, ...] = (
+    apator162, apator172, apator08, apatorna1, ultrimis, izar, kamstrup, techem, zenner, zenner0b,
+    qundis, kaden, rfmtx1, hydrus,
+)
 
 DRIVERS: tuple[Driver, ...] = tuple(m.DRIVER for m in _MODULES)
 GENERIC: Driver = generic.DRIVER
@@ -24,7 +45,9 @@ def select(manufacturer: str, version: int, device_type: int, ci: int | None = N
     """
     proprietary = ci is not None and ci not in _STANDARD_CIS
     for d in DRIVERS:
-        if d.detects(manufacturer, version, device_type) and (not proprietary or ci in d.cis):
+        if not d.detects(manufacturer, version, device_type):
+            continue
+        if (ci in d.cis) if proprietary else not d.cis:
             return d
     return None if proprietary else GENERIC
 

@@ -53,12 +53,13 @@ def _target(records: tuple[Record, ...]) -> tuple[float | None, date | None]:
 
 
 def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
-    """Standard TPL status bits → alarms (bits 0–1 = 2/3: application error / abnormal condition)."""
-    if status is None:
-        return
-    STATUS_BITS.apply(status, alarms, set())
-    if status & 0x03 in (2, 3):
-        alarms.add(Alarm.ERROR)
+    """Standard TPL status bits 2–4 → alarms.
+
+    Bits 0–1 (busy / application error / abnormal condition) are left to drivers: meters use them
+    inconsistently (Apator sets 11 in normal operation, Kaden adds its leak bits to it).
+    """
+    if status is not None:
+        STATUS_BITS.apply(status, alarms, set())
 
 
 def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,

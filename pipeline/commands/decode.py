@@ -29,8 +29,11 @@ def _lookup(key_hex: str | None) -> KeyLookup | None:
     return lookup
 
 
-def _failure(message: str, layer: str | None = None) -> dict[str, Any]:
-    return {"ok": False, "error": message, "error_layer": layer}
+def _failure(message: str, layer: str | None = None, exc: DecodeError | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"ok": False, "error": message, "error_layer": layer}
+    if exc is not None and exc.meter_id is not None:
+        out["meter_id"], out["manufacturer"] = exc.meter_id, exc.manufacturer
+    return out
 
 
 def decode_one(telegram_hex: str, key_hex: str | None, preceding: Iterable[str] = ()) -> dict[str, Any]:
@@ -51,7 +54,7 @@ def decode_one(telegram_hex: str, key_hex: str | None, preceding: Iterable[str] 
     except DecodeError as exc:
         text = str(exc)
         named = text.lower().startswith(exc.layer.lower())
-        return _failure(text if named else f"{exc.layer}: {text}", exc.layer)
+        return _failure(text if named else f"{exc.layer}: {text}", exc.layer, exc)
     return {"ok": True, "error": None, **tg.to_json_dict()}
 
 
