@@ -27,15 +27,15 @@ def consumption_anomaly(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: Rule
     now_l = pl.lit(now)
     n_rec = cfg.anomaly_recent_periods
     bucket = (
-        pl.when(_T > now_l - p)
+        pl.when(now_l - p < _T)
         .then(pl.lit("cur"))
-        .when(_T > now_l - p * (1 + n_rec))
+        .when(now_l - p * (1 + n_rec) < _T)
         .then(pl.lit("recent"))
-        .when((_T > now_l - timedelta(days=365) - p) & (_T <= now_l - timedelta(days=365)))
+        .when((now_l - timedelta(days=365) - p < _T) & (now_l - timedelta(days=365) >= _T))
         .then(pl.lit("ly"))
     )
     use = (
-        iv.filter(pl.col("same") & (_T <= now_l))
+        iv.filter(pl.col("same") & (now_l >= _T))
         .select(
             "meter_key",
             bucket.alias("b"),

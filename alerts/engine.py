@@ -17,7 +17,15 @@ import polars as pl
 from alerts import rules_flow, rules_register
 from alerts.anomaly import consumption_anomaly
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, READINGS_SCHEMA, analysis_now, conform, prepare
+from alerts.frames import (
+    DETECTION_SCHEMA,
+    METERS_SCHEMA,
+    POINTS_SCHEMA,
+    READINGS_SCHEMA,
+    analysis_now,
+    conform,
+    prepare,
+)
 from alerts.legalization import legalization
 
 RULES: tuple[str, ...] = (
@@ -84,6 +92,8 @@ def evaluate(
     )
     ev = Evaluation(now=now, detections=pl.DataFrame(schema=DETECTION_SCHEMA), seconds={"prepare": 0.0})
     ev.seconds["prepare"] = time.perf_counter() - t0
+    meters = conform(meters, METERS_SCHEMA) if meters is not None else None
+    points = conform(points, POINTS_SCHEMA) if points is not None else None
     heard = last_heard if last_heard is not None else rules_register.last_heard_from(readings)
     calls: dict[str, Callable[[], pl.DataFrame]] = {
         "continuous_flow": lambda: rules_flow.continuous_flow(iv, cfg),

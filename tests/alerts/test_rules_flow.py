@@ -128,5 +128,5 @@ def test_burst_from_reported_flow_needs_thirty_minutes() -> None:
 
 
 def test_burst_still_running_is_active() -> None:
-    use = household(1) + [1.5, 1.5]
+    use = [*household(1), 1.5, 1.5]
     assert burst(prepare(series(1, use), CFG), None, CFG)["active"].to_list() == [True]
