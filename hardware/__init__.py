@@ -18,7 +18,15 @@ from hardware.receiver import Receiver, ReceiverStats
 DRIVERS: dict[str, str] = {
     "im871a": "hardware.im871a:Im871aDriver",
     "im170a": "hardware.im871a:Im871aDriver",
+    "amb8465": "hardware.amber:AmberDriver",
+    "amb8665": "hardware.amber:AmberDriver",
+    "amber": "hardware.amber:AmberDriver",
+    "cul": "hardware.cul:CulDriver",
+    "rc1180": "hardware.rc1180:Rc1180Driver",
+    "rtlwmbus": "hardware.rtlwmbus:RtlWmbusDriver",
+    "rtl433": "hardware.rtl433:Rtl433Driver",
 }
+PROBE_ORDER = ("rc1180", "im871a", "amb8465", "cul")  # RC1180 first: it would take other probes as data
 
 
 def get_driver(kind: str) -> Driver:

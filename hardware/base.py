@@ -60,6 +60,14 @@ class Framer(Protocol):
         ...
 
 
+class HostAwareFramer(Framer, Protocol):
+    """A framer whose parsing depends on what the host sent (e.g. RC1180 config mode)."""
+
+    def sent(self, data: bytes) -> None:
+        """Tell the framer which bytes the host wrote."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One command of an init/reset recipe: send ``send``, then wait for a reply ``expect`` accepts."""
@@ -69,6 +77,7 @@ class Step:
     what: str = ""
     timeout_s: float = 2.0
     capture: str | None = None  # store the accepted reply's payload under this name (device info)
+    follow: Callable[[Reply], Sequence[Step]] | None = None  # further steps chosen by the reply
 
 
 class Driver(Protocol):

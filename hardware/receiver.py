@@ -193,11 +193,16 @@ def run_steps(transport: Transport, framer: Framer, steps: Sequence[Step],
     """Send each step's command and wait for its reply; other events go to ``on_event``."""
     for step in steps:
         transport.write(step.send)
+        sent = getattr(framer, "sent", None)
+        if sent is not None:
+            sent(step.send)
         if step.expect is None:
             continue
         reply = _await_reply(transport, framer, step, on_event)
         if step.capture:
             captured[step.capture] = reply.payload
+        if step.follow is not None:
+            run_steps(transport, framer, step.follow(reply), on_event, captured)
 
 
 def _await_reply(transport: Transport, framer: Framer, step: Step,
