@@ -1,0 +1,138 @@
+"""The one place that knows about TimescaleDB: detection, and the SQL each migration hook expands to.
+
+Migrations are plain SQL with hook comments the runner (:mod:`storage.migrate`) expands here:
+
+* ``/*@timeseries TABLE COLUMN CHUNK*/`` after a ``CREATE TABLE`` — TimescaleDB: ``create_hypertable`` with
+  that chunk interval; native: ``PARTITION BY RANGE (COLUMN)`` with a default partition and monthly
+  partitions created ahead by ``odczyt_ensure_partitions`` (re-run by :func:`storage.maintenance.maintain`).
+* ``/*@rollups*/`` — TimescaleDB: the hourly and daily continuous aggregates and their refresh policies;
+  native: the same relations as tables, refreshed incrementally by :mod:`storage.rollups`.
+
+The backend is chosen once, when the first migration runs, and recorded in ``odczyt_settings`` so a database
+never changes layout half-way. TimescaleDB is used when ``pg_available_extensions`` lists it (install the
+package and add ``timescaledb`` to ``shared_preload_libraries``); ``ODCZYT`` never requires it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import psycopg
+
+Backend = Literal["timescaledb", "native"]
+ROLLUP_TZ = "Europe/Warsaw"
+_HOOK = re.compile(r"/\*@(\w+)([^*]*)\*/")
+
+
+def timescale_available(conn: psycopg.Connection) -> bool:
+    """True when the server can ``CREATE EXTENSION timescaledb``."""
+    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+    return row is not None
+
+
+def recorded_backend(conn: psycopg.Connection) -> Backend | None:
+    """The backend this database was created with, or None before the first migration."""
+    exists = conn.execute("SELECT to_regclass('odczyt_settings') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute("SELECT value FROM odczyt_settings WHERE key = 'backend'").fetchone()
+    return None if row is None else row[0]  # type: ignore[return-value]
+
+
+def choose_backend(conn: psycopg.Connection) -> Backend:
+    """The recorded backend, else TimescaleDB when available, else native partitioning."""
+    return recorded_backend(conn) or ("timescaledb" if timescale_available(conn) else "native")
+
+
+def prepare(conn: psycopg.Connection, backend: Backend) -> None:
+    """Create the extension when the TimescaleDB backend is used (before any migration needs it)."""
+    if backend == "timescaledb":
+        conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+
+
+def expand_hooks(sql: str, backend: Backend) -> str:
+    """Replace every ``/*@hook args*/`` comment in a migration with the backend's SQL."""
+
+    def repl(match: re.Match[str]) -> str:
+        name, args = match.group(1), match.group(2).split()
+        if name == "timeseries":
+            table, column, *chunk = args
+            return _timeseries(table, column, " ".join(chunk) or "7 days", backend)
+        if name == "rollups":
+            return _ROLLUPS_TIMESCALE if backend == "timescaledb" else _ROLLUPS_NATIVE
+        raise ValueError(f"unknown migration hook @{name}")
+
+    return _HOOK.sub(repl, sql)
+
+
+def _timeseries(table: str, column: str, chunk: str, backend: Backend) -> str:
+    if backend == "timescaledb":
+        return (f";\nSELECT create_hypertable('{table}', '{column}', "
+                f"chunk_time_interval => interval '{chunk}');\n"
+                f"ALTER TABLE {table} SET (timescaledb.compress, "
+                f"timescaledb.compress_orderby = '{column} DESC')")
+    return (f"PARTITION BY RANGE ({column});\n"
+            f"CREATE TABLE {table}_default PARTITION OF {table} DEFAULT;\n"
+            f"SELECT odczyt_ensure_partitions('{table}', 3)")
+
+
+_ROLLUP_COLUMNS = """
+    count(*)::int                                  AS readings,
+    (count(*) FILTER (WHERE source <> 3))::int     AS actual_readings,
+    min(measured_at)                               AS first_at,
+    first(total_m3, measured_at)                   AS first_m3,
+    max(measured_at)                               AS last_at,
+    last(total_m3, measured_at)                    AS last_m3,
+    max(flow_m3h)                                  AS max_flow_m3h,
+    bit_or(alarms)                                 AS alarms
+"""
+
+_ROLLUPS_TIMESCALE = f"""
+ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'meter_key',
+                          timescaledb.compress_orderby = 'measured_at DESC');
+CREATE MATERIALIZED VIEW readings_hourly WITH (timescaledb.continuous) AS
+SELECT meter_key, time_bucket('1 hour', measured_at) AS bucket, {_ROLLUP_COLUMNS}
+  FROM readings GROUP BY meter_key, time_bucket('1 hour', measured_at) WITH NO DATA;
+CREATE MATERIALIZED VIEW readings_daily WITH (timescaledb.continuous) AS
+SELECT meter_key, time_bucket('1 day', measured_at, '{ROLLUP_TZ}') AS bucket, {_ROLLUP_COLUMNS}
+  FROM readings GROUP BY meter_key, time_bucket('1 day', measured_at, '{ROLLUP_TZ}') WITH NO DATA;
+SELECT add_continuous_aggregate_policy('readings_hourly', start_offset => interval '7 days',
+       end_offset => interval '5 minutes', schedule_interval => interval '5 minutes');
+SELECT add_continuous_aggregate_policy('readings_daily', start_offset => interval '14 days',
+       end_offset => interval '1 hour', schedule_interval => interval '30 minutes');
+"""
+
+_ROLLUP_TABLE = """
+    meter_key       bigint NOT NULL,
+    bucket          timestamptz NOT NULL,
+    readings        integer NOT NULL,
+    actual_readings integer NOT NULL,
+    first_at        timestamptz NOT NULL,
+    first_m3        double precision,
+    last_at         timestamptz NOT NULL,
+    last_m3         double precision,
+    max_flow_m3h    double precision,
+    alarms          integer NOT NULL,
+    PRIMARY KEY (meter_key, bucket)
+"""
+
+_ROLLUPS_NATIVE = f"""
+CREATE TABLE readings_hourly ({_ROLLUP_TABLE});
+CREATE TABLE readings_daily ({_ROLLUP_TABLE});
+-- Hours that received readings since their rollup was last computed (the ingest merge marks them).
+CREATE TABLE rollup_dirty (bucket timestamptz PRIMARY KEY);
+"""
+
+
+def timescale_policy_sql(*, compress_after: str | None, retention: dict[str, str | None]) -> list[str]:
+    """Statements that (re)install compression and retention jobs from the configured policies."""
+    stmts = []
+    for table in ("readings", "raw_frames"):
+        stmts.append(f"SELECT remove_compression_policy('{table}', if_exists => true)")
+        if compress_after:
+            stmts.append(f"SELECT add_compression_policy('{table}', interval '{compress_after}')")
+        stmts.append(f"SELECT remove_retention_policy('{table}', if_exists => true)")
+        if retention.get(table):
+            stmts.append(f"SELECT add_retention_policy('{table}', interval '{retention[table]}')")
+    return stmts

@@ -1,0 +1,276 @@
+"""Batch writer: binary COPY into temp staging tables, then one deduplicating merge per batch.
+
+One call to :func:`write_batch` is one transaction: readings, raw frames and dead letters of an ingest batch
+are committed together or not at all, so the caller may acknowledge the batch's messages after it returns.
+
+Deduplication, in the merge (under a transaction advisory lock so concurrent workers cannot both insert the
+same telegram):
+
+* ``readings``: ``INSERT … ON CONFLICT DO NOTHING`` on ``(meter_key, measured_at)`` — a redelivered message
+  carries the same reception time, hence the same key; plus, when ``dedupe_window_s`` > 0, a reading of the
+  same meter with the same access number within the window already stored (another gateway's copy of the
+  same telegram, merged by another worker) suppresses the new one.
+* ``raw_frames``: a frame with the same digest received within the window gets the new receptions appended
+  to its ``gateways``/``rssi_dbm``/``heard_at`` arrays instead of a new row; a reception already there is
+  skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import psycopg
+
+from core.ids import meter_key
+from core.types import SOURCE_CODES, Reading, alarm_mask
+from storage.errors import StorageError, TransientStorageError
+from storage.rows import BatchResult, DeadLetter, StoredFrame
+
+MERGE_LOCK = 0x6F64637A79745F77  # "odczyt_w": serialises the merge step of every writer
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+
+READING_COLUMNS = ("meter_key", "measured_at", "received_at", "total_m3", "target_m3", "target_date",
+                   "backward_m3", "flow_m3h", "alarms", "source", "access_number")
+READING_TYPES = ("int8", "timestamptz", "timestamptz", "float8", "float8", "date",
+                 "float8", "float8", "int4", "int2", "int2")
+FRAME_COLUMNS = ("received_at", "frame_digest", "link_key", "meter_key", "payload", "status", "error",
+                 "link_mode", "gateways", "rssi_dbm", "heard_at", "lat", "lon", "decoded_at")
+FRAME_TYPES = ("timestamptz", "bytea", "int8", "int8", "bytea", "int2", "text", "text", "text[]",
+               "float4[]", "timestamptz[]", "float8", "float8", "timestamptz")
+
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS stage_readings (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_frames (LIKE raw_frames INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_keys (k int8, t timestamptz, a int2) ON COMMIT DELETE ROWS;
+"""
+
+_MERGE_READINGS = """
+INSERT INTO readings SELECT s.* FROM stage_readings s
+ WHERE NOT EXISTS (
+       SELECT 1 FROM readings r
+        WHERE r.meter_key = s.meter_key
+          AND r.measured_at BETWEEN s.measured_at - %(window)s AND s.measured_at + %(window)s
+          AND r.access_number = s.access_number)
+ON CONFLICT DO NOTHING
+RETURNING meter_key, measured_at
+"""
+
+_MARK_DIRTY = """
+INSERT INTO rollup_dirty SELECT DISTINCT date_trunc('hour', {t}, 'UTC') FROM {table} ON CONFLICT DO NOTHING
+"""
+
+_PROBE = """
+SELECT s.k, s.t FROM stage_keys s
+ WHERE EXISTS (SELECT 1
+                 FROM {table} r
+                WHERE r.meter_key = s.k
+                  AND r.measured_at BETWEEN s.t - %(w)s AND s.t + %(w)s
+                  AND (r.measured_at = s.t OR r.access_number = s.a))
+"""
+
+_REPLACE_READINGS = """
+INSERT INTO readings SELECT s.* FROM stage_readings s
+ON CONFLICT (meter_key, measured_at) DO UPDATE SET
+    total_m3 = EXCLUDED.total_m3, target_m3 = EXCLUDED.target_m3, target_date = EXCLUDED.target_date,
+    backward_m3 = EXCLUDED.backward_m3, flow_m3h = EXCLUDED.flow_m3h, alarms = EXCLUDED.alarms,
+    access_number = EXCLUDED.access_number
+"""
+
+_MERGE_FRAMES_UPDATE = """
+UPDATE raw_frames f
+   SET gateways = f.gateways || s.gateways, rssi_dbm = f.rssi_dbm || s.rssi_dbm,
+       heard_at = f.heard_at || s.heard_at
+  FROM stage_frames s
+ WHERE f.frame_digest = s.frame_digest
+   AND f.received_at BETWEEN s.received_at - %(window)s AND s.received_at + %(window)s
+   AND NOT f.heard_at @> s.heard_at
+"""
+
+_MERGE_FRAMES_INSERT = """
+INSERT INTO raw_frames SELECT s.* FROM stage_frames s
+ WHERE NOT EXISTS (SELECT 1 FROM raw_frames f
+                    WHERE f.frame_digest = s.frame_digest
+                      AND f.received_at BETWEEN s.received_at - %(window)s AND s.received_at + %(window)s)
+ON CONFLICT DO NOTHING
+"""
+
+_MERGE_DEAD = """
+INSERT INTO dead_letters (digest, topic, reason, detail, payload, size_bytes, first_seen, last_seen, count)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (digest) DO UPDATE SET last_seen = greatest(dead_letters.last_seen, EXCLUDED.last_seen),
+                                   count = dead_letters.count + EXCLUDED.count
+"""
+
+
+_meter_key = functools.lru_cache(maxsize=1 << 18)(meter_key)
+
+
+def reading_row(r: Reading) -> tuple[object, ...]:
+    """A ``core.types.Reading`` as a ``readings`` row (column order of :data:`READING_COLUMNS`)."""
+    return (_meter_key(r.manufacturer, r.meter_id), r.measured_at, r.received_at, r.total_m3, r.target_m3,
+            r.target_date, r.backward_m3, r.flow_m3h, alarm_mask(r.alarms), SOURCE_CODES[r.source],
+            r.access_number)
+
+
+def frame_row(f: StoredFrame) -> tuple[object, ...]:
+    """A :class:`StoredFrame` as a ``raw_frames`` row (column order of :data:`FRAME_COLUMNS`)."""
+    decoded_at = f.received_at if f.meter_key is not None and f.status == 0 else None
+    return (f.received_at, f.frame_digest, f.link_key, f.meter_key, f.payload, int(f.status), f.error,
+            f.link_mode, list(f.gateways), list(f.rssi_dbm), list(f.heard_at), f.lat, f.lon, decoded_at)
+
+
+def copy_rows(cur: psycopg.Cursor, table: str, columns: Sequence[str], types: Sequence[str],
+              rows: Sequence[tuple[object, ...]]) -> None:
+    """Binary ``COPY table (columns) FROM STDIN`` of ``rows``."""
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+
+
+def ensure_staging(conn: psycopg.Connection) -> None:
+    """Create this session's temp staging tables (no-op when they exist)."""
+    if not getattr(conn, "_odczyt_staged", False):
+        with conn.transaction():
+            # temp_buffers can only change before the session first touches a temp table
+            conn.execute("SET temp_buffers = '64MB'")
+            conn.execute(_STAGE_DDL)
+        conn._odczyt_staged = True  # type: ignore[attr-defined]
+
+
+def is_native(conn: psycopg.Connection) -> bool:
+    """True when this database uses native partitioning (so the writer marks rollup buckets dirty)."""
+    cached = getattr(conn, "_odczyt_native", None)
+    if cached is None:
+        with conn.transaction():
+            row = conn.execute("SELECT value FROM odczyt_settings WHERE key = 'backend'").fetchone()
+        cached = row is None or row[0] == "native"
+        conn._odczyt_native = cached  # type: ignore[attr-defined]
+    return bool(cached)
+
+
+def write_batch(conn: psycopg.Connection, *, readings: Sequence[Reading] = (),
+                frames: Sequence[StoredFrame] = (), dead_letters: Sequence[DeadLetter] = (),
+                dedupe_window_s: float = 0.0, replace: bool = False, strategy: str = "probe") -> BatchResult:
+    """Commit one batch in one transaction; return how many rows were new and how many were duplicates.
+
+    ``conn`` must be idle (autocommit mode or no open transaction). ``replace`` overwrites the values of
+    readings already stored (re-decoding after a driver fix) instead of keeping them. ``strategy`` is
+    ``"probe"`` (look the batch's keys up, then binary COPY the new rows straight into ``readings``; any
+    conflict falls back to staging) or ``"staging"`` (binary COPY into a temp table, ``INSERT … ON CONFLICT
+    DO NOTHING``); ``benchmarks/ingest.py`` measures both. Raises :class:`TransientStorageError` when the
+    database is unreachable (then nothing was committed).
+    """
+    window = timedelta(seconds=dedupe_window_s)
+    try:
+        native = is_native(conn)
+        ensure_staging(conn)
+        rows = _unique_rows(readings)
+        with conn.transaction(), conn.cursor() as cur:
+            if frames:
+                copy_rows(cur, "stage_frames", FRAME_COLUMNS, FRAME_TYPES, [frame_row(f) for f in frames])
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+            # Every probe below must be an index range scan: a hash join over a big table is a disaster.
+            cur.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+            inserted = _write_readings(cur, rows, window, native, replace, strategy)
+            merged, new_frames = _merge_frames(cur, bool(frames), window)
+            if dead_letters:
+                cur.executemany(_MERGE_DEAD, _dead_rows(dead_letters))
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
+        raise TransientStorageError(f"write_batch: database unavailable: {exc}") from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"write_batch: {exc}") from exc
+    return BatchResult(len(inserted), len(readings) - len(inserted), new_frames, merged, len(dead_letters))
+
+
+def _unique_rows(readings: Sequence[Reading]) -> list[tuple[object, ...]]:
+    """Rows with distinct ``(meter_key, measured_at)`` (the first of a batch wins)."""
+    out: dict[tuple[object, object], tuple[object, ...]] = {}
+    for r in readings:
+        row = reading_row(r)
+        out.setdefault((row[0], row[1]), row)
+    return list(out.values())
+
+
+def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window: timedelta, native: bool,
+                    replace: bool, strategy: str) -> list[tuple[object, ...]]:
+    if not rows:
+        return []
+    if replace:
+        copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
+        cur.execute(_REPLACE_READINGS)
+        new = rows
+    elif strategy == "probe":
+        new = _probe_and_copy(cur, rows, window)
+    else:
+        new = _staging_merge(cur, rows, window)
+    if native and new:
+        # Hours the batch touched (a duplicate's hour too: a needless recompute is harmless).
+        probed = strategy == "probe" and not replace
+        cur.execute(_MARK_DIRTY.format(t="t" if probed else "measured_at",
+                                       table="stage_keys" if probed else "stage_readings"))
+    return new
+
+
+def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]],
+                    window: timedelta) -> list[tuple[object, ...]]:
+    """Drop the rows already stored (same key, or same telegram within the window), COPY the rest."""
+    keys = [(r[0], r[1], r[10]) for r in rows]
+    copy_rows(cur, "stage_keys", ("k", "t", "a"), ("int8", "timestamptz", "int2"), keys)
+    table = _probe_table(cur, min(k[1] for k in keys) - window, max(k[1] for k in keys) + window)
+    dup = set(cur.execute(_PROBE.format(table=table), {"w": window}).fetchall())
+    new = [r for r in rows if (r[0], r[1]) not in dup] if dup else rows
+    if not new:
+        return new
+    try:
+        with cur.connection.transaction():
+            copy_rows(cur, "readings", READING_COLUMNS, READING_TYPES, new)
+    except psycopg.errors.UniqueViolation:
+        # A writer that bypasses the merge lock got there first: take the slow, always-correct path.
+        return _staging_merge(cur, new, window)
+    return new
+
+
+def _probe_table(cur: psycopg.Cursor, lo: datetime, hi: datetime) -> str:
+    """The monthly partition holding ``[lo, hi]`` when there is one, else ``readings``.
+
+    Probing one partition directly costs half as much as probing the parent, whose runtime partition
+    pruning is paid again for every probed row.
+    """
+    if (lo.year, lo.month) != (hi.year, hi.month):
+        return "readings"
+    name = f"readings_p{lo.year:04d}{lo.month:02d}"
+    known: set[str] = cur.connection.__dict__.setdefault("_odczyt_partitions", set())
+    if name not in known:
+        row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+        if not (row and row[0]):
+            return "readings"
+        known.add(name)
+    return name
+
+
+def _staging_merge(cur: psycopg.Cursor, rows: list[tuple[object, ...]],
+                   window: timedelta) -> list[tuple[object, ...]]:
+    copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
+    kept = cur.execute(_MERGE_READINGS, {"window": window}).fetchall()
+    stored = {(k, t) for k, t in kept}
+    return [r for r in rows if (r[0], r[1]) in stored]
+
+
+def _merge_frames(cur: psycopg.Cursor, any_frames: bool, window: timedelta) -> tuple[int, int]:
+    if not any_frames:
+        return 0, 0
+    merged = cur.execute(_MERGE_FRAMES_UPDATE, {"window": window}).rowcount
+    inserted = cur.execute(_MERGE_FRAMES_INSERT, {"window": window}).rowcount
+    return merged, inserted
+
+
+def _dead_rows(dead: Sequence[DeadLetter]) -> list[tuple[object, ...]]:
+    grouped: dict[bytes, tuple[DeadLetter, int]] = {}
+    for d in dead:
+        first, count = grouped.get(d.digest, (d, 0))
+        grouped[d.digest] = (first, count + 1)
+    return [(d.digest, d.topic, d.reason, d.detail, d.payload[:MAX_DEAD_LETTER_BYTES], len(d.payload),
+             d.seen_at, d.seen_at, n) for d, n in grouped.values()]
