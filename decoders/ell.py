@@ -33,9 +33,7 @@ class Ell:
     encrypted: bool
 
 
-def parse(
-    data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence[bytes]]
-) -> tuple[Ell, bytes, int]:
+def parse(data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence[bytes]]) -> tuple[Ell, bytes, int]:
     """Parse the ELL at ``data[pos]`` (the CI); decrypt the payload if needed.
 
     ``address`` is the DLL M(2) ‖ A(6) used in the counter block; ``get_keys`` is called only when the
@@ -61,9 +59,8 @@ def parse(
         raise SecurityError(f"ELL session number: encryption {enc} not supported", layer="ELL")
     body = data[nxt:]
     keys = get_keys()
-    if _crc_ok(body):  # a logged/replayed frame that was already decrypted
-        if not keys:
-            return ell, data, nxt + 2
+    if not keys and _crc_ok(body):  # a logged/replayed frame that was already decrypted
+        return ell, data, nxt + 2
     if not keys:
         raise KeyMissingError("ELL AES-CTR: payload encrypted and no key for this meter", layer="ELL")
     counter = address + bytes((h.cc & ~0x12 & 0xFF,)) + sn + b"\x00\x00\x00"

@@ -205,15 +205,25 @@ def encode_oms(
 
 def _tpl_header(long_header: bool, m: bytes, a: bytes, acc: int, status: int, cfg: int) -> bytes:
     if long_header:
-        return b"\x72" + layouts.TPL_LONG_C.build(
-            {"id": a[:4], "m": int.from_bytes(m, "little"), "version": a[4], "device_type": a[5],
-             "acc": acc, "status": status, "cfg": cfg}
+        return b"\x72" + bytes(
+            layouts.TPL_LONG_C.build(
+                {
+                    "id": a[:4],
+                    "m": int.from_bytes(m, "little"),
+                    "version": a[4],
+                    "device_type": a[5],
+                    "acc": acc,
+                    "status": status,
+                    "cfg": cfg,
+                }
+            )
         )
-    return b"\x7a" + layouts.TPL_SHORT_C.build({"acc": acc, "status": status, "cfg": cfg})
+    return b"\x7a" + bytes(layouts.TPL_SHORT_C.build({"acc": acc, "status": status, "cfg": cfg}))
 
 
-def _payload(mode: int, key: bytes | None, body: bytes, address: bytes, acc: int,
-             n_blocks: int | None) -> tuple[bytes, int]:
+def _payload(
+    mode: int, key: bytes | None, body: bytes, address: bytes, acc: int, n_blocks: int | None
+) -> tuple[bytes, int]:
     if mode == 0:
         return body, 0
     if mode not in (5, 7):

@@ -47,9 +47,7 @@ TPL_LONG = cs.Struct(
 ELL_I = cs.Struct("cc" / cs.Int8ul, "acc" / cs.Int8ul)
 ELL_II = cs.Struct("cc" / cs.Int8ul, "acc" / cs.Int8ul, "sn" / cs.Bytes(4))
 ELL_III = cs.Struct("cc" / cs.Int8ul, "acc" / cs.Int8ul, "m2" / cs.Int16ul, "a2" / cs.Bytes(6))
-ELL_IV = cs.Struct(
-    "cc" / cs.Int8ul, "acc" / cs.Int8ul, "m2" / cs.Int16ul, "a2" / cs.Bytes(6), "sn" / cs.Bytes(4)
-)
+ELL_IV = cs.Struct("cc" / cs.Int8ul, "acc" / cs.Int8ul, "m2" / cs.Int16ul, "a2" / cs.Bytes(6), "sn" / cs.Bytes(4))
 
 # AFL fixed part after the CI: AFLL | FCL(2); the optional fields follow per FCL bits (§2.8).
 AFL_HEAD = cs.Struct("afll" / cs.Int8ul, "fcl" / cs.Int16ul)

@@ -34,9 +34,16 @@ class Record:
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-friendly form (dates as ISO strings, bytes as hex)."""
         return {
-            "key": self.key, "dif": self.dif, "vif": self.vif, "vife": self.vife.hex(),
-            "storage": self.storage, "tariff": self.tariff, "subunit": self.subunit,
-            "function": self.function, "quantity": self.quantity, "unit": self.unit,
+            "key": self.key,
+            "dif": self.dif,
+            "vif": self.vif,
+            "vife": self.vife.hex(),
+            "storage": self.storage,
+            "tariff": self.tariff,
+            "subunit": self.subunit,
+            "function": self.function,
+            "quantity": self.quantity,
+            "unit": self.unit,
             "value": json_value(self.value),
         }
 

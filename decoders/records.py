@@ -129,8 +129,19 @@ def parse_header(buf: bytes, pos: int, end: int) -> tuple[Header, int]:
     if pos > end:
         raise _err("header runs past the data", start)
     header = Header(
-        buf[start:pos].hex(), dif, vif_byte, bytes(buf[vife_start:pos]), storage, tariff, subunit,
-        FUNCTIONS[(dif >> 4) & 3], quantity, info.unit, exponent, info.kind, dif & 0x0F,
+        buf[start:pos].hex(),
+        dif,
+        vif_byte,
+        bytes(buf[vife_start:pos]),
+        storage,
+        tariff,
+        subunit,
+        FUNCTIONS[(dif >> 4) & 3],
+        quantity,
+        info.unit,
+        exponent,
+        info.kind,
+        dif & 0x0F,
     )
     return header, pos
 
@@ -157,7 +168,7 @@ def _number(h: Header, raw: bytes) -> int | float | None:
 
 def _scaled(number: int | float, exponent: int) -> float:
     if exponent < 0:
-        return number / 10 ** (-exponent)
+        return float(number / 10 ** (-exponent))
     return float(number * 10**exponent)
 
 
@@ -203,7 +214,7 @@ def _lvar(buf: bytes, pos: int, end: int, start: int) -> tuple[Value, int]:
     if lv <= 0xBF:
         n = lv
     elif lv <= 0xEF:
-        n = (lv & 0x0F)
+        n = lv & 0x0F
     elif lv <= 0xFA:
         n = lv - 0xF0
     else:
@@ -235,8 +246,7 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
             raise _err(f"record {h.key} needs {n} data bytes, {end - pos} left", pos)
         value = _value(h, bytes(buf[pos : pos + n])) if n else None
         pos += n
-    rec = Record(h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity,
-                 h.unit, value)
+    rec = Record(h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit, value)
     return rec, pos
 
 

@@ -40,8 +40,13 @@ def mode5(payload: bytes, iv: bytes, n_blocks: int, keys: Sequence[bytes], defau
 
 
 def mode7(
-    data: bytes, tpl_ci: int, payload_offset: int, n_blocks: int, afl: afl_layer.Afl | None,
-    meter_id: bytes, keys: Sequence[bytes],
+    data: bytes,
+    tpl_ci: int,
+    payload_offset: int,
+    n_blocks: int,
+    afl: afl_layer.Afl | None,
+    meter_id: bytes,
+    keys: Sequence[bytes],
 ) -> bytes:
     """Verify the AFL MAC and decrypt a mode-7 payload (KDF-A keys, zero IV)."""
     payload = data[payload_offset:]

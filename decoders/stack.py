@@ -17,6 +17,7 @@ from decoders import records as apl
 from decoders import tpl as tpl_layer
 from decoders.address import meter_id_text
 from decoders.compact import CompactFormatCache, decode_compact
+from decoders.drivers.base import Driver
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
 from decoders.frame import Frame
 from decoders.keys import KeyLookup, default_oms_keys
@@ -54,8 +55,14 @@ def _records(kind: str, payload: bytes, cache: CompactFormatCache | None) -> tup
     return (), None
 
 
-def _decrypt(data: bytes, ci_pos: int, tpl: tpl_layer.Tpl, afl: afl_layer.Afl | None,
-             ident: tuple[str, bytes, bytes], keys: Sequence[bytes]) -> bytes:
+def _decrypt(
+    data: bytes,
+    ci_pos: int,
+    tpl: tpl_layer.Tpl,
+    afl: afl_layer.Afl | None,
+    ident: tuple[str, bytes, bytes],
+    keys: Sequence[bytes],
+) -> bytes:
     mfct, m_bytes, a_bytes = ident
     payload = data[tpl.payload_offset :]
     mode = tpl.security_mode
@@ -117,8 +124,9 @@ def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: Compac
             a_bytes = data[pos + 1 : pos + 5] + data[pos + 7 : pos + 9]
         elif lk.wired:
             raise TplError(f"TPL: wired M-Bus frame with CI 0x{ci:02x} has no long header (no meter address)")
-        mfct_driver = (drivers.select_mfct_security(mfct, version, dtype)
-                       if tpl.security_mode in MFCT_SECURITY_MODES else None)
+        mfct_driver = (
+            drivers.select_mfct_security(mfct, version, dtype) if tpl.security_mode in MFCT_SECURITY_MODES else None
+        )
         if mfct_driver is not None:
             driver = mfct_driver
             payload = data[tpl.payload_offset :]
@@ -138,16 +146,30 @@ def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: Compac
                 ) from exc
             driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
         else:
-            payload = _decrypt(data, pos, tpl, afl, (mfct, m_bytes, a_bytes), get(mfct, meter_id)
-                               if tpl.security_mode else ())
+            payload = _decrypt(
+                data, pos, tpl, afl, (mfct, m_bytes, a_bytes), get(mfct, meter_id) if tpl.security_mode else ()
+            )
             records, mfct_data = _records(tpl.kind, payload, cache)
             driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
-    fr = Frame(data, lk, ci, pos, mfct, meter_id, version, dtype, tpl, payload, records, mfct_data,
-               get(mfct, meter_id) if kind_header is None or driver.cis else ())
+    fr = Frame(
+        data,
+        lk,
+        ci,
+        pos,
+        mfct,
+        meter_id,
+        version,
+        dtype,
+        tpl,
+        payload,
+        records,
+        mfct_data,
+        get(mfct, meter_id) if kind_header is None or driver.cis else (),
+    )
     return _telegram(fr, driver)
 
 
-def _telegram(fr: Frame, driver: drivers.Driver) -> Telegram:
+def _telegram(fr: Frame, driver: Driver) -> Telegram:
     try:
         f = driver.extract(fr)
     except DecodeError:

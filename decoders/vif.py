@@ -29,8 +29,8 @@ _Row = tuple[int, int, str, str, int, str]
 # Primary VIF (E bit cleared). Units are normalised: volume m3, flow m3/h, energy kWh, mass kg.
 PRIMARY_ROWS: tuple[_Row, ...] = (
     (0x00, 0x07, "energy", "kWh", -6, "num"),
-    (0x08, 0x0F, "energy", "J", -8, "num"),           # 10^n J -> bias -8 on code 8..15
-    (0x10, 0x17, "volume", "m3", -0x16, "num"),       # 10^(n-6) m3, n = code & 7
+    (0x08, 0x0F, "energy", "J", -8, "num"),  # 10^n J -> bias -8 on code 8..15
+    (0x10, 0x17, "volume", "m3", -0x16, "num"),  # 10^(n-6) m3, n = code & 7
     (0x18, 0x1F, "mass", "kg", -0x1B, "num"),
     (0x20, 0x20, "on_time", "s", -0x20, "count"),
     (0x21, 0x21, "on_time", "min", -0x21, "count"),
@@ -126,20 +126,25 @@ FD_ROWS: tuple[_Row, ...] = (
 
 # First extension table, VIFE after 0xFB (E bit cleared) — fact sheet §3.4 (entries useful here).
 FB_ROWS: tuple[_Row, ...] = (
-    (0x00, 0x01, "energy", "kWh", 2, "num"),          # 0.1 / 1 MWh
-    (0x08, 0x09, "energy", "J", 0, "num"),          # 0.1 / 1 GJ -> 10^8 / 10^9 J
-    (0x10, 0x11, "volume", "m3", 2 - 0x10, "num"),    # 100 / 1000 m3
-    (0x18, 0x19, "mass", "kg", 5 - 0x18, "num"),      # 100 / 1000 t
+    (0x00, 0x01, "energy", "kWh", 2, "num"),  # 0.1 / 1 MWh
+    (0x08, 0x09, "energy", "J", 0, "num"),  # 0.1 / 1 GJ -> 10^8 / 10^9 J
+    (0x10, 0x11, "volume", "m3", 2 - 0x10, "num"),  # 100 / 1000 m3
+    (0x18, 0x19, "mass", "kg", 5 - 0x18, "num"),  # 100 / 1000 t
     (0x1A, 0x1B, "relative_humidity", "%", -1 - 0x1A, "num"),
-    (0x28, 0x29, "power", "W", 5 - 0x28, "num"),      # 0.1 / 1 MW
+    (0x28, 0x29, "power", "W", 5 - 0x28, "num"),  # 0.1 / 1 MW
     (0x2C, 0x2F, "frequency", "Hz", -3 - 0x2C, "num"),
     (0x74, 0x77, "temperature_limit", "C", -3 - 0x74, "num"),
 )
 
 # Combinable (orthogonal) VIFEs that change what a value means — fact sheet §3.5.
 COMBINABLE_QUANTITY: dict[int, str] = {
-    0x3A: "uncorrected", 0x3B: "forward", 0x3C: "backward", 0x3E: "base_conditions",
-    0x69: "leakage", 0x6D: "overflow", 0x7E: "future",
+    0x3A: "uncorrected",
+    0x3B: "forward",
+    0x3C: "backward",
+    0x3E: "base_conditions",
+    0x69: "leakage",
+    0x6D: "overflow",
+    0x7E: "future",
 }
 
 

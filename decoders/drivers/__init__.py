@@ -14,22 +14,46 @@ from decoders.drivers import (
     apator172,
     apatorna1,
     generic,
+    hydrodigit,
     hydrus,
+    iperl,
+    itron,
+    iwmtx5,
     izar,
     kaden,
     kamstrup,
+    maddalena,
     qundis,
     rfmtx1,
     techem,
     ultrimis,
+    waterstarm,
     zenner,
     zenner0b,
 )
 from decoders.drivers.base import Driver
 
 _MODULES: tuple[ModuleType, ...] = (
-    apator162, apator172, apator08, apatorna1, ultrimis, izar, kamstrup, techem, zenner, zenner0b,
-    qundis, kaden, rfmtx1, hydrus,
+    apator162,
+    apator172,
+    apator08,
+    apatorna1,
+    ultrimis,
+    izar,
+    kamstrup,
+    techem,
+    zenner,
+    zenner0b,
+    qundis,
+    kaden,
+    rfmtx1,
+    hydrus,
+    iperl,
+    itron,
+    hydrodigit,
+    iwmtx5,
+    maddalena,
+    waterstarm,
 )
 
 DRIVERS: tuple[Driver, ...] = tuple(m.DRIVER for m in _MODULES)
@@ -52,8 +76,9 @@ def select(manufacturer: str, version: int, device_type: int, ci: int | None = N
     return None if proprietary else GENERIC
 
 
-_STANDARD_CIS = frozenset({0x72, 0x78, 0x79, 0x7A, 0x73, 0x7B, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B,
-                           0x6E, 0x6F, 0x70, 0x74, 0x75, 0x8A, 0x8B})
+_STANDARD_CIS = frozenset(
+    {0x72, 0x78, 0x79, 0x7A, 0x73, 0x7B, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6E, 0x6F, 0x70, 0x74, 0x75, 0x8A, 0x8B}
+)
 
 
 def select_mfct_security(manufacturer: str, version: int, device_type: int) -> Driver | None:

@@ -20,8 +20,5 @@ DRIVER = Driver(
     extract=extract,
     cis=frozenset({0xA0}),
     description="Apator AT-WMBUS-08: proprietary counter in thirds of a litre.",
-    cases=(
-        Case("1244148611223344" "0303A0" "30750000" "00000000", None,
-             {"meter_id": "44332211", "total_m3": 10.0}),
-    ),
+    cases=(Case("12441486112233440303A03075000000000000", None, {"meter_id": "44332211", "total_m3": 10.0}),),
 )

@@ -27,7 +27,10 @@ DRIVER = Driver(
     description="Apator AT-WMBUS-17-2: proprietary counter in thirds of a cubic metre.",
     cases=(
         # Built by hand from the documented layout: counter 3000 → 1000 m³.
-        Case("1644148678563412" "0411A0" "B80B0000" "0000000000000000", None,
-             {"meter_id": "12345678", "manufacturer": "APT", "total_m3": 1000.0}),
+        Case(
+            "16441486785634120411A0B80B00000000000000000000",
+            None,
+            {"meter_id": "12345678", "manufacturer": "APT", "total_m3": 1000.0},
+        ),
     ),
 )

@@ -15,10 +15,24 @@ from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.errors import DriverError, KeyMissingError, WrongKeyError
 from decoders.frame import Frame
 
-STATUS = AlarmBits(current={0x20: Alarm.REVERSE_FLOW, 0x08: Alarm.LEAK, 0x04: Alarm.REMOVED,
-                            0x02: Alarm.MAGNETIC, 0x01: Alarm.BATTERY_LOW})
-HISTORY = AlarmBits(history={0x20: Alarm.REVERSE_FLOW, 0x08: Alarm.LEAK, 0x04: Alarm.REMOVED,
-                             0x02: Alarm.MAGNETIC, 0x01: Alarm.BATTERY_LOW})
+STATUS = AlarmBits(
+    current={
+        0x20: Alarm.REVERSE_FLOW,
+        0x08: Alarm.LEAK,
+        0x04: Alarm.REMOVED,
+        0x02: Alarm.MAGNETIC,
+        0x01: Alarm.BATTERY_LOW,
+    }
+)
+HISTORY = AlarmBits(
+    history={
+        0x20: Alarm.REVERSE_FLOW,
+        0x08: Alarm.LEAK,
+        0x04: Alarm.REMOVED,
+        0x02: Alarm.MAGNETIC,
+        0x01: Alarm.BATTERY_LOW,
+    }
+)
 EPOCH = datetime(2000, 1, 1)
 
 
@@ -39,7 +53,7 @@ def _decrypt(frame: Frame) -> bytes:
 
 def packed_volume(raw: int) -> float:
     """Apator packed volume: ((raw >> 8)·16 + (raw & 0xF)) · 10^((raw >> 4) & 3) litres → m³."""
-    return ((raw >> 8) * 16 + (raw & 0x0F)) * 10 ** ((raw >> 4) & 3) / 1000
+    return float(((raw >> 8) * 16 + (raw & 0x0F)) * 10 ** ((raw >> 4) & 3) / 1000)
 
 
 def extract(frame: Frame) -> Fields:
@@ -68,8 +82,16 @@ DRIVER = Driver(
     description="Apator APT-WMBUS-NA-1: proprietary AES block after CI 0xA0/0xA1.",
     cases=(
         # Fact sheet V11 (wmbusmeters apatorna1.xmq), all-zero key.
-        Case("1C440106813591041407A0B000266A705474DDB80D9A0EB9AE2EF29D96", "00000000000000000000000000000000",
-             {"meter_id": "04913581", "total_m3": 345.312, "meter_datetime": "2024-03-23T15:22:20",
-              "alarms": [], "alarms_history": []}),
+        Case(
+            "1C440106813591041407A0B000266A705474DDB80D9A0EB9AE2EF29D96",
+            "00000000000000000000000000000000",
+            {
+                "meter_id": "04913581",
+                "total_m3": 345.312,
+                "meter_datetime": "2024-03-23T15:22:20",
+                "alarms": [],
+                "alarms_history": [],
+            },
+        ),
     ),
 )

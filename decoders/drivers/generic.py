@@ -23,8 +23,13 @@ DRIVER = Driver(
             "2E44931578563412330333637A2A0020255923C95AAA26D1B2E7493BC2AD013EC4A6F6D3529B520EDFF0EA6DEFC9"
             "55B29D6D69EBF3EC8A",
             "0102030405060708090A0B0C0D0E0F11",
-            {"meter_id": "12345678", "manufacturer": "ELS", "total_m3": 28504.27,
-             "meter_datetime": "2008-05-31T23:50:00", "alarms": []},
+            {
+                "meter_id": "12345678",
+                "manufacturer": "ELS",
+                "total_m3": 28504.27,
+                "meter_datetime": "2008-05-31T23:50:00",
+                "alarms": [],
+            },
         ),
     ),
 )

@@ -23,14 +23,21 @@ def extract(frame: Frame) -> Fields:
     tpl = frame.tpl
     if tpl is not None and tpl.header == "short" and tpl.cfg & REAL_DATA_BIT and frame.manufacturer != "SAP":
         a = frame.data[4:10]
-        f.update({"meter_id": meter_id_text(a[2:6]), "version": a[0], "device_type": a[1],
-                  "security_mode": 0})
+        f.update({"meter_id": meter_id_text(a[2:6]), "version": a[0], "device_type": a[1], "security_mode": 0})
     return f
 
 
-_CASE = enc.encode_oms("DME", "64646464", 0x70, 0x07, 0x2A, 0x00,
-                       [enc.volume(1.174, bcd=True), enc.battery_days(4999)],
-                       mode=5, key=DIEHL_DEFAULT_OMS_KEY)
+_CASE = enc.encode_oms(
+    "DME",
+    "64646464",
+    0x70,
+    0x07,
+    0x2A,
+    0x00,
+    [enc.volume(1.174, bcd=True), enc.battery_days(4999)],
+    mode=5,
+    key=DIEHL_DEFAULT_OMS_KEY,
+)
 
 DRIVER = Driver(
     name="hydrus",
@@ -38,6 +45,12 @@ DRIVER = Driver(
     extract=extract,
     mfct_security=True,
     description="Diehl OMS water meters (default Diehl key tried when none is configured).",
-    cases=(Case(_CASE.hex(), None, {"meter_id": "64646464", "total_m3": 1.174, "battery_days": 4999},
-                note="built with our encoder, default Diehl key"),),
+    cases=(
+        Case(
+            _CASE.hex(),
+            None,
+            {"meter_id": "64646464", "total_m3": 1.174, "battery_days": 4999},
+            note="built with our encoder, default Diehl key",
+        ),
+    ),
 )

@@ -13,11 +13,11 @@ from datetime import date
 
 from core.types import Alarm
 from decoders import diehl
+from decoders.address import meter_id_text
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.errors import KeyMissingError, WrongKeyError
 from decoders.frame import Frame
 from decoders.keys import PRIOS_DEFAULT_KEYS
-from decoders.address import meter_id_text
 
 BYTE12 = AlarmBits(current={0x80: Alarm.LEAK, 0x20: Alarm.BLOCKED}, history={0x40: Alarm.LEAK})
 BYTE13 = AlarmBits(
@@ -78,8 +78,10 @@ DRIVER = Driver(
     description="Diehl IZAR/PRIOS radio (LFSR-scrambled), public default keys.",
     cases=(
         # Fact sheet V13 (wmbusmeters driver_izar.cc test).
-        Case("2944A511780729662366A20118001378D3B3DB8CEDD77731F25832AAF3DA8CADF9774EA673172E8C61F2", None,
-             {"meter_id": "66236629", "total_m3": 16.76, "target_m3": 11.84, "target_date": "2019-11-30",
-              "alarms": []}),
+        Case(
+            "2944A511780729662366A20118001378D3B3DB8CEDD77731F25832AAF3DA8CADF9774EA673172E8C61F2",
+            None,
+            {"meter_id": "66236629", "total_m3": 16.76, "target_m3": 11.84, "target_date": "2019-11-30", "alarms": []},
+        ),
     ),
 )

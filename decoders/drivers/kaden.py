@@ -22,14 +22,21 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms("KDN", "19228217", 0x01, 0x07, 0xB5, 0x23, [enc.total_volume(81.0976)],
-                       mode=5, key=bytes(range(16)))
+_CASE = enc.encode_oms(
+    "KDN", "19228217", 0x01, 0x07, 0xB5, 0x23, [enc.total_volume(81.0976)], mode=5, key=bytes(range(16))
+)
 
 DRIVER = Driver(
     name="kadenwater",
     matches=(Match("KDN"), Match("VIP")),
     extract=extract,
     description="Kaden/Ecomess water meters.",
-    cases=(Case(_CASE.hex(), bytes(range(16)).hex(), {"meter_id": "19228217", "total_m3": 81.098,
-                                                       "alarms": ["leak"]}, note="built with our encoder"),),
+    cases=(
+        Case(
+            _CASE.hex(),
+            bytes(range(16)).hex(),
+            {"meter_id": "19228217", "total_m3": 81.098, "alarms": ["leak"]},
+            note="built with our encoder",
+        ),
+    ),
 )

@@ -21,12 +21,24 @@ STATUS_BITS = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x1
 GENERIC_ERROR_FLAGS = AlarmBits(current={0xFFFFFFFF: Alarm.ERROR})
 
 
-def find(records: tuple[Record, ...], quantity: str, storage: int = 0, *, tariff: int = 0,
-         function: str | None = "instantaneous") -> Record | None:
+def find(
+    records: tuple[Record, ...],
+    quantity: str,
+    storage: int = 0,
+    *,
+    tariff: int = 0,
+    function: str | None = "instantaneous",
+) -> Record | None:
     """First record of ``quantity`` in ``storage`` (tariff 0, subunit 0, given function)."""
     for r in records:
-        if (r.quantity == quantity and r.storage == storage and r.tariff == tariff and r.subunit == 0
-                and (function is None or r.function == function) and r.value is not None):
+        if (
+            r.quantity == quantity
+            and r.storage == storage
+            and r.tariff == tariff
+            and r.subunit == 0
+            and (function is None or r.function == function)
+            and r.value is not None
+        ):
             return r
     return None
 
@@ -62,8 +74,7 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
         STATUS_BITS.apply(status, alarms, set())
 
 
-def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,
-               *, use_status: bool = True) -> Fields:
+def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
     """Extract the standard fields from a frame's records and status byte."""
     recs = frame.records
     total = find(recs, "volume") or find(recs, "volume", function=None)

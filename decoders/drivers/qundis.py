@@ -42,15 +42,28 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms("QDS", "13176890", 0x16, 0x07, 0x0B, 0x00,
-                       [enc.volume(128.635, bcd=True), enc.volume(128.507, storage=1, bcd=True),
-                        enc.billing_date(date(2024, 12, 31))], cfg_flags=0x2000)
+_CASE = enc.encode_oms(
+    "QDS",
+    "13176890",
+    0x16,
+    0x07,
+    0x0B,
+    0x00,
+    [enc.volume(128.635, bcd=True), enc.volume(128.507, storage=1, bcd=True), enc.billing_date(date(2024, 12, 31))],
+    cfg_flags=0x2000,
+)
 
 DRIVER = Driver(
     name="qwater",
     matches=(Match("QDS", None, frozenset({0x06, 0x07, 0x16, 0x15})),),
     extract=extract,
     description="Qundis Q water meters (standard records or the 0DFF5F walk-by block).",
-    cases=(Case(_CASE.hex(), None, {"meter_id": "13176890", "total_m3": 128.635, "target_m3": 128.507,
-                                     "target_date": "2024-12-31"}, note="built with our encoder"),),
+    cases=(
+        Case(
+            _CASE.hex(),
+            None,
+            {"meter_id": "13176890", "total_m3": 128.635, "target_m3": 128.507, "target_date": "2024-12-31"},
+            note="built with our encoder",
+        ),
+    ),
 )

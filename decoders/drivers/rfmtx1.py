@@ -54,9 +54,16 @@ DRIVER = Driver(
     description="Bmeters RFM-TX1 radio module (proprietary obfuscation).",
     cases=(
         # Our frame: key byte 0x05 (row 5), total 00 01 23 45 -> 12.345 m³, time 2024-03-31 10:04:59.
-        Case("2244B40978563412" "05077A" "05000610" "1115" + bytes(
-            (0x45 ^ 5 ^ 50, 0x23 ^ 5 ^ 161, 0x01 ^ 5 ^ 57, 0x00 ^ 5 ^ 14)).hex() + "00000000000000"
-             + "590410310324", None, {"meter_id": "12345678", "total_m3": 12.345,
-                                      "meter_datetime": "2024-03-31T10:04:59"}),
+        Case(
+            "2144B40978563412"
+            "05077A"
+            "05000610"
+            "1115"
+            + bytes((0x45 ^ 5 ^ 50, 0x23 ^ 5 ^ 161, 0x01 ^ 5 ^ 57, 0x00 ^ 5 ^ 14)).hex()
+            + "00000000000000"
+            + "590410310324",
+            None,
+            {"meter_id": "12345678", "total_m3": 12.345, "meter_datetime": "2024-03-31T10:04:59"},
+        ),
     ),
 )

@@ -70,7 +70,10 @@ DRIVER = Driver(
     description="Techem MK Radio 3/3a/4 (proprietary CI 0xA2).",
     cases=(
         # Our frame around the fact sheet §4.9 payload example 06 9F25 5900 B029 3100 (8.9 + 4.9 m³).
-        Case("1744685078563412" "7462A2" "069F255900B02931000000", None,
-             {"meter_id": "12345678", "total_m3": 13.8, "target_m3": 8.9, "target_date": "2018-12-31"}),
+        Case(
+            "15446850785634127462A2069F255900B02931000000",
+            None,
+            {"meter_id": "12345678", "total_m3": 13.8, "target_m3": 8.9, "target_date": "2018-12-31"},
+        ),
     ),
 )

@@ -13,8 +13,14 @@ from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
 
-_BITS = {0x01: Alarm.TAMPER, 0x02: Alarm.BATTERY_LOW, 0x04: Alarm.DRY, 0x20: Alarm.BURST,
-         0x40: Alarm.REVERSE_FLOW, 0x80: Alarm.LEAK}
+_BITS = {
+    0x01: Alarm.TAMPER,
+    0x02: Alarm.BATTERY_LOW,
+    0x04: Alarm.DRY,
+    0x20: Alarm.BURST,
+    0x40: Alarm.REVERSE_FLOW,
+    0x80: Alarm.LEAK,
+}
 FLAGS = AlarmBits(
     current=_BITS,
     history={**{m << 8: a for m, a in _BITS.items()}, **{m << 16: a for m, a in _BITS.items()}},
@@ -26,9 +32,17 @@ def extract(frame: Frame) -> Fields:
     return oms_fields(frame, FLAGS, use_status=False)
 
 
-_CASE = enc.encode_oms("APA", "95969798", 0x01, 0x16, 0x4B, 0x03,
-                       [enc.total_volume(3.122), enc.error_flags(0x000104, nbytes=3), enc.billing_volume(2.337)],
-                       mode=5, key=bytes(16))
+_CASE = enc.encode_oms(
+    "APA",
+    "95969798",
+    0x01,
+    0x16,
+    0x4B,
+    0x03,
+    [enc.total_volume(3.122), enc.error_flags(0x000104, nbytes=3), enc.billing_volume(2.337)],
+    mode=5,
+    key=bytes(16),
+)
 
 DRIVER = Driver(
     name="ultrimis",
@@ -36,8 +50,17 @@ DRIVER = Driver(
     extract=extract,
     description="Apator Ultrimis ultrasonic water meter.",
     cases=(
-        Case(_CASE.hex(), "00" * 16,
-             {"meter_id": "95969798", "total_m3": 3.122, "target_m3": 2.337, "alarms": ["dry"],
-              "alarms_history": ["tamper"]}, note="built with our encoder"),
+        Case(
+            _CASE.hex(),
+            "00" * 16,
+            {
+                "meter_id": "95969798",
+                "total_m3": 3.122,
+                "target_m3": 2.337,
+                "alarms": ["dry"],
+                "alarms_history": ["tamper"],
+            },
+            note="built with our encoder",
+        ),
     ),
 )

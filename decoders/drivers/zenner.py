@@ -16,10 +16,22 @@ from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
 
 FLAGS = AlarmBits(
-    current={0x8000: Alarm.BURST, 0x4000: Alarm.REMOVED, 0x2000: Alarm.LEAK, 0x0800: Alarm.REVERSE_FLOW,
-             0x0004: Alarm.BATTERY_LOW, 0x0008: Alarm.ERROR, 0x0010: Alarm.ERROR},
-    history={0x1000: Alarm.REVERSE_FLOW, 0x0400: Alarm.BLOCKED, 0x0080: Alarm.REMOVED,
-             0x0040: Alarm.TAMPER, 0x0020: Alarm.LEAK},
+    current={
+        0x8000: Alarm.BURST,
+        0x4000: Alarm.REMOVED,
+        0x2000: Alarm.LEAK,
+        0x0800: Alarm.REVERSE_FLOW,
+        0x0004: Alarm.BATTERY_LOW,
+        0x0008: Alarm.ERROR,
+        0x0010: Alarm.ERROR,
+    },
+    history={
+        0x1000: Alarm.REVERSE_FLOW,
+        0x0400: Alarm.BLOCKED,
+        0x0080: Alarm.REMOVED,
+        0x0040: Alarm.TAMPER,
+        0x0020: Alarm.LEAK,
+    },
 )
 
 
@@ -29,11 +41,25 @@ def extract(frame: Frame) -> Fields:
 
 
 _CASE = enc.encode_oms(
-    "ZRI", "21314151", 0x01, 0x16, 0x36, 0x00,
-    [enc.volume(0.055, bcd=True), enc.billing_date(date(2024, 12, 31), storage=8),
-     enc.volume(0.050, storage=8, bcd=True), enc.error_flags(0x2020)],
-    mode=5, key=bytes.fromhex("A1" * 16), long_header=True, link_manufacturer="ZRI",
-    link_meter_id="55152544", link_version=0x18, link_device_type=0x37,
+    "ZRI",
+    "21314151",
+    0x01,
+    0x16,
+    0x36,
+    0x00,
+    [
+        enc.volume(0.055, bcd=True),
+        enc.billing_date(date(2024, 12, 31), storage=8),
+        enc.volume(0.050, storage=8, bcd=True),
+        enc.error_flags(0x2020),
+    ],
+    mode=5,
+    key=bytes.fromhex("A1" * 16),
+    long_header=True,
+    link_manufacturer="ZRI",
+    link_meter_id="55152544",
+    link_version=0x18,
+    link_device_type=0x37,
 )
 
 DRIVER = Driver(
@@ -42,9 +68,19 @@ DRIVER = Driver(
     extract=extract,
     description="Zenner Minomess water meter (usually behind a radio module with a long TPL header).",
     cases=(
-        Case(_CASE.hex(), "A1" * 16,
-             {"meter_id": "21314151", "manufacturer": "ZRI", "total_m3": 0.055, "target_m3": 0.05,
-              "target_date": "2024-12-31", "alarms": ["leak"], "alarms_history": ["leak"]},
-             note="built with our encoder"),
+        Case(
+            _CASE.hex(),
+            "A1" * 16,
+            {
+                "meter_id": "21314151",
+                "manufacturer": "ZRI",
+                "total_m3": 0.055,
+                "target_m3": 0.05,
+                "target_date": "2024-12-31",
+                "alarms": ["leak"],
+                "alarms_history": ["leak"],
+            },
+            note="built with our encoder",
+        ),
     ),
 )

@@ -33,9 +33,15 @@ def extract(frame: Frame) -> Fields:
 
 
 _CASE = enc.encode_oms(
-    "ZRI", "50087367", 0x0B, 0x16, 0xD8, 0x00,
+    "ZRI",
+    "50087367",
+    0x0B,
+    0x16,
+    0xD8,
+    0x00,
     [b"\x0f" + (0).to_bytes(4, "little") + (256000).to_bytes(4, "little") + (512000).to_bytes(4, "little")],
-    mode=5, key=bytes(16),
+    mode=5,
+    key=bytes(16),
 )
 
 DRIVER = Driver(
@@ -43,6 +49,12 @@ DRIVER = Driver(
     matches=(Match("ZRI", frozenset({0x0B}), None),),
     extract=extract,
     description="Zenner module v0x0B with proprietary volume block.",
-    cases=(Case(_CASE.hex(), "00" * 16, {"meter_id": "50087367", "total_m3": 2.0, "target_m3": 1.0,
-                                          "alarms": []}, note="built with our encoder"),),
+    cases=(
+        Case(
+            _CASE.hex(),
+            "00" * 16,
+            {"meter_id": "50087367", "total_m3": 2.0, "target_m3": 1.0, "alarms": []},
+            note="built with our encoder",
+        ),
+    ),
 )

@@ -1,0 +1,44 @@
+"""Bmeters IWM-TX5 (BMT v0x18): ELL-I + short TPL, standard records.
+
+Source: fact sheet §4.6, wmbusmeters ``iwmtx5.xmq``."""
+
+from __future__ import annotations
+
+from decoders import encoder as enc
+from decoders.drivers.base import Case, Driver, Fields, Match
+from decoders.drivers.oms import oms_fields
+from decoders.frame import Frame
+
+
+def extract(frame: Frame) -> Fields:
+    """Standard OMS fields."""
+    return oms_fields(frame)
+
+
+_CASE = enc.encode_oms(
+    "BMT",
+    "23329344",
+    0x18,
+    0x06,
+    0x5B,
+    0x00,
+    [enc.volume(2.007, bcd=True), enc.error_flags(0)],
+    ell="I",
+    mode=5,
+    key=bytes(16),
+)
+
+DRIVER = Driver(
+    name="iwmtx5",
+    matches=(Match("BMT", frozenset({0x18}), None),),
+    extract=extract,
+    description="Bmeters IWM-TX5 water meter.",
+    cases=(
+        Case(
+            _CASE.hex(),
+            "00" * 16,
+            {"meter_id": "23329344", "total_m3": 2.007, "alarms": []},
+            note="built with our encoder",
+        ),
+    ),
+)
