@@ -1,0 +1,114 @@
+"""Readers that feed the analytics rules: readings, meters, installations and last-heard times as polars.
+
+The fast path is ADBC (``adbc_driver_postgresql.dbapi`` → Arrow → polars, no Python objects per row); a
+psycopg reader is kept for comparison and as a fallback. Every frame is cast to an explicit schema — never
+inferred — matching ``alerts.frames`` (a test keeps the two in step; storage does not import alerts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+import psycopg
+
+from storage.errors import StorageError
+
+UTC_US = pl.Datetime("us", "UTC")
+READINGS_SCHEMA: dict[str, pl.DataType] = {
+    "meter_key": pl.Int64(),
+    "measured_at": UTC_US,
+    "total_m3": pl.Float64(),
+    "backward_m3": pl.Float64(),
+    "flow_m3h": pl.Float64(),
+    "alarms": pl.Int32(),
+    "source": pl.Int16(),
+}
+METERS_SCHEMA: dict[str, pl.DataType] = {
+    "meter_key": pl.Int64(),
+    "q3_m3h": pl.Float64(),
+    "legalization_mark_type": pl.String(),
+    "legalization_mark_value": pl.String(),
+    "legalized_on": pl.Date(),
+}
+POINTS_SCHEMA: dict[str, pl.DataType] = {
+    "meter_key": pl.Int64(),
+    "service_point_id": pl.String(),
+    "area": pl.String(),
+    "occupied": pl.Boolean(),
+    "installed_at": UTC_US,
+    "removed_at": UTC_US,
+}
+LAST_HEARD_SCHEMA: dict[str, pl.DataType] = {"meter_key": pl.Int64(), "source": pl.Int16(), "last_at": UTC_US}
+
+_READINGS_SQL = "SELECT " + ", ".join(READINGS_SCHEMA) + " FROM readings"
+
+
+def _cast(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return df.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def _where(since: datetime | None, until: datetime | None) -> tuple[str, list[str]]:
+    conds, params = [], []
+    for op, val in ((">=", since), ("<=", until)):
+        if val is not None:
+            conds.append(f"measured_at {op} ${len(params) + 1}::timestamptz")
+            params.append(val.isoformat())
+    return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+
+def _adbc_frame(db_url: str, sql: str, params: list[str] | None = None) -> pl.DataFrame:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    try:
+        with adbc.connect(db_url) as conn, conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return pl.from_arrow(cur.fetch_arrow_table())  # type: ignore[return-value]
+    except Exception as exc:  # the driver raises its own DB-API error tree
+        raise StorageError(f"analytics read failed: {exc}") from exc
+
+
+def load_readings(
+    db_url: str, *, since: datetime | None = None, until: datetime | None = None, ordered: bool = True
+) -> pl.DataFrame:
+    """Readings as a polars frame (ADBC), sorted by meter and time when ``ordered``."""
+    where, params = _where(since, until)
+    sql = _READINGS_SQL + where + (" ORDER BY meter_key, measured_at" if ordered else "")
+    df = _adbc_frame(db_url, sql, params)
+    if df.height == 0:
+        return pl.DataFrame(schema=READINGS_SCHEMA)
+    df = _cast(df, READINGS_SCHEMA)
+    return df.set_sorted("meter_key") if ordered else df
+
+
+def load_readings_psycopg(db_url: str, *, since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
+    """The same frame through psycopg's row fetch (slow path, for comparison)."""
+    where, params = _where(since, until)
+    sql = _READINGS_SQL + where.replace("$1", "%s").replace("$2", "%s")
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        cur.execute(sql, [datetime.fromisoformat(p) for p in params])
+        cols = list(zip(*cur.fetchall(), strict=False)) or [[] for _ in READINGS_SCHEMA]
+    return pl.DataFrame(dict(zip(READINGS_SCHEMA, cols, strict=True)), schema=READINGS_SCHEMA)
+
+
+def load_meters(db_url: str) -> pl.DataFrame:
+    """Meter registry columns the rules use (Q3 and legalization mark)."""
+    df = _adbc_frame(db_url, "SELECT " + ", ".join(METERS_SCHEMA) + " FROM meters")
+    return _cast(df, METERS_SCHEMA) if df.height else pl.DataFrame(schema=METERS_SCHEMA)
+
+
+def load_points(db_url: str) -> pl.DataFrame:
+    """Installations with their service point's area and occupancy, oldest first."""
+    sql = (
+        "SELECT i.meter_key, i.service_point_id, sp.area, sp.occupied, i.installed_at, i.removed_at "
+        "FROM installations i JOIN service_points sp ON sp.id = i.service_point_id ORDER BY i.installed_at"
+    )
+    df = _adbc_frame(db_url, sql)
+    return _cast(df, POINTS_SCHEMA) if df.height else pl.DataFrame(schema=POINTS_SCHEMA)
+
+
+def load_last_heard(db_url: str) -> pl.DataFrame:
+    """Newest reading time per meter and source, over all history (the silent-meter rule's input)."""
+    sql = "SELECT meter_key, source, max(measured_at) AS last_at FROM readings GROUP BY meter_key, source"
+    df = _adbc_frame(db_url, sql)
+    return _cast(df, LAST_HEARD_SCHEMA) if df.height else pl.DataFrame(schema=LAST_HEARD_SCHEMA)
