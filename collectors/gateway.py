@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +51,11 @@ class Gateway:
                  receivers: list[Receiver] | None = None, batch_frames: int = 100, batch_ms: int = 500,
                  dedupe_window_s: float = 30.0, max_inflight: int = 1000, spool_max_frames: int = 5_000_000,
                  spool_synchronous: str = "FULL", heartbeat_s: float = 60.0, topic_prefix: str = "odczyt/v1",
-                 ack_timeout_s: float = 60.0) -> None:
+                 ack_timeout_s: float = 60.0, tagger: Callable[[RawFrame], RawFrame] | None = None) -> None:
         self.gateway_id = gateway_id
         self.target = MqttTarget.from_url(mqtt) if isinstance(mqtt, str) else mqtt
         self.receivers = list(receivers or [])
+        self.tagger = tagger
         self.batch_frames, self.batch_s = batch_frames, batch_ms / 1000
         self.max_inflight, self.heartbeat_s, self.ack_timeout_s = max_inflight, heartbeat_s, ack_timeout_s
         self.frames_topic = f"{topic_prefix}/frames/{gateway_id}"
@@ -148,7 +150,7 @@ class Gateway:
         while not self._stopping.is_set():
             frame = rx.get(0.2)
             if frame is not None:
-                self.submit(frame)
+                self.submit(self.tagger(frame) if self.tagger else frame)
 
     # ---- worker -----------------------------------------------------------------------------------------
     def _work(self) -> None:

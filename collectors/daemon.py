@@ -1,0 +1,98 @@
+"""``odczyt collect``: wire a receiver (and optionally a GPS) to a :class:`~collectors.gateway.Gateway` and run
+until SIGTERM/SIGINT. Settings come from ``Settings.collector`` / ``Settings.mqtt``; CLI flags override them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from collectors.gateway import Gateway
+from collectors.mqtt import MqttTarget
+from core.settings import Settings
+from core.types import RawFrame
+from hardware import open_receiver
+from hardware.nmea import GpsReader
+from hardware.receiver import Receiver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    """Everything ``odczyt collect`` needs, resolved from settings and flags."""
+
+    gateway_id: str
+    mqtt_url: str
+    spool_path: Path
+    receiver: str | None
+    port: str | None
+    link_mode: str = "T1"
+    baudrate: int | None = None
+    batch_frames: int = 100
+    batch_ms: int = 500
+    heartbeat_s: float = 60.0
+    silence_reset_s: float = 300.0
+    dedupe_window_s: float = 30.0
+    spool_max_frames: int = 5_000_000
+    gps_port: str | None = None
+    protocol: str = "auto"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> CollectOptions:
+        """Defaults from ``Settings``; ``None`` overrides are ignored."""
+        c = settings.collector
+        base = cls(gateway_id=c.gateway_id, mqtt_url=settings.mqtt_url or "mqtt://127.0.0.1:1883",
+                   spool_path=c.spool_path, receiver=c.receiver, port=c.port, link_mode=c.link_mode,
+                   baudrate=c.baudrate, batch_frames=c.batch_frames, batch_ms=c.batch_ms,
+                   heartbeat_s=c.heartbeat_s, silence_reset_s=c.silence_reset_s,
+                   dedupe_window_s=c.dedupe_window_s, spool_max_frames=c.spool_max_frames, gps_port=c.gps_port)
+        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def build(opts: CollectOptions, settings: Settings) -> tuple[Gateway, GpsReader | None]:
+    """Create (not start) the gateway, its receiver and GPS reader."""
+    receivers: list[Receiver] = []
+    if opts.receiver and opts.port:
+        receivers.append(open_receiver(opts.receiver, opts.port, link_mode=opts.link_mode,
+                                       source=opts.gateway_id, baudrate=opts.baudrate,
+                                       silence_reset_s=opts.silence_reset_s))
+    gps = GpsReader(opts.gps_port) if opts.gps_port else None
+    target = MqttTarget.from_url(opts.mqtt_url, settings.mqtt, protocol=opts.protocol)
+    gateway = Gateway(opts.gateway_id, target, opts.spool_path, receivers=receivers,
+                      batch_frames=opts.batch_frames, batch_ms=opts.batch_ms,
+                      dedupe_window_s=opts.dedupe_window_s, max_inflight=settings.mqtt.max_inflight,
+                      spool_max_frames=opts.spool_max_frames, heartbeat_s=opts.heartbeat_s,
+                      topic_prefix=settings.mqtt.topic_prefix, tagger=_tagger(gps) if gps else None)
+    return gateway, gps
+
+
+def _tagger(gps: GpsReader):  # type: ignore[no-untyped-def]
+    def tag(frame: RawFrame) -> RawFrame:
+        pos = gps.tracker.position_for(frame.received_at)
+        return dataclasses.replace(frame, position=pos) if pos else frame
+    return tag
+
+
+def run(opts: CollectOptions, settings: Settings, stop: threading.Event | None = None) -> None:
+    """Run the gateway until ``stop`` is set or SIGTERM/SIGINT arrives."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    gateway, gps = build(opts, settings)
+    if gps:
+        gps.start()
+    gateway.start()
+    log.info("gateway %s: receiver %s on %s (%s), spool %s, broker %s", opts.gateway_id, opts.receiver,
+             opts.port, opts.link_mode, opts.spool_path, opts.mqtt_url)
+    try:
+        stop.wait()
+    finally:
+        gateway.stop(drain_timeout_s=2.0)
+        if gps:
+            gps.stop()
