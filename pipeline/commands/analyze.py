@@ -1,0 +1,127 @@
+"""``odczyt analyze`` (run every alert rule once) and ``odczyt alerts list|ack|subscribe|dispatch``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import ConfigError
+from core.settings import Settings
+
+
+def _db_url(settings: Settings, db_url: str | None) -> str:
+    url = db_url or (settings.database_url.get_secret_value() if settings.database_url else None)
+    if not url:
+        raise ConfigError("no database: pass --db-url or set ODCZYT_DATABASE_URL")
+    return url
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _table(title: str, rows: list[dict], columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[json.dumps(r[c], default=str) if isinstance(r[c], dict) else str(r[c]) for c in columns])
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``analyze`` and the ``alerts`` group."""
+    cols = ("id", "kind", "subject", "severity", "state", "evidence")
+
+    @app.command("analyze")
+    def analyze(
+        since: str = typer.Option(
+            None, help="record finished episodes that ended after this (ISO time); default: the previous run"
+        ),
+        now: str = typer.Option(None, help="evaluate as of this time (ISO; default: now)"),
+        lookback_days: int = typer.Option(400, help="days of readings to load"),
+        db_url: str = typer.Option(None, help="PostgreSQL URL (default ODCZYT_DATABASE_URL)"),
+    ) -> None:
+        """Run every alert rule once and show what was raised and resolved."""
+        from pipeline.analyze import run_analysis
+
+        settings = Settings()
+        report = run_analysis(
+            _db_url(settings, db_url),
+            now=_when(now),
+            since=_when(since),
+            settings=settings.analytics,
+            lookback_days=lookback_days,
+        )
+        console = Console()
+        console.print(_table(f"raised ({len(report.raised)})", report.raised, cols))
+        console.print(_table(f"escalated ({len(report.escalated)})", report.escalated, cols))
+        console.print(_table(f"resolved ({len(report.resolved)})", report.resolved, cols))
+        timing = ", ".join(f"{k} {v:.2f}s" for k, v in report.seconds.items())
+        console.print(f"{report.readings:,} readings as of {report.now:%Y-%m-%d %H:%M} UTC — {timing}")
+
+    alerts = typer.Typer(help="List, acknowledge and route alerts.", no_args_is_help=True)
+    app.add_typer(alerts, name="alerts")
+
+    @alerts.command("list")
+    def list_(
+        state: str = typer.Option("open"),
+        kind: str = typer.Option(None),
+        limit: int = 50,
+        db_url: str = typer.Option(None),
+    ) -> None:
+        """Show alerts (newest first)."""
+        from storage.alerts import list_alerts
+
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            rows = list_alerts(conn, state=state or None, kind=kind, limit=limit)
+        Console().print(_table(f"{state or 'all'} alerts", rows, cols))
+
+    @alerts.command("ack")
+    def ack(
+        alert_id: int,
+        actor: str = typer.Option("cli"),
+        note: str = typer.Option(None),
+        db_url: str = typer.Option(None),
+    ) -> None:
+        """Acknowledge an open alert."""
+        from storage.alerts import acknowledge
+
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            row = acknowledge(conn, alert_id=alert_id, at=datetime.now(UTC), actor=actor, note=note)
+        if row is None:
+            raise typer.BadParameter(f"alert {alert_id} not found")
+        typer.echo(f"alert {alert_id}: {row['state']}")
+
+    @alerts.command("subscribe")
+    def subscribe(
+        channel: str,
+        target: str,
+        kind: list[str] = typer.Option(None),
+        area: list[str] = typer.Option(None),
+        min_severity: str = "info",
+        secret: str = typer.Option(None),
+        db_url: str = typer.Option(None),
+    ) -> None:
+        """Store a subscription: CHANNEL (webhook, email, mqtt) to TARGET (URL, address, topic)."""
+        from storage.alerts_outbox import add_subscription
+
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            sub_id = add_subscription(
+                conn,
+                channel=channel,
+                target=target,
+                secret=secret,
+                kinds=kind or None,
+                min_severity=min_severity,
+                areas=area or None,
+            )
+        typer.echo(f"subscription {sub_id}")
