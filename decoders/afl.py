@@ -31,11 +31,10 @@ def parse(data: bytes, pos: int) -> tuple[Afl, int]:
     """Parse the AFL whose CI (0x90) is at ``pos``; returns it and the offset of the next CI."""
     if pos + 4 > len(data):
         raise AflError("AFL header: frame too short")
-    h = layouts.parse(layouts.AFL_HEAD_C, data, pos + 1, 3)
-    end = pos + 2 + h.afll
-    if h.afll < 2 or end > len(data):
-        raise AflError(f"AFL length {h.afll} runs past the frame")
-    fcl = h.fcl
+    afll, fcl = layouts.AFL_HEAD_FAST.unpack_from(data, pos + 1)
+    end = pos + 2 + afll
+    if afll < 2 or end > len(data):
+        raise AflError(f"AFL length {afll} runs past the frame")
     if fcl & 0x4000:
         raise AflError("AFL fragmentation (more fragments) not supported")
     p = pos + 4

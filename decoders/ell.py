@@ -14,12 +14,7 @@ from decoders import crypto, layouts
 from decoders.crc import crc16
 from decoders.errors import EllError, KeyMissingError, SecurityError, WrongKeyError
 
-_LAYOUTS = {
-    0x8C: (layouts.ELL_I_C, 2, False),
-    0x8D: (layouts.ELL_II_C, 6, True),
-    0x8E: (layouts.ELL_III_C, 10, False),
-    0x8F: (layouts.ELL_IV_C, 14, True),
-}
+_LAYOUTS = {ci: (layouts.ELL_FAST[ci], layouts.ELL_FAST[ci].size, ci in (0x8D, 0x8F)) for ci in layouts.ELL_FAST}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +41,14 @@ def parse(data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence
     compiled, size, has_sn = _LAYOUTS[ci]
     if pos + 1 + size + (2 if has_sn else 0) > len(data):
         raise EllError(f"ELL 0x{ci:02x}: header needs {size} bytes, frame too short")
-    h = layouts.parse(compiled, data, pos + 1, size)
+    fields = compiled.unpack_from(data, pos + 1)
+    cc, acc = fields[0], fields[1]
     nxt = pos + 1 + size
     if not has_sn:
-        return Ell(ci, h.cc, h.acc, None, False), data, nxt
-    sn = bytes(h.sn)
+        return Ell(ci, cc, acc, None, False), data, nxt
+    sn = bytes(fields[-1])
     enc = int.from_bytes(sn, "little") >> 29
-    ell = Ell(ci, h.cc, h.acc, sn, enc == 1)
+    ell = Ell(ci, cc, acc, sn, enc == 1)
     if enc == 0:
         return ell, data, nxt + 2
     if enc != 1:
@@ -63,7 +59,7 @@ def parse(data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence
         return ell, data, nxt + 2
     if not keys:
         raise KeyMissingError("ELL AES-CTR: payload encrypted and no key for this meter", layer="ELL")
-    counter = address + bytes((h.cc & ~0x12 & 0xFF,)) + sn + b"\x00\x00\x00"
+    counter = address + bytes((cc & ~0x12 & 0xFF,)) + sn + b"\x00\x00\x00"
     for key in keys:
         if len(key) != 16:
             continue

@@ -15,6 +15,7 @@ The compiled parsers are immutable after import, so they are not module-level *m
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import construct as cs
@@ -62,9 +63,37 @@ ELL_IV_C = ELL_IV.compile()
 AFL_HEAD_C = AFL_HEAD.compile()
 
 
-SIZES = {"dll": 10, "tpl_short": 4, "tpl_long": 12, "ell_i": 2, "ell_ii": 6, "ell_iii": 10, "ell_iv": 14}
+def fast_unpacker(layout: cs.Struct) -> struct.Struct:
+    """A ``struct.Struct`` with the same byte layout as a fixed construct ``Struct``.
+
+    construct's ``parse`` builds a stream and a Container per call (~5 µs); the hot path unpacks tuples with
+    the equivalent precompiled ``struct`` format instead. ``tests/decoders/test_layouts.py`` checks that both
+    agree field by field.
+    """
+    fmt = "<"
+    for sub in layout.subcons:
+        inner = sub.subcon if isinstance(sub, cs.Renamed) else sub
+        if isinstance(inner, cs.FormatField):
+            fmt += inner.fmtstr[-1]
+        elif isinstance(inner, cs.Bytes) and isinstance(inner.length, int):
+            fmt += f"{inner.length}s"
+        else:
+            raise TypeError(f"{sub!r} is not a fixed-size field")
+    return struct.Struct(fmt)
+
+
+DLL_FAST = fast_unpacker(DLL_HEADER)
+TPL_SHORT_FAST = fast_unpacker(TPL_SHORT)
+TPL_LONG_FAST = fast_unpacker(TPL_LONG)
+ELL_FAST = {
+    0x8C: fast_unpacker(ELL_I),
+    0x8D: fast_unpacker(ELL_II),
+    0x8E: fast_unpacker(ELL_III),
+    0x8F: fast_unpacker(ELL_IV),
+}
+AFL_HEAD_FAST = fast_unpacker(AFL_HEAD)
 
 
 def parse(compiled: Any, data: bytes, offset: int, size: int) -> Any:
-    """Parse a fixed layout of ``size`` bytes at ``offset``; the caller has checked the length."""
+    """Parse a fixed layout of ``size`` bytes at ``offset`` with construct (slow path, tests, tools)."""
     return compiled.parse(data[offset : offset + size])

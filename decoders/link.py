@@ -117,5 +117,5 @@ def normalize(frame: bytes) -> LinkFrame:
         fmt, data = "none", _no_crc(frame)
     if len(data) < MIN_FRAME:
         raise LinkLayerError(f"link: {len(data)} bytes after CRC removal, no room for a CI field")
-    h = layouts.parse(layouts.DLL_HEADER_C, data, 0, 10)
-    return LinkFrame(data, fmt, h.c, h.m, h.id, h.version, h.device_type, 10)
+    _l, c, m, ident, version, dtype = layouts.DLL_FAST.unpack_from(data, 0)
+    return LinkFrame(data, fmt, c, m, ident, version, dtype, 10)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.types import Alarm
 
 Value = int | float | str | bytes | date | datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One application-layer data record, decoded and scaled.
+class Record(NamedTuple):
+    """One application-layer data record, decoded and scaled (an immutable named tuple: cheap to build).
 
     ``key`` is the hex of the DIF/DIFE/VIF/VIFE bytes (e.g. ``"0413"``), the record's identity that drivers
     match on. ``value`` is already scaled to ``unit`` (m3, m3/h, …); dates are ``date``/``datetime``.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders import datetypes, vif
 from decoders.errors import ApplicationError
@@ -25,8 +26,7 @@ MAX_DIFE = 10
 MAX_VIFE = 10
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """A parsed DIB/VIB: everything about a record except its data."""
 
     key: str
@@ -42,6 +42,7 @@ class Header:
     exponent: int
     kind: str
     data_field: int
+    length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def parse_header(buf: bytes, pos: int, end: int) -> tuple[Header, int]:
         exponent,
         info.kind,
         dif & 0x0F,
+        DATA_LENGTH[dif & 0x0F],
     )
     return header, pos
 
@@ -250,6 +252,54 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
     return rec, pos
 
 
+def _common_headers() -> dict[int, Header]:
+    """Every header of one DIF (no DIFE) and one primary VIF or ``FD xx`` (no further VIFE), parsed once.
+
+    Keys: ``dif << 8 | vif`` and ``dif << 16 | 0xFD00 | code``. Built at import, never mutated.
+    """
+    table: dict[int, Header] = {}
+    difs = [d for d in range(0x80) if d & 0x0F not in (0x08, 0x0F)]
+    vifs = [(v, bytes((v,)), vif.PRIMARY[v] or vif.UNKNOWN) for v in range(0x80) if v not in (0x7B, 0x7C, 0x7D)]
+    fds = [(c, bytes((0xFD, c)), vif.FD[c] or vif.UNKNOWN) for c in range(0x80)]
+    for dif in difs:
+        d = bytes((dif,))
+        field = dif & 0x0F
+        common = (dif & 0x40) >> 6, 0, 0, FUNCTIONS[(dif >> 4) & 3]
+        for key_int, vib, info, vif_byte in (
+            *((dif << 8 | v, vb, i, v) for v, vb, i in vifs),
+            *((dif << 16 | 0xFD00 | c, vb, i, 0xFD) for c, vb, i in fds),
+        ):
+            table[key_int] = Header(
+                (d + vib).hex(),
+                dif,
+                vif_byte,
+                vib[1:],
+                *common,
+                info.quantity,
+                info.unit,
+                info.exponent,
+                info.kind,
+                field,
+                DATA_LENGTH[field],
+            )
+    return table
+
+
+COMMON_HEADERS = _common_headers()
+
+
+def _lookup_common(buf: bytes, pos: int, stop: int) -> tuple[Header | None, int]:
+    dif = buf[pos]
+    if dif >= 0x80 or pos + 1 >= stop:
+        return None, pos
+    vif = buf[pos + 1]
+    if vif < 0x80:
+        return COMMON_HEADERS.get(dif << 8 | vif), pos + 2
+    if vif == 0xFD and pos + 2 < stop and buf[pos + 2] < 0x80:
+        return COMMON_HEADERS.get(dif << 16 | 0xFD00 | buf[pos + 2]), pos + 3
+    return None, pos
+
+
 def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
     """Run the record loop over ``buf[pos:end]``."""
     stop = len(buf) if end is None else end
@@ -258,6 +308,11 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
         dif = buf[pos]
         if dif == 0x2F:
             pos += 1
+            continue
+        header, nxt = _lookup_common(buf, pos, stop)
+        if header is not None and nxt + header.length <= stop and header.length > 0:
+            rec, pos = read_value(header, buf, nxt, stop)
+            out.append(rec)
             continue
         if dif == 0x0F or dif == 0x1F:
             return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)

@@ -50,20 +50,18 @@ def parse(data: bytes, pos: int) -> Tpl:
     if header == "short":
         if p + 4 > n:
             raise TplError(f"TPL short header: needs 4 bytes after CI 0x{ci:02x}, {n - p} left")
-        h = layouts.parse(layouts.TPL_SHORT_C, data, p, 4)
+        acc, status, cfg = layouts.TPL_SHORT_FAST.unpack_from(data, p)
         p += 4
         lm = lid = lv = lt = None
     else:
         if p + 12 > n:
             raise TplError(f"TPL long header: needs 12 bytes after CI 0x{ci:02x}, {n - p} left")
-        h = layouts.parse(layouts.TPL_LONG_C, data, p, 12)
+        lid, lm, lv, lt, acc, status, cfg = layouts.TPL_LONG_FAST.unpack_from(data, p)
         p += 12
-        lm, lid, lv, lt = h.m, bytes(h.id), h.version, h.device_type
-    cfg = h.cfg
     mode = (cfg >> 8) & 0x1F
     ext = None
     if mode in (7, 13):
         if p >= n:
             raise TplError(f"TPL config word: mode {mode} needs a CFG extension byte")
         ext, p = data[p], p + 1
-    return Tpl(ci, kind, header, h.acc, h.status, cfg, ext, mode, p, lm, lid, lv, lt)
+    return Tpl(ci, kind, header, acc, status, cfg, ext, mode, p, lm, lid, lv, lt)

@@ -59,6 +59,11 @@ _MODULES: tuple[ModuleType, ...] = (
 DRIVERS: tuple[Driver, ...] = tuple(m.DRIVER for m in _MODULES)
 GENERIC: Driver = generic.DRIVER
 ALL_DRIVERS: tuple[Driver, ...] = (*DRIVERS, GENERIC)
+# Manufacturer → drivers in priority order (built once; detection then only checks version/type).
+_BY_MANUFACTURER: dict[str, tuple[Driver, ...]] = {
+    m: tuple(d for d in DRIVERS if any(k.manufacturer == m for k in d.matches))
+    for m in {k.manufacturer for d in DRIVERS for k in d.matches}
+}
 
 
 def select(manufacturer: str, version: int, device_type: int, ci: int | None = None) -> Driver | None:
@@ -68,7 +73,7 @@ def select(manufacturer: str, version: int, device_type: int, ci: int | None = N
     OMS driver.
     """
     proprietary = ci is not None and ci not in _STANDARD_CIS
-    for d in DRIVERS:
+    for d in _BY_MANUFACTURER.get(manufacturer, ()):
         if not d.detects(manufacturer, version, device_type):
             continue
         if (ci in d.cis) if proprietary else not d.cis:
@@ -83,7 +88,7 @@ _STANDARD_CIS = frozenset(
 
 def select_mfct_security(manufacturer: str, version: int, device_type: int) -> Driver | None:
     """The driver that handles a manufacturer-specific TPL security mode for this meter, if any."""
-    for d in DRIVERS:
+    for d in _BY_MANUFACTURER.get(manufacturer, ()):
         if d.mfct_security and d.detects(manufacturer, version, device_type):
             return d
     return None

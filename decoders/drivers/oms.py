@@ -51,7 +51,9 @@ def number(rec: Record | None) -> float | None:
 
 
 def _target(records: tuple[Record, ...]) -> tuple[float | None, date | None]:
-    storages = sorted({r.storage for r in records if r.quantity == "volume" and r.storage > 0})
+    storages = sorted({r.storage for r in records if r.storage > 0 and r.quantity == "volume"})
+    if not storages:
+        return None, None
     for s in storages:
         vol = number(find(records, "volume", s, function=None))
         if vol is None:
@@ -74,15 +76,29 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
         STATUS_BITS.apply(status, alarms, set())
 
 
+def _first_of(records: tuple[Record, ...]) -> dict[str, Record]:
+    """One pass: the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred)."""
+    first: dict[str, Record] = {}
+    for r in records:
+        if r.storage or r.tariff or r.subunit or r.value is None:
+            continue
+        q = r.quantity
+        old = first.get(q)
+        if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
+            first[q] = r
+    return first
+
+
 def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
     """Extract the standard fields from a frame's records and status byte."""
     recs = frame.records
-    total = find(recs, "volume") or find(recs, "volume", function=None)
+    first = _first_of(recs)
+    total = first.get("volume")
     target, target_date = _target(recs)
-    flow = find(recs, "flow") or find(recs, "flow", function=None)
-    when = find(recs, "datetime")
-    battery = find(recs, "remaining_battery", function=None)
-    volt = find(recs, "voltage", function=None)
+    flow = first.get("flow")
+    when = first.get("datetime")
+    battery = first.get("remaining_battery")
+    volt = first.get("voltage")
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status:
@@ -95,7 +111,7 @@ def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS
         "total_m3": number(total),
         "target_m3": target,
         "target_date": target_date,
-        "total_backward_m3": number(find(recs, "backward_volume", function=None)),
+        "total_backward_m3": number(first.get("backward_volume")),
         "flow_m3h": number(flow),
         "meter_datetime": when.value if when and isinstance(when.value, datetime) else None,
         "battery_days": int(battery.value) if battery and isinstance(battery.value, int) else None,
