@@ -150,6 +150,8 @@ def parse_header(buf: bytes, pos: int, end: int) -> tuple[Header, int]:
 
 def _bcd(raw: bytes) -> int | None:
     text = raw[::-1].hex()
+    if not text:
+        return None
     if text[0] == "f":
         if text.count("f") == len(text):
             return None

@@ -11,9 +11,7 @@ from decoders import CompactFormatCache, decode, static_keys
 from decoders.drivers import ALL_DRIVERS, select
 from decoders.drivers.base import Case, Driver
 
-CASES = [
-    pytest.param(d, c, id=f"{d.name}-{i}") for d in ALL_DRIVERS for i, c in enumerate(d.cases)
-]
+CASES = [pytest.param(d, c, id=f"{d.name}-{i}") for d in ALL_DRIVERS for i, c in enumerate(d.cases)]
 
 
 def _norm(value: Any) -> Any:
@@ -27,7 +25,7 @@ def _norm(value: Any) -> Any:
 @pytest.mark.parametrize(("driver", "case"), CASES)
 def test_driver_case_decodes_to_expected_fields(driver: Driver, case: Case) -> None:
     cache = CompactFormatCache()
-    keys = (lambda m, i: [bytes.fromhex(case.key)]) if case.key else None  # noqa: ARG005
+    keys = (lambda m, i: [bytes.fromhex(case.key)]) if case.key else None
     for earlier in case.preceding:
         decode(bytes.fromhex(earlier), keys, compact_formats=cache)
     tg = decode(bytes.fromhex(case.hex), keys, compact_formats=cache)

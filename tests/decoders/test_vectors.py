@@ -16,8 +16,13 @@ VECTORS = [
         "2E44931578563412330333637A2A0020255923C95AAA26D1B2E7493BC2AD013EC4A6F6D3529B520EDFF0EA6DEFC955B2"
         "9D6D69EBF3EC8A",
         OMS_KEY_A,
-        {"meter_id": "12345678", "manufacturer": "ELS", "total_m3": 28504.27, "security_mode": 5,
-         "meter_datetime": datetime(2008, 5, 31, 23, 50)},
+        {
+            "meter_id": "12345678",
+            "manufacturer": "ELS",
+            "total_m3": 28504.27,
+            "security_mode": 5,
+            "meter_datetime": datetime(2008, 5, 31, 23, 50),
+        },
         id="V1-mode5-frameA",
     ),
     pytest.param(
@@ -35,8 +40,7 @@ VECTORS = [
         id="V3-radio-adapter-long-header",
     ),
     pytest.param(
-        "2D44934444332211553769EF7288776655934455080004100500DFE227F9A782146D1513581CD2F83F39040CFD1040C4"
-        "785634128134",
+        "2D44934444332211553769EF7288776655934455080004100500DFE227F9A782146D1513581CD2F83F39040CFD1040C4785634128134",
         OMS_KEY_B,
         {"meter_id": "55667788", "manufacturer": "QDS", "status": 0x04, "device_type": 0x08},
         id="V4-partial-encryption",
@@ -57,8 +61,12 @@ VECTORS = [
         "3944FA122162092002067A3600202567C94D48D00DC47B11213E23383DB51968A705AAFA60C60E263D50CD259D7C9A03"
         "FD0C08000002FD0B0011",
         "BEDB81B52C29B5C143388CBB0D15A051",
-        {"meter_id": "20096221", "total_m3": 0.106, "meter_datetime": datetime(2020, 7, 30, 10, 40),
-         "total_backward_m3": 0.0},
+        {
+            "meter_id": "20096221",
+            "total_m3": 0.106,
+            "meter_datetime": datetime(2020, 7, 30, 10, 40),
+            "total_backward_m3": 0.0,
+        },
         id="V7-waterstarm",
     ),
     pytest.param(
