@@ -119,6 +119,7 @@ def test_simulator_and_driver_over_pty(kind):
     frames = [synthetic_frame(40000000 + i, i, size=20 + i * 7) for i in range(12)]
     with sim_cls() as sim, open_receiver(kind, sim.port, link_mode=mode, source="rx") as rx:
         assert rx.wait_ready(5), kind
+        wait_for(lambda: sim.inits >= 1)  # the last init command may still be in flight
         for i, frame in enumerate(frames):
             assert sim.transmit(frame, rssi_dbm=-60.0 - i)
         got = [rx.get(5) for _ in frames]
