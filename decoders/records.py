@@ -22,6 +22,8 @@ from decoders.model import Record, Value
 DATA_LENGTH = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, -1, 6, -2)
 BCD_FIELDS = frozenset({0x9, 0xA, 0xB, 0xC, 0xE})
 FUNCTIONS = ("instantaneous", "maximum", "minimum", "error")
+_INT_FIELDS = frozenset({1, 2, 3, 4, 6, 7})
+_POW10 = tuple(10**i for i in range(40))
 MAX_DIFE = 10
 MAX_VIFE = 10
 
@@ -248,7 +250,13 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
     else:
         if pos + n > end:
             raise _err(f"record {h.key} needs {n} data bytes, {end - pos} left", pos)
-        value = _value(h, bytes(buf[pos : pos + n])) if n else None
+        field = h.data_field
+        if h.kind == "num" and field in _INT_FIELDS:  # the common case, inlined
+            number = int.from_bytes(buf[pos : pos + n], "little", signed=True)
+            exp = h.exponent
+            value = number / _POW10[-exp] if exp < 0 else float(number * 10**exp)
+        else:
+            value = _value(h, bytes(buf[pos : pos + n])) if n else None
         pos += n
     rec = Record(h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit, value)
     return rec, pos

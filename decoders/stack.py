@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from core.ids import manufacturer_letters
 from decoders import afl as afl_layer
 from decoders import drivers, link, security, tables
 from decoders import ell as ell_layer
@@ -24,6 +23,12 @@ from decoders.keys import KeyLookup, default_oms_keys
 from decoders.model import Record, Telegram
 
 MFCT_SECURITY_MODES = frozenset({1, 4, 15, *range(16, 32)})
+_LETTERS = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_"
+
+
+def manufacturer_letters(code: int) -> str:
+    """M-field → three letters, bit 15 masked (same as ``core.ids.manufacturer_letters``, without a generator)."""
+    return _LETTERS[(code >> 10) & 0x1F] + _LETTERS[(code >> 5) & 0x1F] + _LETTERS[code & 0x1F]
 
 
 class _Keys:
