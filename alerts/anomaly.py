@@ -26,33 +26,31 @@ def consumption_anomaly(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: Rule
     p = timedelta(days=cfg.anomaly_period_days)
     now_l = pl.lit(now)
     n_rec = cfg.anomaly_recent_periods
-    bucket = (
-        pl.when(now_l - p < _T)
-        .then(pl.lit("cur"))
-        .when(now_l - p * (1 + n_rec) < _T)
-        .then(pl.lit("recent"))
-        .when((now_l - timedelta(days=365) - p < _T) & (now_l - timedelta(days=365) >= _T))
-        .then(pl.lit("ly"))
+    year = timedelta(days=365)
+    in_cur = now_l - p < _T
+    in_recent = (now_l - p * (1 + n_rec) < _T) & ~in_cur
+    in_ly = (now_l - year - p < _T) & (now_l - year >= _T)
+    d = pl.col("delta_m3").clip(lower_bound=0).fill_null(0)
+    rows = iv.filter(pl.col("same") & (now_l >= _T) & ((now_l - p * (1 + n_rec) < _T) | in_ly))
+    per_meter = rows.group_by("meter_key").agg(
+        d.filter(in_cur).sum().alias("cur"),
+        d.filter(in_recent).sum().alias("recent"),
+        d.filter(in_ly).sum().alias("ly"),
+        _T.filter(in_recent).min().alias("recent_first"),
+        _T.filter(in_ly).min().alias("ly_first"),
+        _T.max().alias("last_at"),
     )
-    use = (
-        iv.filter(pl.col("same") & (now_l >= _T))
-        .select(
-            "meter_key",
-            bucket.alias("b"),
-            pl.col("delta_m3").clip(lower_bound=0).fill_null(0).alias("d"),
-            _T,
+    # per service point: a replaced meter's old and new registers add up
+    agg = (
+        attach_point(per_meter, points)
+        .sort("series", "last_at")
+        .group_by("series", maintain_order=True)
+        .agg(
+            pl.col("cur", "recent", "ly").sum(),
+            pl.col("recent_first", "ly_first").min(),
+            pl.col("meter_key").last(),
+            pl.col("service_point_id").last(),
         )
-        .filter(pl.col("b").is_not_null())
-    )
-    use = attach_point(use, points)
-    agg = use.group_by("series").agg(
-        pl.col("d").filter(pl.col("b") == "cur").sum().alias("cur"),
-        pl.col("d").filter(pl.col("b") == "recent").sum().alias("recent"),
-        pl.col("d").filter(pl.col("b") == "ly").sum().alias("ly"),
-        _T.filter(pl.col("b") == "recent").min().alias("recent_first"),
-        _T.filter(pl.col("b") == "ly").min().alias("ly_first"),
-        pl.col("meter_key").last(),
-        pl.col("service_point_id").last(),
     )
     # a reference counts only if the data reaches back to (nearly) its start
     slack = timedelta(days=cfg.anomaly_period_days / 10)

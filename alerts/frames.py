@@ -120,11 +120,20 @@ def analysis_now(readings: pl.DataFrame, now: datetime | None) -> datetime:
 
 
 def attach_point(df: pl.DataFrame, points: pl.DataFrame | None) -> pl.DataFrame:
-    """Add ``service_point_id`` (via the installation map) and ``series`` = the point or ``m:<meter>``."""
+    """Add ``service_point_id`` (via the installation map) and an integer ``series`` key: the service
+    point's rank, or ``-meter_key`` for a meter without one (integer keys sort and group fast)."""
     if points is not None and points.height:
         sp = points.select("meter_key", "service_point_id").unique("meter_key", keep="last")
+        sp = sp.with_columns(pl.col("service_point_id").rank("dense").cast(pl.Int64).alias("series"))
         df = df.join(sp, on="meter_key", how="left")
     else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("service_point_id"))
-    series = pl.coalesce(pl.col("service_point_id"), pl.lit("m:") + pl.col("meter_key").cast(pl.String))
-    return df.with_columns(series.alias("series"))
+        df = df.with_columns(
+            pl.lit(None, dtype=pl.String).alias("service_point_id"), pl.lit(None, dtype=pl.Int64).alias("series")
+        )
+    return df.with_columns(pl.coalesce(pl.col("series"), -pl.col("meter_key")).alias("series"))
+
+
+def local_naive(utc: pl.Expr, tz: str) -> pl.Expr:
+    """Wall-clock time in ``tz`` as a naive datetime (UTC + that day's offset; cheaper than tz-aware fields)."""
+    z = utc.dt.convert_time_zone(tz)
+    return utc.dt.replace_time_zone(None) + z.dt.base_utc_offset() + z.dt.dst_offset()

@@ -11,7 +11,7 @@ from datetime import timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, attach_point, conform, json_evidence, run_start
+from alerts.frames import DETECTION_SCHEMA, attach_point, conform, json_evidence, local_naive, run_start
 
 _T = pl.col("measured_at")
 
@@ -107,29 +107,35 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     """
     tz = cfg.timezone
     # cheap UTC pre-filter (Warsaw is UTC+1/+2), then exact local hours on the few rows left
-    utc_hours = list(range(cfg.night_start_h - 3, cfg.night_end_h + 1))
-    cand = iv.filter(pl.col("valid") & _T.dt.hour().is_in([h % 24 for h in utc_hours]))
+    utc_hours = list(range(cfg.night_start_h - 2, cfg.night_end_h))  # interval ends in (start, end] local
+    cand = iv.select("meter_key", "measured_at", "dt_h", "rate_m3h", "valid").filter(
+        pl.col("valid") & _T.dt.hour().is_in([h % 24 for h in utc_hours])
+    )
     start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
-    local_start = start.dt.convert_time_zone(tz)
-    local_end = _T.dt.convert_time_zone(tz)
+    local_start = local_naive(start, tz)
+    local_end = local_naive(_T, tz)
     end_h = local_end.dt.hour() + local_end.dt.minute() / 60
     inside = (
         (local_start.dt.hour() >= cfg.night_start_h)
         & (end_h <= cfg.night_end_h)
         & (local_start.dt.date() == local_end.dt.date())
     )
-    nights = cand.filter(inside).select("meter_key", local_start.dt.date().alias("night"), "rate_m3h", "dt_h")
-    nights = attach_point(nights, points)
+    per_meter = (
+        cand.filter(inside)
+        .group_by("meter_key", local_start.dt.date().alias("night"))
+        .agg(pl.col("rate_m3h").min().alias("min_flow_m3h"), pl.col("dt_h").sum().alias("covered_h"))
+    )
+    # the installation map is joined on the small per-meter-night frame, not on every interval
+    per_meter = attach_point(per_meter, points).sort("series", "night", "meter_key")
     return (
-        nights.group_by("series", "night")
+        per_meter.group_by("series", "night", maintain_order=True)
         .agg(
-            pl.col("rate_m3h").min().alias("min_flow_m3h"),
-            pl.col("dt_h").sum().alias("covered_h"),
+            pl.col("min_flow_m3h").min(),
+            pl.col("covered_h").max(),
             pl.col("meter_key").last(),
             pl.col("service_point_id").last(),
         )
         .filter(pl.col("covered_h") >= (cfg.night_end_h - cfg.night_start_h) / 2)
-        .sort("series", "night")
     )
 
 
