@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(8080, help="API port."),
     ) -> None:
         """Simulate a town of radio meters and run it through receiver, MQTT, ingest, PostgreSQL and API."""
-        from pipeline.demo import run_demo  # noqa: PLC0415 - heavy imports only when the command runs
+        from pipeline.demo import run_demo
 
         result = run_demo(Settings(), meters=meters, days=days, seed=seed, serve=serve, host=host, port=port)
         if result.readings_stored != result.readings_expected:
