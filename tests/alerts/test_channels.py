@@ -29,7 +29,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.got.append((dict(self.headers), body))
                 self.send_response(outer.status)
@@ -87,7 +87,7 @@ class _Sink:
     def __init__(self) -> None:
         self.messages: list[object] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)
         return "250 OK"
 
@@ -105,7 +105,8 @@ def smtp() -> Iterator[tuple[Controller, _Sink]]:
 
 def test_email_is_sent_over_smtp(smtp: tuple[Controller, _Sink]) -> None:
     ctl, sink = smtp
-    EmailChannel(SmtpConfig(host="127.0.0.1", port=ctl.port)).send("ops@wodociagi.example", build_payload("raised", ALERT))
+    channel = EmailChannel(SmtpConfig(host="127.0.0.1", port=ctl.port))
+    channel.send("ops@wodociagi.example", build_payload("raised", ALERT))
     env = sink.messages[0]
     assert env.rcpt_tos == ["ops@wodociagi.example"]
     text = env.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -10,7 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from core.ids import meter_key
 from core.types import ALARM_BITS, Alarm
-from pipeline.analyze import run_analysis
+from pipeline.analyze import AnalysisScheduler, run_analysis
 from storage import alerts as store
 
 pytestmark = pytest.mark.services
@@ -120,3 +121,16 @@ def test_silent_meter_and_gauge(db_url: str) -> None:
     assert rep.raised_by_kind() == {"silent": 1}
     assert reg.get_sample_value("odczyt_alerts_open", {"kind": "silent"}) == 1.0
     assert reg.get_sample_value("odczyt_alerts_open", {"kind": "burst"}) == 0.0
+
+
+def test_scheduler_runs_until_stopped(db_url: str) -> None:
+    seed_registry(db_url, [(A, "SP-A", True)])
+    add_readings(db_url, A, T0, [0.05] * 30, 100.0)
+    sched = AnalysisScheduler(0.05, db_url, now=T0 + timedelta(hours=30), registry=CollectorRegistry()).start()
+    deadline = time.monotonic() + 30
+    while sched.runs < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sched.stop()
+    assert sched.runs >= 2 and sched.last_report is not None
+    with psycopg.connect(db_url) as conn:
+        assert sorted(a["kind"] for a in store.open_alerts(conn)) == ["continuous_flow", "night_flow"]
