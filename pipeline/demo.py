@@ -184,6 +184,8 @@ def run_demo(settings: Settings, *, meters: int = 200, days: int = 7, seed: int 
         worker = IngestWorker(db_url=db_url, mqtt_url=mqtt_url, settings=settings.ingest,
                               master_key=bytes.fromhex(master_key), client_id="odczyt-demo-ingest")
         worker.start()
+        if not worker.wait_connected(30):
+            raise TimeoutError("demo: the ingest worker did not connect to the broker")
         clock, sim = SimClock(), Im871aSimulator().start()
         gw1 = Gateway("gw-demo-1", mqtt_url, Path(spool_dir) / "gw1.sqlite", batch_frames=200, batch_ms=200,
                       spool_synchronous="NORMAL")
@@ -205,8 +207,8 @@ def run_demo(settings: Settings, *, meters: int = 200, days: int = 7, seed: int 
                     raise TimeoutError(f"demo: {gw.gateway_id} did not drain its spool")
             console.print("gateways drained: every frame acknowledged by the broker")
             _wait(lambda: _count(db_url, "SELECT count(*) FROM readings") >= len(txs)
-                  and _count(db_url, "SELECT count(*) FROM dead_letters") >= 1, 300, "ingest committing every reading")
-            _wait(lambda: worker.idle(), 60, "the ingest worker going idle")
+                  and _count(db_url, "SELECT count(*) FROM raw_frames WHERE status <> 0") >= len(strangers)
+                  and _count(db_url, "SELECT count(*) FROM dead_letters") >= 1, 300, "ingest committing every frame")
         finally:
             rx.stop()
             for gw in (gw1, gw2):
@@ -237,7 +239,7 @@ def _summarise(result: DemoResult, db_url: str, end: datetime, start: datetime, 
         opening = {b.meter_key: b for b in billing_readings(conn, at=start + timedelta(hours=1))}
     result.billing_cutoff = cutoff
     result.billing_meters = len(closing)
-    result.billing_actual = sum(1 for b in closing.values() if b.actual)
+    result.billing_actual = sum(1 for b in closing.values() if b.actual is True)
     result.consumption_m3 = round(sum(
         (b.total_m3 or 0.0) - (opening[k].total_m3 or 0.0) for k, b in closing.items() if k in opening), 3)
     result.alerts = _analyse(db_url, end, console)

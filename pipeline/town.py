@@ -167,11 +167,11 @@ class Town:
         for m in self.meters:
             rows.append({
                 "manufacturer": m.manufacturer, "meter_id": m.meter_id, "version": str(m.version),
-                "device_type": "7", "model": "OMS water (simulated)", "aes_key": m.key.hex().upper(),
-                "q3_m3h": str(m.q3_m3h), "service_point": m.service_point, "address": m.address,
+                "device_type": "7", "model": "OMS water (simulated)", "key_hex": m.key.hex().upper(),
+                "q3_m3h": str(m.q3_m3h), "service_point_id": m.service_point, "address": m.address,
                 "customer_ref": f"K-{m.service_point[3:]}", "lat": str(m.lat), "lon": str(m.lon),
                 "area": "Kraków-Centrum", "installed_at": "2022-01-01T00:00:00Z",
                 "initial_m3": str(m.start_m3), "legalization_mark_type": "mid",
-                "legalization_mark_value": f"M{m.legalized_year % 100:02d}", "legalized_on": "",
+                "legalization_mark_value": f"M{m.legalized_year % 100:02d}",
             })
         return rows
