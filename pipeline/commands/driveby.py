@@ -1,0 +1,108 @@
+"""``odczyt driveby``: the drive-by crew tool — run a route live, sync to MQTT, write the report."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from collectors.driveby import DrivebySession, sync
+from collectors.driveby_store import DrivebyStore
+from collectors.mqtt import MqttTarget
+from collectors.report import write_report
+from collectors.route import load_route
+from core.settings import Settings
+from hardware import open_receiver
+from hardware.nmea import GpsReader
+
+
+def _view(session: DrivebySession, bar: Progress, task: int) -> Group:
+    p = session.progress
+    bar.update(task, completed=len(p.read))
+    table = Table(title=f"read {len(p.read)} · unread {p.unread} · off-route {len(p.strangers)} · "
+                        f"frames {p.frames}", expand=True)
+    for col in ("meter", "mfr", "RSSI dBm", "m³", "route"):
+        table.add_column(col)
+    for h in p.last:
+        table.add_row(h.meter_id, h.manufacturer, f"{h.rssi_dbm:.0f}" if h.rssi_dbm is not None else "–",
+                      f"{h.total_m3:.3f}" if h.total_m3 is not None else "–",
+                      "[green]yes[/]" if h.on_route else "[yellow]no[/]")
+    return Group(bar, table)
+
+
+def _run(route_file: Path, store_path: Path, receiver: str, port: str, link_mode: str, gps_port: str | None,
+         source: str, report_dir: Path) -> None:
+    route = load_route(route_file)
+    store = DrivebyStore(store_path)
+    gps = GpsReader(gps_port).start() if gps_port else None
+    rx = open_receiver(receiver, port, link_mode=link_mode, source=source)
+    session = DrivebySession(route, store, gps=gps.tracker if gps else None)
+    stop = threading.Event()
+    worker = threading.Thread(target=session.run, args=(rx, stop), daemon=True)
+    bar = Progress(TextColumn("[bold]route {task.description}"), BarColumn(), MofNCompleteColumn())
+    task = bar.add_task(route.route_id, total=len(route.meters))
+    worker.start()
+    try:
+        with Live(_view(session, bar, task), refresh_per_second=4, console=Console()) as live:
+            while worker.is_alive():
+                worker.join(0.25)
+                live.update(_view(session, bar, task))
+    except KeyboardInterrupt:
+        stop.set()
+        worker.join(5)
+    finally:
+        rx.stop()
+        if gps:
+            gps.stop()
+    paths = write_report(store, report_dir)
+    store.close()
+    typer.echo(f"read {paths.read}, unread {paths.unread}, off-route {paths.off_route}: {paths.csv}, {paths.html}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``driveby`` command group."""
+    group = typer.Typer(help="Drive-by reading: run a route, sync, report.", no_args_is_help=True)
+
+    @group.command("run")
+    def run(route: Path = typer.Option(..., help="route CSV/JSON (meter_id,address,lat,lon[,key])"),
+            store: Path = typer.Option(Path("var/driveby/session.sqlite"), help="local session store"),
+            receiver: str = typer.Option("im871a"), port: str = typer.Option(...),
+            link_mode: str = typer.Option("C1T1"), gps_port: str = typer.Option(None),
+            source: str = typer.Option("van-1", help="this van's name (frames' source)"),
+            report_dir: Path = typer.Option(Path("var/driveby/report"))) -> None:
+        """Read the route live (Ctrl-C ends early); everything is stored locally first."""
+        _run(route, store, receiver, port, link_mode, gps_port, source, report_dir)
+
+    @group.command("sync")
+    def sync_cmd(store: Path = typer.Option(Path("var/driveby/session.sqlite")),
+                 mqtt_url: str = typer.Option(None), gateway_id: str = typer.Option("van-1"),
+                 timeout_s: float = typer.Option(120.0)) -> None:
+        """Upload frames the broker has not acknowledged yet (safe to re-run)."""
+        settings = Settings()
+        target = MqttTarget.from_url(mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883", settings.mqtt)
+        db = DrivebyStore(store)
+        try:
+            result = sync(db, target, gateway_id, timeout_s=timeout_s, topic_prefix=settings.mqtt.topic_prefix)
+        finally:
+            db.close()
+        typer.echo(f"sent {result.sent}, already acknowledged {result.already}, remaining {result.remaining}")
+        if result.remaining:
+            raise typer.Exit(1)
+
+    @group.command("report")
+    def report(store: Path = typer.Option(Path("var/driveby/session.sqlite")),
+               out: Path = typer.Option(Path("var/driveby/report"))) -> None:
+        """Write the CSV and HTML (SVG map) report of a session."""
+        db = DrivebyStore(store)
+        try:
+            paths = write_report(db, out)
+        finally:
+            db.close()
+        typer.echo(f"read {paths.read}, unread {paths.unread}, off-route {paths.off_route}: {paths.html}")
+
+    app.add_typer(group, name="driveby")
