@@ -1,0 +1,327 @@
+"""The MQTT ingest worker: shared subscription, QoS 1 with manual acks sent only after the batch committed.
+
+Threads: paho's network loop (``on_message`` only queues), the batch loop (parse, dedupe, decode, commit,
+ack) and a maintenance loop (partitions, rollups, key-ring refresh). Each worker connects with a persistent
+session (``clean_start=False``, session expiry), so messages published while it is down wait in the broker,
+and a message it received but did not acknowledge is redelivered — to it after a reconnect, or to another
+worker of the group. Redelivery is harmless: the database merge drops readings already stored.
+
+A database outage never acknowledges anything: the batch is retried with backoff until it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from core.settings import IngestSettings, MqttSettings
+from pipeline.ingest_batch import Batch, BatchBuilder, Message
+from pipeline.metrics import IngestMetrics, ingest_metrics
+from storage.errors import StorageError, TransientStorageError
+from storage.maintenance import maintain
+from storage.registry import KeyRing, load_keyring
+from storage.rows import DeadLetter
+from storage.writer import write_batch
+
+log = logging.getLogger(__name__)
+SESSION_EXPIRY_S = 7 * 24 * 3600
+MAX_BATCH_ATTEMPTS_ON_DATA_ERROR = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """Counters of one worker since it started (a snapshot)."""
+
+    frames_in: int = 0
+    decoded: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    undecoded: int = 0
+    committed_readings: int = 0
+    committed_batches: int = 0
+    messages_acked: int = 0
+    db_errors: int = 0
+
+
+class IngestWorker:
+    """One ingest worker; ``start()`` runs it in background threads, ``run_forever()`` in the caller's."""
+
+    def __init__(self, *, db_url: str, mqtt_url: str, settings: IngestSettings, master_key: bytes | None,
+                 client_id: str | None = None, mqtt_settings: MqttSettings | None = None,
+                 metrics: IngestMetrics | None = None, crash_hook: Callable[[str], None] | None = None,
+                 maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
+                 write_strategy: str = "probe") -> None:
+        self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
+        self.client_id = client_id or settings.client_id
+        self.mqtt_settings = mqtt_settings or MqttSettings()
+        self.metrics = metrics or ingest_metrics()
+        self.crash_hook = crash_hook
+        self.maintenance_every_s, self.keyring_every_s = maintenance_every_s, keyring_every_s
+        self.write_strategy = write_strategy
+        self._queue: queue.Queue[Message] = queue.Queue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._counts: dict[str, int] = {f.name: 0 for f in fields(IngestStats)}
+        self._count_lock = threading.Lock()
+        self._lags: deque[float] = deque(maxlen=200_000)
+        self._threads: list[threading.Thread] = []
+        self._conn: psycopg.Connection | None = None
+        self._builder: BatchBuilder | None = None
+        self._client = self._make_client()
+
+    # --- public -------------------------------------------------------------------------------------
+
+    @property
+    def topic(self) -> str:
+        return f"$share/{self.settings.shared_group}/{self.mqtt_settings.topic_prefix}/frames/+"
+
+    @property
+    def stats(self) -> IngestStats:
+        with self._count_lock:
+            return IngestStats(**self._counts)
+
+    def lag_samples(self) -> list[float]:
+        """Recent end-to-end lags in seconds (frame received_at → its reading committed)."""
+        return list(self._lags)
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """Block until the worker is subscribed to the broker."""
+        return self._connected.wait(timeout)
+
+    def start(self) -> IngestWorker:
+        """Connect and run in background threads."""
+        self._builder = BatchBuilder(keyring=self._load_keyring_retrying(),
+                                     dedupe_window_s=self.settings.dedupe_window_s)
+        url = urlsplit(self.mqtt_url)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self.mqtt_settings.max_inflight
+        self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
+                                   keepalive=self.mqtt_settings.keepalive_s, clean_start=False, properties=props)
+        self._client.loop_start()
+        for target, name in ((self._batch_loop, "batch"), (self._maintenance_loop, "maintenance")):
+            thread = threading.Thread(target=target, name=f"{self.client_id}-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish (commit and ack) the batch in hand, then disconnect; unacked messages stay on the broker."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._conn is not None:
+            self._conn.close()
+
+    def run_forever(self) -> None:
+        """Start and block until interrupted (Ctrl-C / SIGTERM raising KeyboardInterrupt)."""
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            log.info("stopping")
+        finally:
+            self.stop()
+
+    # --- MQTT callbacks (network thread: do the least possible) ---------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=mqtt.MQTTv5)
+        client.manual_ack_set(True)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if self.mqtt_settings.username:
+            password = self.mqtt_settings.password.get_secret_value() if self.mqtt_settings.password else None
+            client.username_pw_set(self.mqtt_settings.username, password)
+        if self.mqtt_settings.tls:
+            client.tls_set(ca_certs=str(self.mqtt_settings.ca_file) if self.mqtt_settings.ca_file else None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("broker refused connection: %s", reason)
+            return
+        self._generation += 1
+        client.subscribe(self.topic, qos=1)
+        self._connected.set()
+
+    def _on_disconnect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
+        self._generation += 1  # acks of messages from the lost connection must not be sent on the next one
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("broker connection lost (%s); reconnecting", reason)
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self._queue.put(Message(msg.mid, msg.qos, msg.topic, msg.payload, self._generation, datetime.now(UTC)))
+
+    # --- batch loop -----------------------------------------------------------------------------------
+
+    def _batch_loop(self) -> None:
+        assert self._builder is not None
+        while not self._stop.is_set():
+            if not self._fill(self._builder):
+                continue
+            batch = self._builder.take()
+            if self.crash_hook:
+                self.crash_hook("received")
+            if self._commit(batch):
+                if self.crash_hook:
+                    self.crash_hook("committed")
+                self._ack(batch)
+
+    def _fill(self, builder: BatchBuilder) -> bool:
+        """Collect messages until the batch is full or ``batch_ms`` passed since its first message."""
+        try:
+            builder.add(self._queue.get(timeout=0.2))
+        except queue.Empty:
+            return False
+        deadline = time.monotonic() + self.settings.batch_ms / 1000
+        while builder.batch.size < self.settings.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                builder.add(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return True
+
+    def _commit(self, batch: Batch) -> bool:
+        """Write the batch, retrying through outages; False only when stopping before it committed."""
+        delay, data_errors = 0.2, 0
+        while True:
+            started = time.monotonic()
+            try:
+                result = write_batch(self._connection(), readings=batch.readings, frames=batch.stored_frames(),
+                                     dead_letters=batch.dead, dedupe_window_s=self.settings.dedupe_window_s,
+                                     strategy=self.write_strategy)
+            except (TransientStorageError, psycopg.OperationalError) as exc:
+                self._db_failed(exc)
+            except StorageError as exc:
+                data_errors += 1
+                self._db_failed(exc)
+                if data_errors >= MAX_BATCH_ATTEMPTS_ON_DATA_ERROR:
+                    batch = _as_dead_letters(batch, str(exc))
+            else:
+                self._record(batch, result.readings_inserted, time.monotonic() - started)
+                return True
+            if self._stop.wait(delay):
+                return False
+            delay = min(delay * 2, 10.0)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self.db_url, autocommit=True, connect_timeout=5)
+            except psycopg.Error as exc:
+                raise TransientStorageError(f"connect: {exc}") from exc
+        return self._conn
+
+    def _db_failed(self, exc: Exception) -> None:
+        log.warning("batch not committed, will retry: %s", exc)
+        self._bump(db_errors=1)
+        self.metrics.db_errors.inc()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _ack(self, batch: Batch) -> None:
+        acked = 0
+        for msg in batch.messages:
+            if msg.generation == self._generation and msg.qos > 0:
+                self._client.ack(msg.mid, msg.qos)
+                acked += 1
+        self._bump(messages_acked=acked)
+
+    def _record(self, batch: Batch, inserted: int, seconds: float) -> None:
+        c = batch.counts
+        undecoded = sum(v for k, v in c.items() if k.startswith("undecoded:"))
+        dead = sum(v for k, v in c.items() if k.startswith("dead:"))
+        self._bump(frames_in=c["frames_in"], decoded=c["decoded"], duplicates=c["duplicates"],
+                   dead_letters=dead, undecoded=undecoded, committed_readings=inserted, committed_batches=1)
+        m = self.metrics
+        m.frames_in.inc(c["frames_in"])
+        m.decoded.inc(c["decoded"])
+        m.duplicates.inc(c["duplicates"])
+        m.readings_committed.inc(inserted)
+        for key, value in c.items():
+            kind, _, label = key.partition(":")
+            if kind == "dead":
+                m.dead_letters.labels(reason=label).inc(value)
+            elif kind == "undecoded":
+                m.undecoded.labels(status=label).inc(value)
+        m.batch_size.observe(batch.size)
+        m.commit_seconds.observe(seconds)
+        now = datetime.now(UTC)
+        for r in batch.readings:
+            lag = (now - r.received_at).total_seconds()
+            self._lags.append(lag)
+            m.lag_seconds.observe(lag)
+
+    def _bump(self, **delta: int) -> None:
+        with self._count_lock:
+            for key, value in delta.items():
+                self._counts[key] += value
+
+    # --- maintenance ----------------------------------------------------------------------------------
+
+    def _load_keyring_retrying(self) -> KeyRing:
+        delay = 0.5
+        while True:
+            try:
+                with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                    return load_keyring(conn, master_key=self.master_key)
+            except psycopg.OperationalError as exc:
+                log.warning("cannot load the meter registry yet: %s", exc)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 10.0)
+
+    def _maintenance_loop(self) -> None:
+        next_keys = time.monotonic() + self.keyring_every_s
+        next_maint = time.monotonic() + min(5.0, self.maintenance_every_s)
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            try:
+                if now >= next_keys and self._builder is not None:
+                    with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                        self._builder.keyring = load_keyring(conn, master_key=self.master_key)
+                    next_keys = now + self.keyring_every_s
+                if now >= next_maint:
+                    with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                        maintain(conn)
+                    next_maint = now + self.maintenance_every_s
+            except (psycopg.Error, StorageError) as exc:
+                log.warning("maintenance failed, will retry: %s", exc)
+                next_keys = next_maint = now + 5.0
+
+
+def _as_dead_letters(batch: Batch, reason: str) -> Batch:
+    """Give up on a batch the database keeps rejecting: keep its messages as dead letters instead."""
+    log.error("batch rejected %d times (%s); dead-lettering its %d messages",
+              MAX_BATCH_ATTEMPTS_ON_DATA_ERROR, reason, len(batch.messages))
+    dead = [DeadLetter(digest=hashlib.blake2b(m.payload, digest_size=16).digest(), topic=m.topic,
+                       reason="storage_error", detail=reason[:1000], payload=m.payload, seen_at=m.arrived_at)
+            for m in batch.messages]
+    return Batch(messages=batch.messages, dead=dead)
