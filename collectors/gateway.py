@@ -82,12 +82,14 @@ class Gateway:
                       mqtt_url: str | None = None) -> Gateway:
         """Build a gateway from ``Settings.collector`` / ``Settings.mqtt``."""
         c: CollectorSettings = settings.collector
-        target = MqttTarget.from_url(mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883", settings.mqtt)
+        target = MqttTarget.from_url(mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883", settings.mqtt,
+                                     protocol=c.mqtt_protocol)
         return cls(c.gateway_id, target, c.spool_path, receivers=receivers, batch_frames=c.batch_frames,
                    batch_ms=c.batch_ms, dedupe_window_s=c.dedupe_window_s,
                    max_inflight=settings.mqtt.max_inflight,
                    spool_max_frames=c.spool_max_frames, heartbeat_s=c.heartbeat_s,
-                   topic_prefix=settings.mqtt.topic_prefix)
+                   topic_prefix=settings.mqtt.topic_prefix, spool_synchronous=c.spool_synchronous,
+                   ack_timeout_s=c.ack_timeout_s)
 
     # ---- life cycle -------------------------------------------------------------------------------------
     def start(self) -> Gateway:

@@ -41,6 +41,10 @@ class CollectorSettings(BaseModel):
     link_mode: str = "T1"
     silence_reset_s: float = Field(default=300.0, gt=0)
     gps_port: str | None = None
+    gps_max_age_s: float = Field(default=5.0, gt=0)  # a fix older than this does not tag frames
+    mqtt_protocol: str = "auto"  # "5", "3.1.1" or "auto" (MQTT 5 with a fallback)
+    ack_timeout_s: float = Field(default=60.0, gt=0)  # re-publish a batch the broker did not acknowledge
+    spool_synchronous: str = "FULL"  # SQLite synchronous mode of the spool: FULL survives power loss
 
 
 class IngestSettings(BaseModel):
