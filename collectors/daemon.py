@@ -16,7 +16,7 @@ from collectors.mqtt import MqttTarget
 from core.settings import Settings
 from core.types import RawFrame
 from hardware import open_receiver
-from hardware.nmea import GpsReader
+from hardware.nmea import GpsReader, GpsTracker
 from hardware.receiver import Receiver
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ class CollectOptions:
     dedupe_window_s: float = 30.0
     spool_max_frames: int = 5_000_000
     gps_port: str | None = None
+    gps_max_age_s: float = 5.0
     protocol: str = "auto"
+    spool_synchronous: str = "FULL"
+    ack_timeout_s: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> CollectOptions:
@@ -50,7 +53,9 @@ class CollectOptions:
                    spool_path=c.spool_path, receiver=c.receiver, port=c.port, link_mode=c.link_mode,
                    baudrate=c.baudrate, batch_frames=c.batch_frames, batch_ms=c.batch_ms,
                    heartbeat_s=c.heartbeat_s, silence_reset_s=c.silence_reset_s,
-                   dedupe_window_s=c.dedupe_window_s, spool_max_frames=c.spool_max_frames, gps_port=c.gps_port)
+                   dedupe_window_s=c.dedupe_window_s, spool_max_frames=c.spool_max_frames, gps_port=c.gps_port,
+                   gps_max_age_s=c.gps_max_age_s, protocol=c.mqtt_protocol, spool_synchronous=c.spool_synchronous,
+                   ack_timeout_s=c.ack_timeout_s)
         return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -61,13 +66,14 @@ def build(opts: CollectOptions, settings: Settings) -> tuple[Gateway, GpsReader 
         receivers.append(open_receiver(opts.receiver, opts.port, link_mode=opts.link_mode,
                                        source=opts.gateway_id, baudrate=opts.baudrate,
                                        silence_reset_s=opts.silence_reset_s))
-    gps = GpsReader(opts.gps_port) if opts.gps_port else None
+    gps = GpsReader(opts.gps_port, tracker=GpsTracker(opts.gps_max_age_s)) if opts.gps_port else None
     target = MqttTarget.from_url(opts.mqtt_url, settings.mqtt, protocol=opts.protocol)
     gateway = Gateway(opts.gateway_id, target, opts.spool_path, receivers=receivers,
                       batch_frames=opts.batch_frames, batch_ms=opts.batch_ms,
                       dedupe_window_s=opts.dedupe_window_s, max_inflight=settings.mqtt.max_inflight,
                       spool_max_frames=opts.spool_max_frames, heartbeat_s=opts.heartbeat_s,
-                      topic_prefix=settings.mqtt.topic_prefix, tagger=_tagger(gps) if gps else None)
+                      topic_prefix=settings.mqtt.topic_prefix, spool_synchronous=opts.spool_synchronous,
+                      ack_timeout_s=opts.ack_timeout_s, tagger=_tagger(gps) if gps else None)
     return gateway, gps
 
 

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         silence_reset_s: float = typer.Option(None, help="reset the receiver after this much silence"),
         spool_max_frames: int = typer.Option(None, help="spool bound (oldest dropped beyond it)"),
         gps_port: str = typer.Option(None, help="NMEA GPS serial port (tags frames with position)"),
-        protocol: str = typer.Option("auto", help="MQTT protocol: 5, 3.1.1 or auto"),
+        protocol: str = typer.Option(None, help="MQTT protocol: 5, 3.1.1 or auto (default from settings: auto)"),
     ) -> None:
         """Run the fixed gateway until SIGTERM."""
         settings = Settings()
