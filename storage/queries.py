@@ -21,7 +21,7 @@ ESTIMATED = SOURCE_CODES[ReadingSource.ESTIMATED]
 DEFAULT_TZ = "Europe/Warsaw"
 
 __all__ = ["BillingReading", "ConsumptionPeriod", "MeterInfo", "billing_readings", "consumption",
-           "find_meters", "list_meters", "meter_readings"]
+           "find_meters", "list_meters", "meter_readings", "service_point_exists"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +164,11 @@ def billing_readings(conn: psycopg.Connection, *, at: datetime, tz: str = DEFAUL
             target_m3=target, billing_m3=billing, basis=basis, legal_valid_until=valid_until,
             legally_valid=None if valid_until is None else valid_until >= at.astimezone(zone).date()))
     return out
+
+
+def service_point_exists(conn: psycopg.Connection, *, service_point: str) -> bool:
+    """True when the service point is registered."""
+    return conn.execute("SELECT 1 FROM service_points WHERE id = %s", (service_point,)).fetchone() is not None
 
 
 def _segments(conn: psycopg.Connection, meter_key: int | None, service_point: str | None,

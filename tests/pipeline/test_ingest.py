@@ -30,7 +30,8 @@ def _worker(db_url: str, mqtt_url: str, client_id: str, **kw: object) -> IngestW
                         mqtt_settings=MqttSettings(topic_prefix=prefix), **kw)  # type: ignore[arg-type]
 
 
-def test_ingest_commits_every_reading_once_despite_duplicate_deliveries(db_url: str, mqtt_broker, tmp_path: Path) -> None:
+def test_ingest_commits_every_reading_once_despite_duplicate_deliveries(db_url: str, mqtt_broker,
+                                                                        tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 20)
     messages = make_messages(ids, rounds=5)
     worker = _worker(db_url, mqtt_broker.url, f"w-dup-{tmp_path.name}").start()
@@ -48,7 +49,8 @@ def test_ingest_commits_every_reading_once_despite_duplicate_deliveries(db_url: 
     assert count(db_url) == 100
 
 
-def test_same_telegram_from_two_gateways_is_one_reading_with_both_receptions(db_url: str, mqtt_broker, tmp_path: Path) -> None:
+def test_same_telegram_from_two_gateways_is_one_reading_with_both_receptions(db_url: str, mqtt_broker,
+                                                                            tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 3)
     frames = [(telegram(mid, 7), T0) for mid in ids]
     worker = _worker(db_url, mqtt_broker.url, f"w-gw-{tmp_path.name}").start()

@@ -1,0 +1,61 @@
+"""``GET /v1/meters/{meter_id}/readings?from=&to=``: one meter's readings in a time range."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from api.deps import Conn
+from storage.queries import find_meters, meter_readings
+
+router = APIRouter(prefix="/v1", tags=["readings"])
+
+
+class ReadingOut(BaseModel):
+    """One stored reading."""
+
+    measured_at: datetime
+    received_at: datetime
+    total_m3: float | None
+    target_m3: float | None
+    target_date: date | None
+    backward_m3: float | None
+    flow_m3h: float | None
+    alarms: list[str]
+    source: str
+    access_number: int | None
+
+
+class MeterReadingsOut(BaseModel):
+    """Readings of one meter."""
+
+    manufacturer: str
+    meter_id: str
+    readings: list[ReadingOut]
+
+
+@router.get("/meters/{meter_id}/readings", response_model=MeterReadingsOut)
+def get_readings(conn: Conn, meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")],
+                 start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+                 manufacturer: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+                 limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> MeterReadingsOut:
+    """Readings with ``from <= measured_at < to``; ``manufacturer`` picks one of meters sharing an id."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise HTTPException(422, "from and to need a time zone (e.g. 2026-11-01T00:00:00Z)")
+    meters = find_meters(conn, meter_id=meter_id, manufacturer=manufacturer)
+    if not meters:
+        raise HTTPException(404, f"no meter {meter_id}" + (f" of {manufacturer}" if manufacturer else ""))
+    if len(meters) > 1:
+        options = ", ".join(m.manufacturer for m in meters)
+        raise HTTPException(409, f"meter id {meter_id} is used by several manufacturers ({options}); "
+                                 "add ?manufacturer=")
+    m = meters[0]
+    rows = meter_readings(conn, meter_key=m.meter_key, start=start, end=end, limit=limit)
+    return MeterReadingsOut(manufacturer=m.manufacturer, meter_id=m.meter_id, readings=[
+        ReadingOut(measured_at=r.measured_at, received_at=r.received_at, total_m3=r.total_m3,
+                   target_m3=r.target_m3, target_date=r.target_date, backward_m3=r.backward_m3,
+                   flow_m3h=r.flow_m3h, alarms=sorted(a.value for a in r.alarms), source=r.source.value,
+                   access_number=r.access_number) for r in rows])

@@ -1,0 +1,43 @@
+"""``odczyt meters import FILE.csv`` and ``odczyt meters list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from core.settings import Settings
+from pipeline.commands.db import database_url
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``meters`` command group."""
+    meters = typer.Typer(help="The meter registry.", no_args_is_help=True)
+    app.add_typer(meters, name="meters")
+
+    @meters.command("import")
+    def import_cmd(path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV (docs/schema.md)")) -> None:
+        """Import meters, keys, service points, installations and legalization data (all or nothing)."""
+        from pipeline.registry_import import CsvImportError, import_meters_csv
+
+        settings = Settings()
+        master = bytes.fromhex(settings.master_key.get_secret_value()) if settings.master_key else None
+        try:
+            report = import_meters_csv(database_url(settings), path, master_key=master)
+        except CsvImportError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(code=2) from exc
+        typer.echo(f"imported {report.lines} line(s): {report.meters} meters, {report.keys_added} new keys, "
+                   f"{report.service_points} service points, {report.installations} installations")
+
+    @meters.command("list")
+    def list_cmd(limit: int = typer.Option(100, min=1)) -> None:
+        """Print registered meters."""
+        import psycopg
+
+        from storage.queries import list_meters
+
+        with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
+            for m in list_meters(conn, limit=limit):
+                typer.echo(f"{m.manufacturer} {m.meter_id}  sp={m.service_point_id}  "
+                           f"legal_until={m.legal_valid_until}  last={m.last_reading_at}")
