@@ -137,3 +137,31 @@ def local_naive(utc: pl.Expr, tz: str) -> pl.Expr:
     """Wall-clock time in ``tz`` as a naive datetime (UTC + that day's offset; cheaper than tz-aware fields)."""
     z = utc.dt.convert_time_zone(tz)
     return utc.dt.replace_time_zone(None) + z.dt.base_utc_offset() + z.dt.dst_offset()
+
+
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
+
+
+def local_us(df: pl.DataFrame, utc_us: str, tz: str) -> pl.Series:
+    """Wall-clock ``tz`` time of the Int64 epoch-µs column ``utc_us``, as epoch-µs of a naive local time.
+
+    Offsets only change on whole UTC hours, so they are looked up once per distinct hour and joined back:
+    per-row time-zone arithmetic costs ~10× more on tens of millions of rows.
+    """
+    hour = (pl.col(utc_us) // _HOUR_US) * _HOUR_US
+    keys = df.select(hour.alias("_h")).unique()
+    z = pl.col("_h").cast(UTC_US).dt.convert_time_zone(tz)
+    keys = keys.with_columns((z.dt.base_utc_offset() + z.dt.dst_offset()).dt.total_microseconds().alias("_off"))
+    joined = df.select(pl.col(utc_us), hour.alias("_h")).join(keys, on="_h", how="left", maintain_order="left")
+    return joined.select(pl.col(utc_us) + pl.col("_off")).to_series()
+
+
+def hour_of(us: pl.Expr) -> pl.Expr:
+    """Hour of day (with fraction) of an epoch-µs expression."""
+    return (us % _DAY_US) / _HOUR_US
+
+
+def date_of(us: pl.Expr) -> pl.Expr:
+    """Calendar date of an epoch-µs expression."""
+    return (us // _DAY_US).cast(pl.Int32).cast(pl.Date)

@@ -11,7 +11,16 @@ from datetime import timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, attach_point, conform, json_evidence, local_naive, run_start
+from alerts.frames import (
+    DETECTION_SCHEMA,
+    attach_point,
+    conform,
+    date_of,
+    hour_of,
+    json_evidence,
+    local_us,
+    run_start,
+)
 
 _T = pl.col("measured_at")
 
@@ -105,24 +114,25 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     Only intervals that start and end within ``night_start_h``–``night_end_h`` local time count, so an
     hour-long dishwasher programme at 03:00 leaves the 02:00–03:00 interval at zero.
     """
-    tz = cfg.timezone
-    # cheap UTC pre-filter (Warsaw is UTC+1/+2), then exact local hours on the few rows left
-    utc_hours = list(range(cfg.night_start_h - 2, cfg.night_end_h))  # interval ends in (start, end] local
-    cand = iv.select("meter_key", "measured_at", "dt_h", "rate_m3h", "valid").filter(
-        pl.col("valid") & _T.dt.hour().is_in([h % 24 for h in utc_hours])
+    # cheap UTC pre-filter on integer hours (Warsaw is UTC+1/+2), then exact local hours on the rows left
+    utc_hours = [h % 24 for h in range(cfg.night_start_h - 2, cfg.night_end_h)]  # ends in (start, end]
+    end_us = _T.cast(pl.Int64)
+    cand = iv.select(
+        "meter_key",
+        "rate_m3h",
+        "dt_h",
+        end_us.alias("end_us"),
+        (end_us - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us"),
+    ).filter(pl.col("dt_h").is_not_null() & ((pl.col("end_us") // 3_600_000_000) % 24).is_in(utc_hours))
+    cand = cand.filter(pl.col("rate_m3h").is_not_null())
+    cand = cand.with_columns(
+        local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
     )
-    start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
-    local_start = local_naive(start, tz)
-    local_end = local_naive(_T, tz)
-    end_h = local_end.dt.hour() + local_end.dt.minute() / 60
-    inside = (
-        (local_start.dt.hour() >= cfg.night_start_h)
-        & (end_h <= cfg.night_end_h)
-        & (local_start.dt.date() == local_end.dt.date())
-    )
+    ls, le = pl.col("ls"), pl.col("le")
+    inside = (hour_of(ls) >= cfg.night_start_h) & (hour_of(le) <= cfg.night_end_h) & (date_of(ls) == date_of(le))
     per_meter = (
         cand.filter(inside)
-        .group_by("meter_key", local_start.dt.date().alias("night"))
+        .group_by("meter_key", date_of(ls).alias("night"))
         .agg(pl.col("rate_m3h").min().alias("min_flow_m3h"), pl.col("dt_h").sum().alias("covered_h"))
     )
     # the installation map is joined on the small per-meter-night frame, not on every interval
@@ -149,16 +159,29 @@ def night_flow(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -
     nights = night_minima(iv, points, cfg)
     if nights.height == 0:
         return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
-    base = (
-        pl.col("min_flow_m3h")
-        .shift(1)
-        .rolling_min(cfg.night_baseline_nights, min_samples=cfg.night_baseline_min_nights)
-        .over("series")
-    )
+    nights = nights.with_columns(_baseline(nights, cfg).alias("baseline_m3h"))
+    base = pl.col("baseline_m3h")
     thr = pl.max_horizontal(pl.lit(cfg.night_min_m3h), base.fill_null(0.0) + cfg.night_margin_m3h)
-    nights = nights.with_columns(base.alias("baseline_m3h"), thr.alias("threshold_m3h"))
+    nights = nights.with_columns(thr.alias("threshold_m3h"))
     nights = nights.with_columns((pl.col("min_flow_m3h") > pl.col("threshold_m3h")).alias("leaky"))
     return _night_episodes(nights, cfg)
+
+
+def _baseline(nights: pl.DataFrame, cfg: RuleConfig) -> pl.Series:
+    """Lowest night minimum of the previous ``night_baseline_nights`` nights of the same series.
+
+    A sorted global rolling minimum instead of ``.over("series")``: each series' values are shifted down
+    by ``1e3 × series ordinal`` so an earlier series can never win the minimum, and rows with fewer than
+    ``night_baseline_min_nights`` own previous nights are masked.
+    """
+    s = pl.col("series")
+    first = (s != s.shift(1)).fill_null(True)
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    seq = first.cum_sum().cast(pl.Float64) * 1e3
+    prev = pl.when(~first).then(pl.col("min_flow_m3h").shift(1) - seq)
+    idx = row - pl.when(first).then(row).forward_fill()
+    rolled = prev.rolling_min(cfg.night_baseline_nights, min_samples=1) + seq
+    return nights.select(pl.when(idx >= cfg.night_baseline_min_nights).then(rolled).alias("baseline_m3h")).to_series()
 
 
 def _night_episodes(nights: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:

@@ -119,7 +119,9 @@ def _injected_use(h: pl.Expr, p: dict[str, pl.Expr], hours: int) -> pl.Expr:
     """Hourly consumption: random household use, then every injected case on its meters."""
     u, v = pl.col("u"), pl.col("v")
     local_h = (h + 1) % 24  # Warsaw ≈ UTC+1 is enough for generating data
-    use = pl.when(u < pl.when(local_h < 6).then(0.02).otherwise(0.45)).then(-(1 - v).log() * 0.02).otherwise(0.0)
+    # households draw at most 0.3 m³ in an hour (a bath is 0.15); the exponential tail beyond is not real use
+    amount = (-(1 - v).log() * 0.02).clip(upper_bound=0.3)
+    use = pl.when(u < pl.when(local_h < 6).then(0.02).otherwise(0.45)).then(amount).otherwise(0.0)
     case = p["case"]
     use = (
         pl.when((case == "leak") & (h >= p["leak_from"]) & (h < p["leak_to"])).then(use + p["leak_rate"]).otherwise(use)
@@ -128,7 +130,7 @@ def _injected_use(h: pl.Expr, p: dict[str, pl.Expr], hours: int) -> pl.Expr:
     use = pl.when((case == "reverse") & (h == p["rev_h"])).then(-p["rev_m3"]).otherwise(use)
     use = pl.when(case.is_in(["stuck", "holiday"]) & (h >= p["zero_from"])).then(0.0).otherwise(use)
     use = pl.when((case == "dishwasher") & (h % 24 == 2)).then(0.015).otherwise(use)  # 03–04 local nightly
-    return pl.when((case == "anomaly") & (h >= hours - 30 * 24)).then(use * 4).otherwise(use)
+    return pl.when((case == "anomaly") & (h >= hours - 30 * 24)).then((use * 4).clip(upper_bound=0.3)).otherwise(use)
 
 
 def generate(n_meters: int, days: int, seed: int = 6) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str]]:

@@ -24,7 +24,7 @@ def test_analyze_prints_raised_then_ack(db_url: str) -> None:
     now = (T0 + timedelta(hours=30)).isoformat()
     res = runner.invoke(app, ["analyze", "--db-url", db_url, "--now", now])
     assert res.exit_code == 0, res.output
-    assert "raised (2)" in res.output and "continuous_flow" in res.output
+    assert "raised (1)" in res.output and "continuous_flow" in res.output
     res = runner.invoke(app, ["alerts", "list", "--db-url", db_url, "--kind", "continuous_flow"])
     assert "continuous_flow" in res.output
     res = runner.invoke(app, ["alerts", "ack", "1", "--db-url", db_url, "--actor", "anna"])
