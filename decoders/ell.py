@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from decoders import crypto, layouts
+from decoders import layouts
+from decoders.ciphers import CipherCache
 from decoders.crc import crc16
 from decoders.errors import EllError, KeyMissingError, SecurityError, WrongKeyError
 
@@ -28,7 +29,9 @@ class Ell:
     encrypted: bool
 
 
-def parse(data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence[bytes]]) -> tuple[Ell, bytes, int]:
+def parse(
+    data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence[bytes]], ciphers: CipherCache
+) -> tuple[Ell, bytes, int]:
     """Parse the ELL at ``data[pos]`` (the CI); decrypt the payload if needed.
 
     ``address`` is the DLL M(2) ‖ A(6) used in the counter block; ``get_keys`` is called only when the
@@ -63,7 +66,7 @@ def parse(data: bytes, pos: int, address: bytes, get_keys: Callable[[], Sequence
     for key in keys:
         if len(key) != 16:
             continue
-        plain = crypto.aes_ctr(key, counter, body)
+        plain = ciphers.get(key).ctr(counter, body)
         if _crc_ok(plain):
             return ell, data[:nxt] + plain, nxt + 2
     raise WrongKeyError("ELL AES-CTR: payload CRC mismatch after decryption — wrong key", layer="ELL")

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from decoders import afl as afl_layer
 from decoders import crypto
+from decoders.ciphers import CipherCache
 from decoders.errors import AflError, KeyMissingError, SecurityError, WrongKeyError
 
 CHECK = b"\x2f\x2f"
+KDF_PAD = b"\x07" * 7  # OMS KDF-A input: DC ‖ MCR(4) ‖ ID(4) ‖ 07×7 (see crypto.kdf_a)
 
 
 def _span(n_blocks: int, available: int) -> int:
@@ -21,7 +23,14 @@ def _span(n_blocks: int, available: int) -> int:
     return min(wanted, available) // 16 * 16
 
 
-def mode5(payload: bytes, iv: bytes, n_blocks: int, keys: Sequence[bytes], defaults: Sequence[bytes]) -> bytes:
+def mode5(
+    payload: bytes,
+    iv: bytes,
+    n_blocks: int,
+    keys: Sequence[bytes],
+    defaults: Sequence[bytes],
+    ciphers: CipherCache,
+) -> bytes:
     """Decrypt a mode-5 payload; raises KeyMissingError / WrongKeyError naming the TPL."""
     if not keys and payload[:2] == CHECK:
         return payload
@@ -31,7 +40,7 @@ def mode5(payload: bytes, iv: bytes, n_blocks: int, keys: Sequence[bytes], defau
     for key in (*keys, *defaults):
         if len(key) != 16:
             continue
-        plain = crypto.aes_cbc_decrypt(key, iv, payload[:span])
+        plain = ciphers.get(key).cbc_decrypt(iv, payload[:span])
         if plain[:2] == CHECK:
             return plain + payload[span:]
     if not keys:
@@ -47,6 +56,7 @@ def mode7(
     afl: afl_layer.Afl | None,
     meter_id: bytes,
     keys: Sequence[bytes],
+    ciphers: CipherCache,
 ) -> bytes:
     """Verify the AFL MAC and decrypt a mode-7 payload (KDF-A keys, zero IV)."""
     payload = data[payload_offset:]
@@ -63,13 +73,14 @@ def mode7(
     for key in keys:
         if len(key) != 16:
             continue
+        master = ciphers.get(key)
         if afl.mac is not None:
-            kmac = crypto.kdf_a(key, 0x01, afl.mcr, meter_id)
+            kmac = master.cmac(b"\x01" + afl.mcr + meter_id + KDF_PAD)
             if not afl_layer.mac_ok(afl, kmac, data, tpl_ci):
                 mac_failed = True
                 continue
-        kenc = crypto.kdf_a(key, 0x00, afl.mcr, meter_id)
-        plain = crypto.aes_cbc_decrypt(kenc, crypto.ZERO_IV, payload[:span])
+        kenc = master.cmac(b"\x00" + afl.mcr + meter_id + KDF_PAD)
+        plain = ciphers.ephemeral(kenc).cbc_decrypt(crypto.ZERO_IV, payload[:span])
         if plain[:2] == CHECK:
             return plain + payload[span:]
     if mac_failed:

@@ -15,6 +15,7 @@ from decoders import ell as ell_layer
 from decoders import records as apl
 from decoders import tpl as tpl_layer
 from decoders.address import meter_id_text
+from decoders.ciphers import CipherCache
 from decoders.compact import CompactFormatCache, decode_compact
 from decoders.drivers.base import Driver
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
@@ -67,6 +68,7 @@ def _decrypt(
     afl: afl_layer.Afl | None,
     ident: tuple[str, bytes, bytes],
     keys: Sequence[bytes],
+    ciphers: CipherCache,
 ) -> bytes:
     mfct, m_bytes, a_bytes = ident
     payload = data[tpl.payload_offset :]
@@ -75,26 +77,30 @@ def _decrypt(
         return payload
     if mode == 5:
         iv = m_bytes + a_bytes + bytes((tpl.acc or 0,)) * 8
-        return security.mode5(payload, iv, tpl.encrypted_blocks, keys, default_oms_keys(mfct))
+        return security.mode5(payload, iv, tpl.encrypted_blocks, keys, default_oms_keys(mfct), ciphers)
     if mode == 7:
-        return security.mode7(data, ci_pos, tpl.payload_offset, tpl.encrypted_blocks, afl, a_bytes[:4], keys)
+        return security.mode7(data, ci_pos, tpl.payload_offset, tpl.encrypted_blocks, afl, a_bytes[:4], keys, ciphers)
     if mode in (2, 3):
         return security.des(payload, bytes(8), tpl.encrypted_blocks, keys)
     raise SecurityError(f"TPL config word: security mode {mode} not supported", layer="TPL")
 
 
-def decode_frame(frame: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None) -> Telegram:
+def decode_frame(
+    frame: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
+) -> Telegram:
     """Run every layer over one frame (see module docstring)."""
     lk = link.normalize(frame)
     try:
-        return _decode_link_frame(lk, keys, cache)
+        return _decode_link_frame(lk, keys, cache, ciphers)
     except DecodeError as exc:
         if not lk.wired:
             exc.identify(manufacturer_letters(lk.m_field), meter_id_text(lk.id_bytes))
         raise
 
 
-def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: CompactFormatCache | None) -> Telegram:
+def _decode_link_frame(
+    lk: link.LinkFrame, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
+) -> Telegram:
     data = lk.data
     get = _Keys(keys)
     mfct = manufacturer_letters(lk.m_field)
@@ -104,7 +110,7 @@ def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: Compac
     pos = lk.ci_offset
     afl = None
     if data[pos] in tables.ELL_CIS:
-        _ell, data, pos = ell_layer.parse(data, pos, data[2:10], lambda: get(mfct, meter_id))
+        _ell, data, pos = ell_layer.parse(data, pos, data[2:10], lambda: get(mfct, meter_id), ciphers)
     if pos < len(data) and data[pos] == tables.AFL_CI:
         afl, pos = afl_layer.parse(data, pos)
     if pos >= len(data):
@@ -152,7 +158,13 @@ def _decode_link_frame(lk: link.LinkFrame, keys: KeyLookup | None, cache: Compac
             driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
         else:
             payload = _decrypt(
-                data, pos, tpl, afl, (mfct, m_bytes, a_bytes), get(mfct, meter_id) if tpl.security_mode else ()
+                data,
+                pos,
+                tpl,
+                afl,
+                (mfct, m_bytes, a_bytes),
+                get(mfct, meter_id) if tpl.security_mode else (),
+                ciphers,
             )
             records, mfct_data = _records(tpl.kind, payload, cache)
             driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
