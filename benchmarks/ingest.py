@@ -1,0 +1,130 @@
+"""Ingest benchmark: MQTT publish → committed readings with 1 and 2 workers, and the storage stage alone.
+
+Starts its own durable EmbeddedPostgres and EmbeddedMosquitto. Telegrams are mode-5 (AES-CBC) from the
+decoder's encoder, 100 frames per message. Reports readings/s end to end (decode included), p50/p99 lag
+(frame received_at → committed), the storage stage (decoded readings → committed, deduplicated rows) against
+a raw binary COPY into the same table, and bytes per stored reading. The last line is one JSON object.
+
+    .venv/bin/python benchmarks/ingest.py [--meters 2000] [--rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from core.settings import IngestSettings, MqttSettings
+from core.types import Reading
+from pipeline.embedded import EmbeddedMosquitto, EmbeddedPostgres
+from pipeline.ingest import IngestWorker
+from storage.migrate import migrate
+from storage.writer import READING_COLUMNS, READING_TYPES, copy_rows, reading_row, write_batch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "pipeline"))
+from ingest_helpers import MASTER, Publisher, frames_message, register_meters, telegram
+
+
+def _db(pg: EmbeddedPostgres, name: str) -> str:
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg.url_for(name)
+    migrate(url)
+    return url
+
+
+def end_to_end(pg: EmbeddedPostgres, mq: EmbeddedMosquitto, tmp: Path, workers: int, meters: int,
+               rounds: int) -> dict[str, float]:
+    url = _db(pg, f"e2e{workers}")
+    ids = register_meters(url, tmp, meters)
+    frames = [telegram(mid, r) for r in range(rounds) for mid in ids]  # encoding is not part of the measure
+    start = datetime.now(UTC)  # reception times ≈ publish time, so the lag is publish → committed
+    items = [(f, start + timedelta(microseconds=k)) for k, f in enumerate(frames)]
+    messages = [frames_message("gw-bench", items[i:i + 100]) for i in range(0, len(items), 100)]
+    prefix = f"bench/{uuid.uuid4().hex[:6]}"
+    ws = [IngestWorker(db_url=url, mqtt_url=mq.url, master_key=MASTER, client_id=f"bench-{workers}-{k}",
+                       settings=IngestSettings(batch_size=2000, batch_ms=200),
+                       mqtt_settings=MqttSettings(topic_prefix=prefix), maintenance_every_s=3600).start()
+          for k in range(workers)]
+    for w in ws:
+        w.wait_connected(30)
+    pub = Publisher("127.0.0.1", mq.port, prefix)
+    t0 = time.perf_counter()
+    pub.publish(messages)
+    total = len(items)
+    while sum(w.stats.committed_readings for w in ws) < total:
+        time.sleep(0.05)
+        if time.perf_counter() - t0 > 600:
+            raise TimeoutError("end-to-end benchmark did not finish")
+    elapsed = time.perf_counter() - t0
+    lags = sorted(x for w in ws for x in w.lag_samples())
+    pub.close()
+    for w in ws:
+        w.stop()
+    with psycopg.connect(url) as conn:
+        stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+        size = conn.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_inherits i JOIN pg_class c "
+                            "ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass").fetchone()[0]  # type: ignore[index]
+    return {"readings": total, "stored": stored, "seconds": elapsed, "readings_per_s": total / elapsed,
+            "bytes_per_reading": float(size) / max(stored, 1), "lag_p50_s": _q(lags, 0.5), "lag_p99_s": _q(lags, 0.99)}
+
+
+def _q(xs: list[float], q: float) -> float:
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -> dict[str, float]:
+    """Interleaved runs (noise on a shared machine hits both alike): raw COPY vs the writer's strategies."""
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [Reading(meter_id=f"{i % meters:08d}", manufacturer="KAM", received_at=t0, total_m3=i * 0.001,
+                    measured_at=t0 + timedelta(seconds=16 * (i // meters), microseconds=i % meters),
+                    access_number=(i // meters) % 256, flow_m3h=0.1) for i in range(n)]
+    rates: dict[str, list[float]] = {"raw_copy": [], "probe": [], "staging": []}
+    for rep in range(repeats):
+        for kind in rates:
+            url = _db(pg, f"st_{kind}_{rep}")
+            with psycopg.connect(url, autocommit=True) as conn:
+                started = time.perf_counter()
+                for i in range(0, n, 2000):
+                    if kind == "raw_copy":
+                        with conn.transaction(), conn.cursor() as cur:
+                            copy_rows(cur, "readings", READING_COLUMNS, READING_TYPES,
+                                      [reading_row(r) for r in rows[i:i + 2000]])
+                    else:
+                        write_batch(conn, readings=rows[i:i + 2000], dedupe_window_s=120, strategy=kind)
+                rates[kind].append(n / (time.perf_counter() - started))
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {"raw_copy_per_s": med["raw_copy"], "probe_per_s": med["probe"], "staging_per_s": med["staging"],
+            "probe_ratio": med["probe"] / med["raw_copy"], "staging_ratio": med["staging"] / med["raw_copy"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--storage-rows", type=int, default=200_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="odczyt-bench-", dir="/var/tmp") as d:
+        Path(d).chmod(0o755)
+        with EmbeddedPostgres(Path(d), durable=True) as pg, EmbeddedMosquitto(Path(d)) as mq:
+            result: dict[str, object] = {}
+            for workers in (1, 2):
+                result[f"e2e_{workers}_worker"] = e2e = end_to_end(pg, mq, Path(d), workers, args.meters, args.rounds)
+                print(f"{workers} worker(s): {e2e['readings_per_s']:.0f} readings/s, p50 lag {e2e['lag_p50_s']:.2f} s, "
+                      f"p99 {e2e['lag_p99_s']:.2f} s, {e2e['bytes_per_reading']:.0f} B/reading", flush=True)
+            result["storage_stage"] = st = storage_stage(pg, args.storage_rows, 20_000)
+            print(f"storage: raw COPY {st['raw_copy_per_s']:.0f}/s, probe {st['probe_per_s']:.0f}/s "
+                  f"({st['probe_ratio']:.0%}), staging {st['staging_per_s']:.0f}/s ({st['staging_ratio']:.0%})")
+            print(json.dumps(result, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
