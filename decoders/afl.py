@@ -6,7 +6,7 @@ MAC = CMAC(Kmac, MCL ‖ MCR ‖ [ML] ‖ bytes from the next CI to the end), tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders import crypto, layouts
 from decoders.errors import AflError
@@ -15,8 +15,7 @@ from decoders.errors import AflError
 MAC_LENGTHS = {0: 0, 3: 2, 4: 4, 5: 8, 6: 12, 7: 16, 8: 12}
 
 
-@dataclass(frozen=True, slots=True)
-class Afl:
+class Afl(NamedTuple):
     """Parsed AFL fields."""
 
     fcl: int

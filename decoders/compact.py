@@ -28,6 +28,7 @@ class CompactFormatCache:
 
     def __init__(self, known: Iterable[str | bytes] = KNOWN_FORMATS, max_size: int = 4096) -> None:
         self._formats: dict[int, tuple[apl.Header, ...]] = {}
+        self._learnt: dict[str, int] = {}  # record keys joined → signature, so a repeated layout costs one lookup
         self._max = max_size
         for fmt in known:
             self.learn(bytes.fromhex(fmt) if isinstance(fmt, str) else fmt)
@@ -48,7 +49,14 @@ class CompactFormatCache:
         """Remember the format of a full frame's records."""
         if not records:
             return None
-        return self.learn(bytes.fromhex("".join(r.key for r in records)))
+        keys = "".join([r[0] for r in records])  # Record.key
+        sig = self._learnt.get(keys)
+        if sig is None or sig not in self._formats:
+            sig = self.learn(bytes.fromhex(keys))
+            if len(self._learnt) >= self._max:
+                self._learnt.pop(next(iter(self._learnt)))
+            self._learnt[keys] = sig
+        return sig
 
     def get(self, signature: int) -> tuple[apl.Header, ...] | None:
         """Headers for a signature, or None when unknown."""

@@ -8,7 +8,7 @@ payload CRC (LE) over the rest — the key check (Kamstrup frames carry no 2F2F)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders import layouts
 from decoders.ciphers import CipherCache
@@ -18,8 +18,7 @@ from decoders.errors import EllError, KeyMissingError, SecurityError, WrongKeyEr
 _LAYOUTS = {ci: (layouts.ELL_FAST[ci], layouts.ELL_FAST[ci].size, ci in (0x8D, 0x8F)) for ci in layouts.ELL_FAST}
 
 
-@dataclass(frozen=True, slots=True)
-class Ell:
+class Ell(NamedTuple):
     """Parsed ELL fields; ``encrypted`` tells whether the payload was AES-CTR protected."""
 
     ci: int

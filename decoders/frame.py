@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders.link import LinkFrame
 from decoders.model import Record
 from decoders.tpl import Tpl
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """Everything the layers below the driver found.
 
     ``data`` is the CRC-free frame starting at L (ELL payload already decrypted); ``payload`` the

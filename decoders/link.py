@@ -11,7 +11,7 @@ TPL long header only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders import layouts
 from decoders.crc import crc16
@@ -22,8 +22,7 @@ MIN_FRAME = 11  # L C M(2) A(6) CI
 L_LESS_C_FIELDS = frozenset({0x44, 0x46, 0x08, 0x48, 0x47})
 
 
-@dataclass(frozen=True, slots=True)
-class LinkFrame:
+class LinkFrame(NamedTuple):
     """A CRC-free frame and its DLL fields. ``data`` starts at L; the CI is at ``ci_offset``."""
 
     data: bytes

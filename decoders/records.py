@@ -11,6 +11,7 @@ driver), 0x7F global readout (no data).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -262,12 +263,27 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
     return rec, pos
 
 
-def _common_headers() -> dict[int, Header]:
+# A common-header table entry: the header, the record's first ten fields (a prefix of the Record tuple), the
+# data length, and for scaled integers (kind "num", integer data field) the divisor or multiplier that
+# ``read_value`` would apply (0 = not a scaled integer: take the general path).
+Common = tuple[Header, tuple[object, ...], int, int, int]
+
+
+def _common_entry(h: Header) -> Common:
+    fast = h.kind == "num" and h.data_field in _INT_FIELDS
+    exp = h.exponent
+    div = _POW10[-exp] if fast and exp <= 0 else 0
+    mul = 10**exp if fast and exp > 0 else 0
+    prefix = (h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit)
+    return h, prefix, h.length, div, mul
+
+
+def _common_headers() -> dict[int, Common]:
     """Every header of one DIF (no DIFE) and one primary VIF or ``FD xx`` (no further VIFE), parsed once.
 
     Keys: ``dif << 8 | vif`` and ``dif << 16 | 0xFD00 | code``. Built at import, never mutated.
     """
-    table: dict[int, Header] = {}
+    table: dict[int, Common] = {}
     difs = [d for d in range(0x80) if d & 0x0F not in (0x08, 0x0F)]
     vifs = [(v, bytes((v,)), vif.PRIMARY[v] or vif.UNKNOWN) for v in range(0x80) if v not in (0x7B, 0x7C, 0x7D)]
     fds = [(c, bytes((0xFD, c)), vif.FD[c] or vif.UNKNOWN) for c in range(0x80)]
@@ -279,26 +295,29 @@ def _common_headers() -> dict[int, Header]:
             *((dif << 8 | v, vb, i, v) for v, vb, i in vifs),
             *((dif << 16 | 0xFD00 | c, vb, i, 0xFD) for c, vb, i in fds),
         ):
-            table[key_int] = Header(
-                (d + vib).hex(),
-                dif,
-                vif_byte,
-                vib[1:],
-                *common,
-                info.quantity,
-                info.unit,
-                info.exponent,
-                info.kind,
-                field,
-                DATA_LENGTH[field],
+            table[key_int] = _common_entry(
+                Header(
+                    (d + vib).hex(),
+                    dif,
+                    vif_byte,
+                    vib[1:],
+                    *common,
+                    info.quantity,
+                    info.unit,
+                    info.exponent,
+                    info.kind,
+                    field,
+                    DATA_LENGTH[field],
+                )
             )
     return table
 
 
 COMMON_HEADERS = _common_headers()
+_new_record = tuple.__new__
 
 
-def _lookup_common(buf: bytes, pos: int, stop: int) -> tuple[Header | None, int]:
+def _lookup_common(buf: bytes, pos: int, stop: int) -> tuple[Common | None, int]:
     dif = buf[pos]
     if dif >= 0x80 or pos + 1 >= stop:
         return None, pos
@@ -311,36 +330,53 @@ def _lookup_common(buf: bytes, pos: int, stop: int) -> tuple[Header | None, int]
 
 
 def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
-    """Run the record loop over ``buf[pos:end]``."""
+    """Run the record loop over ``buf[pos:end]``.
+
+    Common one-byte-DIF/VIF records come from :data:`COMMON_HEADERS`; scaled integers (the bulk of meter
+    data) are decoded inline, everything else goes through :func:`parse_header` / :func:`read_value`.
+    """
     stop = len(buf) if end is None else end
     out: list[Record] = []
+    append = out.append
     while pos < stop:
         dif = buf[pos]
         if dif == 0x2F:
             pos += 1
             continue
-        header, nxt = _lookup_common(buf, pos, stop)
-        if header is not None and nxt + header.length <= stop and header.length > 0:
-            rec, pos = read_value(header, buf, nxt, stop)
-            out.append(rec)
-            continue
+        entry, nxt = _lookup_common(buf, pos, stop)
+        if entry is not None:
+            header, prefix, n, div, mul = entry
+            if n > 0 and nxt + n <= stop:
+                if div or mul:
+                    number = int.from_bytes(buf[nxt : nxt + n], "little", signed=True)
+                    value = number / div if div else float(number * mul)
+                    append(_new_record(Record, (*prefix, value)))
+                    pos = nxt + n
+                else:
+                    rec, pos = read_value(header, buf, nxt, stop)
+                    append(rec)
+                continue
         if dif == 0x0F or dif == 0x1F:
             return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
         if dif == 0x7F:
             pos += 1
             continue
         try:
-            if (dif & 0x0F) == 0x0F:
-                raise _err(f"reserved special DIF 0x{dif:02x}", pos)
-            header, nxt = parse_header(buf, pos, stop)
-            rec, nxt = read_value(header, buf, nxt, stop)
+            pos = _general_record(buf, pos, stop, append)
         except ApplicationError:
             if not out:
                 raise
             return ParsedRecords(tuple(out), None, False, bytes(buf[pos:stop]))
-        pos = nxt
-        out.append(rec)
     return ParsedRecords(tuple(out), None, False)
+
+
+def _general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], None]) -> int:
+    if (buf[pos] & 0x0F) == 0x0F:
+        raise _err(f"reserved special DIF 0x{buf[pos]:02x}", pos)
+    header, nxt = parse_header(buf, pos, stop)
+    rec, nxt = read_value(header, buf, nxt, stop)
+    append(rec)
+    return nxt
 
 
 def parse_format(fmt: bytes) -> tuple[Header, ...]:

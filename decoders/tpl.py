@@ -6,14 +6,13 @@ follows for security modes 7 and 13. Security mode = CFG bits 12–8.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from decoders import layouts, tables
 from decoders.errors import TplError
 
 
-@dataclass(frozen=True, slots=True)
-class Tpl:
+class Tpl(NamedTuple):
     """Parsed TPL header. ``long_*`` fields are set only for long headers."""
 
     ci: int
