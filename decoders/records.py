@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 from decoders import datetypes, vif
@@ -264,9 +265,19 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
 
 
 # A common-header table entry: the header, the record's first ten fields (a prefix of the Record tuple), the
-# data length, and for scaled integers (kind "num", integer data field) the divisor or multiplier that
-# ``read_value`` would apply (0 = not a scaled integer: take the general path).
-Common = tuple[Header, tuple[object, ...], int, int, int]
+# data length, for scaled integers (kind "num", integer data field) the divisor or multiplier that
+# ``read_value`` would apply (0 = not a scaled integer), and for other fixed-length kinds a converter from the
+# data bytes to the value (None = take the general path).
+Common = tuple[Header, tuple[object, ...], int, int, int, Callable[[bytes], Value] | None]
+
+
+def _converter(h: Header) -> Callable[[bytes], Value] | None:
+    if h.length <= 0:
+        return None
+    if h.data_field in _INT_FIELDS and h.kind in ("flags", "count"):
+        signed = h.kind == "count" and h.quantity != "manufacturer_specific"
+        return partial(int.from_bytes, byteorder="little", signed=signed)
+    return partial(_value, h)
 
 
 def _common_entry(h: Header) -> Common:
@@ -275,7 +286,7 @@ def _common_entry(h: Header) -> Common:
     div = _POW10[-exp] if fast and exp <= 0 else 0
     mul = 10**exp if fast and exp > 0 else 0
     prefix = (h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit)
-    return h, prefix, h.length, div, mul
+    return h, prefix, h.length, div, mul, None if fast else _converter(h)
 
 
 def _common_headers() -> dict[int, Common]:
@@ -345,16 +356,16 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
             continue
         entry, nxt = _lookup_common(buf, pos, stop)
         if entry is not None:
-            header, prefix, n, div, mul = entry
-            if n > 0 and nxt + n <= stop:
-                if div or mul:
-                    number = int.from_bytes(buf[nxt : nxt + n], "little", signed=True)
-                    value = number / div if div else float(number * mul)
-                    append(_new_record(Record, (*prefix, value)))
-                    pos = nxt + n
+            _header, prefix, n, div, mul, convert = entry
+            data_end = nxt + n
+            if n > 0 and data_end <= stop:
+                if convert is not None:
+                    value = convert(buf[nxt:data_end])
                 else:
-                    rec, pos = read_value(header, buf, nxt, stop)
-                    append(rec)
+                    number = int.from_bytes(buf[nxt:data_end], "little", signed=True)
+                    value = number / div if div else float(number * mul)
+                append(_new_record(Record, (*prefix, value)))
+                pos = data_end
                 continue
         if dif == 0x0F or dif == 0x1F:
             return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)

@@ -76,46 +76,54 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
         STATUS_BITS.apply(status, alarms, set())
 
 
-def _first_of(records: tuple[Record, ...]) -> dict[str, Record]:
-    """One pass: the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred)."""
+def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], bool]:
+    """One pass over the records.
+
+    Returns the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred),
+    the integer error-flag values of storage 0, and whether any stored (storage ≥ 1) volume exists.
+    """
     first: dict[str, Record] = {}
+    flags: list[int] = []
+    stored_volume = False
     for r in records:
-        if r.storage or r.tariff or r.subunit or r.value is None:
-            continue
         q = r.quantity
+        if r.storage:
+            stored_volume = stored_volume or q == "volume"
+            continue
+        value = r.value
+        if q == "error_flags" and isinstance(value, int):
+            flags.append(value)
+        if r.tariff or r.subunit or value is None:
+            continue
         old = first.get(q)
         if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
             first[q] = r
-    return first
+    return first, flags, stored_volume
 
 
 def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
     """Extract the standard fields from a frame's records and status byte."""
     recs = frame.records
-    first = _first_of(recs)
-    total = first.get("volume")
-    target, target_date = _target(recs)
-    flow = first.get("flow")
+    first, flags, stored_volume = _scan(recs)
+    target, target_date = _target(recs) if stored_volume else (None, None)
     when = first.get("datetime")
     battery = first.get("remaining_battery")
-    volt = first.get("voltage")
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status:
         status_alarms(frame.status, alarms)
     if error_flags is not None:
-        for r in recs:
-            if r.quantity == "error_flags" and r.storage == 0 and isinstance(r.value, int):
-                error_flags.apply(r.value, alarms, history)
+        for value in flags:
+            error_flags.apply(value, alarms, history)
     return {
-        "total_m3": number(total),
+        "total_m3": number(first.get("volume")),
         "target_m3": target,
         "target_date": target_date,
         "total_backward_m3": number(first.get("backward_volume")),
-        "flow_m3h": number(flow),
+        "flow_m3h": number(first.get("flow")),
         "meter_datetime": when.value if when and isinstance(when.value, datetime) else None,
         "battery_days": int(battery.value) if battery and isinstance(battery.value, int) else None,
-        "battery_v": number(volt),
+        "battery_v": number(first.get("voltage")),
         "alarms": alarms,
         "alarms_history": history,
     }
