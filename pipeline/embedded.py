@@ -13,7 +13,9 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -40,6 +42,24 @@ def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise EmbeddedServiceError(f"nothing listens on 127.0.0.1:{port} after {timeout_s:.0f} s")
+
+
+def _let_postgres_through(path: Path) -> None:
+    """As root the cluster runs as ``postgres``, which must be able to traverse every parent directory.
+
+    Private temporary directories (``mkdtemp``, pytest's ``tmp_path``) are mode 0700; those below the system
+    temp dir are ours, so they get the execute bit for others. Anywhere else a clear error beats initdb's.
+    """
+    tmp_root = Path(tempfile.gettempdir()).resolve()
+    for parent in [path.resolve(), *path.resolve().parents]:
+        mode = parent.stat().st_mode
+        if mode & stat.S_IXOTH:
+            continue
+        if tmp_root in parent.parents:
+            os.chmod(parent, mode | stat.S_IXOTH)
+        else:
+            raise EmbeddedServiceError(
+                f"{parent} is not traversable by the postgres user; put the data directory elsewhere")
 
 
 def _pg_bindir() -> Path:
@@ -91,7 +111,7 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if self._as_postgres:
-                os.chmod(self.base_dir, 0o755)
+                _let_postgres_through(self.base_dir)
                 shutil.chown(self.data_dir, "postgres", "postgres")
             self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                       "--locale=C", "--no-sync")
