@@ -118,9 +118,7 @@ def _selected(manufacturer: str, version: int, device_type: int) -> tuple[Driver
     if axes is None:
         return GENERIC, None
     versions, types = axes
-    return _SELECTED[
-        manufacturer, version if version in versions else -1, device_type if device_type in types else -1
-    ]
+    return _SELECTED[manufacturer, version if version in versions else -1, device_type if device_type in types else -1]
 
 
 def select(manufacturer: str, version: int, device_type: int, ci: int | None = None) -> Driver | None:
