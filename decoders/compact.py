@@ -42,7 +42,7 @@ class CompactFormatCache:
         if sig not in self._formats:
             if len(self._formats) >= self._max:
                 self._formats.pop(next(iter(self._formats)))
-            self._formats[sig] = apl.parse_format(format_bytes)
+            self._formats[sig] = parse_format(format_bytes)
         return sig
 
     def learn_records(self, records: tuple[Record, ...]) -> int | None:
@@ -64,10 +64,7 @@ class CompactFormatCache:
 
 
 def _known() -> dict[int, tuple[apl.Header, ...]]:
-    return {crc16(bytes.fromhex(f)): apl.parse_format(bytes.fromhex(f)) for f in KNOWN_FORMATS}
-
-
-_KNOWN = _known()
+    return {crc16(bytes.fromhex(f)): parse_format(bytes.fromhex(f)) for f in KNOWN_FORMATS}
 
 
 def decode_compact(payload: bytes, cache: CompactFormatCache | None) -> tuple[Record, ...]:
@@ -82,4 +79,31 @@ def decode_compact(payload: bytes, cache: CompactFormatCache | None) -> tuple[Re
         raise CompactFormatUnknownError(
             f"APL compact frame: format signature 0x{sig:04x} unknown (no earlier full frame seen)"
         )
-    return apl.decode_with_format(headers, payload, 4, len(payload))
+    return decode_with_format(headers, payload, 4, len(payload))
+
+
+def parse_format(fmt: bytes) -> tuple[apl.Header, ...]:
+    """Parse a compact-frame format (concatenated DIF/VIF headers, no data) into headers."""
+    headers: list[apl.Header] = []
+    pos, end = 0, len(fmt)
+    while pos < end:
+        if fmt[pos] == 0x2F:
+            pos += 1
+            continue
+        if (fmt[pos] & 0x0F) == 0x0F:
+            raise ApplicationError(f"APL record at offset {pos}: special DIF 0x{fmt[pos]:02x} in a compact format")
+        h, pos = apl.parse_header(fmt, pos, end)
+        headers.append(h)
+    return tuple(headers)
+
+
+def decode_with_format(headers: tuple[apl.Header, ...], buf: bytes, pos: int, end: int) -> tuple[Record, ...]:
+    """Decode the data values of a compact frame with a known format."""
+    out = []
+    for h in headers:
+        rec, pos = apl.read_value(h, buf, pos, end)
+        out.append(rec)
+    return tuple(out)
+
+
+_KNOWN = _known()

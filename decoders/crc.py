@@ -51,3 +51,25 @@ def crc16(data: bytes | bytearray | memoryview, start: int = 0, end: int | None 
     if n & 1:
         crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ data[stop - 1]]
     return crc ^ 0xFFFF
+
+
+# Feeding a register its own final CRC (register XOR 0xFFFF, as a big-endian word) leaves this constant.
+_RESIDUE = _TABLE16[0xFFFF]
+
+
+def block_ok(data: bytes | bytearray | memoryview, start: int, end: int) -> bool:
+    """True when ``data[start:end]`` is a block followed by its own CRC (two bytes, big-endian).
+
+    For an even-length block the check is one pass over words, CRC included: the register must end at the
+    fixed residue. Odd blocks (only ever the last block of a frame) compute the CRC and compare.
+    """
+    n = end - start
+    if n < 2:
+        return False
+    if n & 1:
+        return crc16(data, start, end - 2) == (data[end - 2] << 8 | data[end - 1])
+    table = _TABLE16
+    crc = 0
+    for w in _WORDS[n >> 1].unpack_from(data, start):
+        crc = table[crc ^ w]
+    return crc == _RESIDUE

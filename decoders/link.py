@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from decoders import layouts
-from decoders.crc import crc16
+from decoders.crc import block_ok, crc16
 from decoders.errors import LinkLayerError
 
 MIN_FRAME = 11  # L C M(2) A(6) CI
@@ -36,26 +36,31 @@ class LinkFrame(NamedTuple):
     wired: bool = False
 
 
-def _strip_a(frame: bytes) -> bytes | None:
-    length = frame[0]
-    if length < 10:
-        return None
-    blocks = -(-(length - 9) // 16)
-    if len(frame) != 1 + length + 2 * (1 + blocks):
-        return None
-    if crc16(frame, 0, 10) != int.from_bytes(frame[10:12], "big"):
-        return None
-    out = bytearray(frame[:10])
-    pos = 12
-    remaining = length - 9
+def _a_layout(length: int) -> tuple[tuple[tuple[int, int], ...], int]:
+    """Format A block spans (data + its CRC) for an L field, and the raw frame size they cover."""
+    spans = [(0, 12)]
+    pos, remaining = 12, length - 9
     while remaining > 0:
-        n = 16 if remaining >= 16 else remaining
-        if crc16(frame, pos, pos + n) != int.from_bytes(frame[pos + n : pos + n + 2], "big"):
-            return None
-        out += frame[pos : pos + n]
+        n = min(16, remaining)
+        spans.append((pos, pos + n + 2))
         pos += n + 2
         remaining -= n
-    return bytes(out)
+    return tuple(spans), pos
+
+
+# L → (block spans, raw frame size) for format A, built once at import.
+_A_LAYOUTS = {length: _a_layout(length) for length in range(10, 256)}
+
+
+def _strip_a(frame: bytes) -> bytes | None:
+    layout = _A_LAYOUTS.get(frame[0])
+    if layout is None or len(frame) != layout[1]:
+        return None
+    spans = layout[0]
+    for start, end in spans:
+        if not block_ok(frame, start, end):
+            return None
+    return b"".join([frame[start : end - 2] for start, end in spans])
 
 
 def _strip_b(frame: bytes) -> bytes | None:
@@ -111,7 +116,7 @@ def normalize(frame: bytes) -> LinkFrame:
     if data is None:
         fmt, data = "B", _strip_b(frame)
     if data is None:
-        if frame[0] >= 10 and len(frame) == 1 + frame[0] + 2 * (1 + -(-(frame[0] - 9) // 16)):
+        if frame[0] >= 10 and len(frame) == _A_LAYOUTS[frame[0]][1]:
             raise LinkLayerError("link: frame format A CRC mismatch")
         fmt, data = "none", _no_crc(frame)
     if len(data) < MIN_FRAME:

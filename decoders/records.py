@@ -328,33 +328,25 @@ COMMON_HEADERS = _common_headers()
 _new_record = tuple.__new__
 
 
-def _lookup_common(buf: bytes, pos: int, stop: int) -> tuple[Common | None, int]:
-    dif = buf[pos]
-    if dif >= 0x80 or pos + 1 >= stop:
-        return None, pos
-    vif = buf[pos + 1]
-    if vif < 0x80:
-        return COMMON_HEADERS.get(dif << 8 | vif), pos + 2
-    if vif == 0xFD and pos + 2 < stop and buf[pos + 2] < 0x80:
-        return COMMON_HEADERS.get(dif << 16 | 0xFD00 | buf[pos + 2]), pos + 3
-    return None, pos
-
-
 def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
     """Run the record loop over ``buf[pos:end]``.
 
-    Common one-byte-DIF/VIF records come from :data:`COMMON_HEADERS`; scaled integers (the bulk of meter
-    data) are decoded inline, everything else goes through :func:`parse_header` / :func:`read_value`.
+    Records with one DIF and one primary VIF (or ``FD xx``) come from :data:`COMMON_HEADERS`, their values
+    decoded inline; anything else goes through :func:`parse_header` / :func:`read_value`.
     """
     stop = len(buf) if end is None else end
     out: list[Record] = []
     append = out.append
+    common = COMMON_HEADERS.get
     while pos < stop:
         dif = buf[pos]
-        if dif == 0x2F:
-            pos += 1
-            continue
-        entry, nxt = _lookup_common(buf, pos, stop)
+        entry = None
+        if dif < 0x80 and pos + 1 < stop:
+            vif_byte = buf[pos + 1]
+            if vif_byte < 0x80:
+                entry, nxt = common(dif << 8 | vif_byte), pos + 2
+            elif vif_byte == 0xFD and pos + 2 < stop and buf[pos + 2] < 0x80:
+                entry, nxt = common(dif << 16 | 0xFD00 | buf[pos + 2]), pos + 3
         if entry is not None:
             _header, prefix, n, div, mul, convert = entry
             data_end = nxt + n
@@ -367,11 +359,11 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                 append(_new_record(Record, (*prefix, value)))
                 pos = data_end
                 continue
-        if dif == 0x0F or dif == 0x1F:
-            return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
-        if dif == 0x7F:
+        if dif == 0x2F or dif == 0x7F:  # idle filler, global readout request
             pos += 1
             continue
+        if dif == 0x0F or dif == 0x1F:
+            return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
         try:
             pos = _general_record(buf, pos, stop, append)
         except ApplicationError:
@@ -388,27 +380,3 @@ def _general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], 
     rec, nxt = read_value(header, buf, nxt, stop)
     append(rec)
     return nxt
-
-
-def parse_format(fmt: bytes) -> tuple[Header, ...]:
-    """Parse a compact-frame format (concatenated DIF/VIF headers, no data) into headers."""
-    headers: list[Header] = []
-    pos, end = 0, len(fmt)
-    while pos < end:
-        if fmt[pos] == 0x2F:
-            pos += 1
-            continue
-        if (fmt[pos] & 0x0F) == 0x0F:
-            raise _err(f"special DIF 0x{fmt[pos]:02x} in a compact format", pos)
-        h, pos = parse_header(fmt, pos, end)
-        headers.append(h)
-    return tuple(headers)
-
-
-def decode_with_format(headers: tuple[Header, ...], buf: bytes, pos: int, end: int) -> tuple[Record, ...]:
-    """Decode the data values of a compact frame with a known format."""
-    out = []
-    for h in headers:
-        rec, pos = read_value(h, buf, pos, end)
-        out.append(rec)
-    return tuple(out)

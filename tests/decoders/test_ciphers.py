@@ -8,7 +8,7 @@ import pytest
 
 from decoders import Decoder, KeyLookup, crypto, decode
 from decoders.ciphers import CipherCache
-from decoders.crc import crc16
+from decoders.crc import block_ok, crc16
 from decoders.drivers import ALL_DRIVERS
 
 RNG = random.Random(1357)
@@ -32,6 +32,17 @@ def test_crc16_word_table_matches_bitwise_crc(n: int) -> None:
     data = _bytes(n + 5)
     assert crc16(data, 2, 2 + n) == _crc16_bytewise(data[2 : 2 + n])
     assert crc16(b"123456789") == 0xC2B7
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 10, 15, 16, 17])
+def test_block_ok_accepts_a_block_with_its_crc_and_rejects_a_flipped_bit(n: int) -> None:
+    block = _bytes(n)
+    framed = b"\xaa" + block + crc16(block).to_bytes(2, "big") + b"\xbb"
+    assert block_ok(framed, 1, n + 3)
+    for i in range(1, n + 3):
+        broken = bytearray(framed)
+        broken[i] ^= 0x10
+        assert not block_ok(broken, 1, n + 3)
 
 
 @pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 32, 47, 48, 90])
