@@ -143,18 +143,48 @@ _HOUR_US = 3_600_000_000
 _DAY_US = 24 * _HOUR_US
 
 
-def local_us(df: pl.DataFrame, utc_us: str, tz: str) -> pl.Series:
-    """Wall-clock ``tz`` time of the Int64 epoch-µs column ``utc_us``, as epoch-µs of a naive local time.
+def tz_offset_us(us: pl.Expr, tz: str, lo_us: int, hi_us: int) -> pl.Expr:
+    """UTC offset of ``tz`` (µs) at the epoch-µs expression ``us``, valid for ``lo_us`` ≤ us ≤ ``hi_us``.
 
-    Offsets only change on whole UTC hours, so they are looked up once per distinct hour and joined back:
-    per-row time-zone arithmetic costs ~10× more on tens of millions of rows.
+    Offsets only change on whole UTC hours, so the hours of the range are looked up once (a few thousand
+    rows) and the offset becomes a sum of steps at the few transitions: per-row time-zone arithmetic or a
+    join on distinct hours costs ~10× more on tens of millions of rows.
     """
-    hour = (pl.col(utc_us) // _HOUR_US) * _HOUR_US
-    keys = df.select(hour.alias("_h")).unique()
-    z = pl.col("_h").cast(UTC_US).dt.convert_time_zone(tz)
-    keys = keys.with_columns((z.dt.base_utc_offset() + z.dt.dst_offset()).dt.total_microseconds().alias("_off"))
-    joined = df.select(pl.col(utc_us), hour.alias("_h")).join(keys, on="_h", how="left", maintain_order="left")
-    return joined.select(pl.col(utc_us) + pl.col("_off")).to_series()
+    hours = pl.int_range(lo_us // _HOUR_US, hi_us // _HOUR_US + 2, dtype=pl.Int64, eager=True) * _HOUR_US
+    z = hours.cast(UTC_US).dt.convert_time_zone(tz)
+    off = (z.dt.base_utc_offset() + z.dt.dst_offset()).dt.total_microseconds()
+    steps = pl.DataFrame({"h": hours, "off": off}).filter(pl.col("off") != pl.col("off").shift(1))
+    expr = pl.lit(off[0], dtype=pl.Int64)
+    prev = off[0]
+    for h, o in steps.iter_rows():
+        expr = expr + pl.when(us >= h).then(pl.lit(o - prev, dtype=pl.Int64)).otherwise(0)
+        prev = o
+    return expr
+
+
+def local_us(df: pl.DataFrame, utc_us: str, tz: str) -> pl.Series:
+    """Wall-clock ``tz`` time of the Int64 epoch-µs column ``utc_us``, as epoch-µs of a naive local time."""
+    col = df.get_column(utc_us)
+    if col.len() == 0 or col.null_count() == col.len():
+        return col
+    off = tz_offset_us(pl.col(utc_us), tz, int(col.min()), int(col.max()))  # type: ignore[arg-type]
+    return df.select(pl.col(utc_us) + off).to_series()
+
+
+def meter_spans(iv: pl.DataFrame) -> pl.DataFrame:
+    """``meter_key, row0, row1``: each meter's row range (``row1`` exclusive) in a sorted interval frame."""
+    first = iv.select(pl.arg_where(~pl.col("same")).cast(pl.Int64).alias("row0"))
+    keys = iv.get_column("meter_key").gather(first.get_column("row0"))
+    return first.with_columns(keys, pl.col("row0").shift(-1, fill_value=iv.height).alias("row1"))
+
+
+def rows_of(iv: pl.DataFrame, keys: pl.Series | list[int], spans: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The rows of the meters ``keys`` (whole meters, still sorted), sliced by row range instead of a
+    full-frame ``is_in`` filter or join."""
+    spans = meter_spans(iv) if spans is None else spans
+    want = spans.filter(pl.col("meter_key").is_in(pl.Series(keys, dtype=pl.Int64).implode()))
+    parts = [iv.slice(a, b - a) for a, b in want.select("row0", "row1").iter_rows()]
+    return pl.concat(parts) if parts else iv.clear()
 
 
 def hour_of(us: pl.Expr) -> pl.Expr:

@@ -19,6 +19,7 @@ from alerts.frames import (
     hour_of,
     json_evidence,
     local_us,
+    rows_of,
     run_start,
 )
 
@@ -42,6 +43,7 @@ def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     the data breaks the run (flow during it is unknown). An episode stays active until
     ``leak_clear_zero_intervals`` consecutive zero-consumption intervals follow it.
     """
+    iv = _leak_candidates(iv, cfg)
     flow = pl.col("valid") & (pl.col("delta_m3") > cfg.zero_m3)
     start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
     runs = iv.select(
@@ -80,6 +82,21 @@ def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     )
 
 
+def _leak_candidates(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Rows of the meters that have a run of flow intervals lasting the window (one cheap full pass).
+
+    A run starts where its first interval starts, i.e. at the previous reading, which is the newest reading
+    without flow (a meter's first reading never has flow, so the fill never crosses meters). The exact
+    rule then runs on these meters only; the millisecond of slack keeps this a superset of it.
+    """
+    flow = pl.col("valid") & (pl.col("delta_m3") > cfg.zero_m3)
+    t = _T.cast(pl.Int64)
+    since = pl.when(~flow).then(t).forward_fill()
+    window_us = cfg.leak_window_h * 3_600_000_000 - 1_000
+    keys = iv.lazy().select("meter_key", (flow & (t - since >= window_us)).alias("hit")).filter("hit")
+    return rows_of(iv, keys.select(pl.col("meter_key").unique()).collect().to_series())
+
+
 def _flow_episodes(runs: pl.DataFrame, leaking: pl.DataFrame) -> pl.DataFrame:
     """Per qualifying run: end, duration and the minimum and mean flow over the whole run."""
     keys = leaking.select("meter_key", "run_start").unique()
@@ -115,26 +132,26 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     hour-long dishwasher programme at 03:00 leaves the 02:00–03:00 interval at zero.
     """
     # cheap UTC pre-filter on integer hours (Warsaw is UTC+1/+2), then exact local hours on the rows left
-    utc_hours = [h % 24 for h in range(cfg.night_start_h - 2, cfg.night_end_h)]  # ends in (start, end]
+    first_utc, n_utc = (cfg.night_start_h - 2) % 24, cfg.night_end_h - cfg.night_start_h + 2  # ends in (start, end]
     end_us = _T.cast(pl.Int64)
-    cand = iv.select(
-        "meter_key",
-        "rate_m3h",
-        "dt_h",
-        end_us.alias("end_us"),
-        (end_us - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us"),
-    ).filter(pl.col("dt_h").is_not_null() & ((pl.col("end_us") // 3_600_000_000) % 24).is_in(utc_hours))
-    cand = cand.filter(pl.col("rate_m3h").is_not_null())
+    utc_hour = (pl.col("end_us") // 3_600_000_000 + 24 - first_utc) % 24
+    cand = iv.lazy().select("meter_key", "rate_m3h", "dt_h", end_us.alias("end_us")).filter(
+        pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc)
+    )
+    cand = cand.with_columns((pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")).collect()
     cand = cand.with_columns(
         local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
     )
     ls, le = pl.col("ls"), pl.col("le")
     inside = (hour_of(ls) >= cfg.night_start_h) & (hour_of(le) <= cfg.night_end_h) & (date_of(ls) == date_of(le))
     per_meter = (
-        cand.filter(inside)
+        cand.lazy()
+        .filter(inside)
         .group_by("meter_key", date_of(ls).alias("night"))
         .agg(pl.col("rate_m3h").min().alias("min_flow_m3h"), pl.col("dt_h").sum().alias("covered_h"))
+        .collect()
     )
+    per_meter = _leaky_series_only(per_meter, points, cfg)
     # the installation map is joined on the small per-meter-night frame, not on every interval
     per_meter = attach_point(per_meter, points).sort("series", "night", "meter_key")
     return (
@@ -147,6 +164,17 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
         )
         .filter(pl.col("covered_h") >= (cfg.night_end_h - cfg.night_start_h) / 2)
     )
+
+
+def _leaky_series_only(per_meter: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
+    """Keep the nights of series (service points, else meters) with at least one night above
+    ``night_min_m3h``: a night is only leaky above ``max(night_min_m3h, …)``, so the others never raise."""
+    keys = per_meter.filter(pl.col("min_flow_m3h") > cfg.night_min_m3h).get_column("meter_key").unique()
+    if points is not None and points.height:
+        sp = points.select("meter_key", "service_point_id").unique("meter_key", keep="last")
+        sps = sp.filter(pl.col("meter_key").is_in(keys.implode())).get_column("service_point_id")
+        keys = pl.concat([keys, sp.filter(pl.col("service_point_id").is_in(sps.implode())).get_column("meter_key")])
+    return per_meter.filter(pl.col("meter_key").is_in(keys.implode()))
 
 
 def night_flow(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
