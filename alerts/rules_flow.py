@@ -135,8 +135,10 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     first_utc, n_utc = (cfg.night_start_h - 2) % 24, cfg.night_end_h - cfg.night_start_h + 2  # ends in (start, end]
     end_us = _T.cast(pl.Int64)
     utc_hour = (pl.col("end_us") // 3_600_000_000 + 24 - first_utc) % 24
-    cand = iv.lazy().select("meter_key", "rate_m3h", "dt_h", end_us.alias("end_us")).filter(
-        pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc)
+    cand = (
+        iv.lazy()
+        .select("meter_key", "rate_m3h", "dt_h", end_us.alias("end_us"))
+        .filter(pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc))
     )
     cand = cand.with_columns((pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")).collect()
     cand = cand.with_columns(

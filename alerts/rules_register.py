@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, conform, json_evidence
+from alerts.frames import DETECTION_SCHEMA, UTC_US, conform, json_evidence, rows_of
 from core.types import ALARM_BITS, Alarm
 
 _T = pl.col("measured_at")
+_NEVER = -(2**62)  # "no progress yet" marker carried forward from a meter's first row
 _FLAG_SEVERITY = {
     "leak": "warning",
     "burst": "critical",
@@ -32,12 +33,15 @@ def reverse_flow(iv: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataFra
     """
     bit = ALARM_BITS[Alarm.REVERSE_FLOW]
     back = pl.col("backward_m3") - pl.col("backward_m3").shift(1)
-    ev = iv.with_columns(
-        pl.when(pl.col("same")).then(back).fill_null(0.0).alias("back_m3"),
-    ).filter(
-        (pl.col("delta_m3") <= -cfg.reverse_min_m3)
-        | (pl.col("back_m3") >= cfg.reverse_min_m3)
-        | ((pl.col("alarms") & bit) != 0)
+    back_m3 = pl.when(pl.col("same")).then(back).fill_null(0.0)
+    hit = (
+        (pl.col("delta_m3") <= -cfg.reverse_min_m3) | (back_m3 >= cfg.reverse_min_m3) | ((pl.col("alarms") & bit) != 0)
+    )
+    # positions first, then only those rows (and their predecessors) are gathered: no full-size columns
+    idx = iv.select(pl.arg_where(hit.fill_null(False))).to_series()
+    prev = iv.get_column("backward_m3").gather((idx - 1).clip(lower_bound=0))
+    ev = iv.select(pl.all().gather(idx)).with_columns(
+        pl.when(pl.col("same")).then(pl.col("backward_m3") - prev).fill_null(0.0).alias("back_m3")
     )
     if ev.height == 0:
         return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
@@ -79,19 +83,13 @@ def stuck(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig, now: d
     ``occupied = false`` (an empty holiday house) suppresses the alert, as does a seasonal pattern: no
     consumption in the same stretch of days a year earlier either. Unknown occupancy counts as occupied.
     """
-    moved = pl.col("same") & (pl.col("delta_m3") > cfg.zero_m3)
-    per = iv.group_by("meter_key").agg(
-        _T.max().alias("last_at"),
-        _T.min().alias("first_at"),
-        _T.filter(moved).max().alias("moved_at"),
-        pl.col("total_m3").last().alias("total_m3"),
-    )
+    per = _progress(iv, cfg)
     since = pl.coalesce(pl.col("moved_at"), pl.col("first_at"))
     flat = per.with_columns(since.alias("since")).filter(
         (pl.col("last_at") - pl.col("since")) >= timedelta(days=cfg.stuck_days)
     )
     flat = _with_occupancy(flat, points).filter(pl.col("occupied").fill_null(True))
-    flat = flat.join(_last_year_use(iv, flat, cfg), on="meter_key", how="left")
+    flat = flat.join(_last_year_use(rows_of(iv, flat.get_column("meter_key")), flat, cfg), on="meter_key", how="left")
     flat = flat.filter(~pl.col("seasonal").fill_null(False))
     return conform(
         flat.with_columns(
@@ -108,6 +106,30 @@ def stuck(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig, now: d
             ),
         ),
         DETECTION_SCHEMA,
+    )
+
+
+def _progress(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Per meter: first and last reading, last register progress and the newest total, from the meters'
+    first and last rows only (the newest progress is carried forward; a meter's first row resets it)."""
+    moved = pl.col("same") & (pl.col("delta_m3") > cfg.zero_m3)
+    t = _T.cast(pl.Int64)
+    moved_us = pl.when(moved).then(t).when(~pl.col("same")).then(_NEVER).forward_fill()
+    ends = (
+        iv.lazy()
+        .select("meter_key", "measured_at", "total_m3", "same", "last", moved_us.alias("moved_us"))
+        .filter(~pl.col("same") | pl.col("last"))
+        .collect()
+    )
+    return ends.group_by("meter_key").agg(
+        _T.max().alias("last_at"),
+        _T.min().alias("first_at"),
+        pl.col("moved_us")
+        .filter(pl.col("last") & (pl.col("moved_us") != _NEVER))
+        .first()
+        .cast(UTC_US)
+        .alias("moved_at"),
+        pl.col("total_m3").filter(pl.col("last")).first().alias("total_m3"),
     )
 
 
