@@ -27,19 +27,12 @@ def consumption_anomaly(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: Rule
     now_l = pl.lit(now)
     n_rec = cfg.anomaly_recent_periods
     year = timedelta(days=365)
-    in_cur = now_l - p < _T
-    in_recent = (now_l - p * (1 + n_rec) < _T) & ~in_cur
-    in_ly = (now_l - year - p < _T) & (now_l - year >= _T)
-    d = pl.col("delta_m3").clip(lower_bound=0).fill_null(0)
-    rows = iv.filter(pl.col("same") & (now_l >= _T) & ((now_l - p * (1 + n_rec) < _T) | in_ly))
-    per_meter = rows.group_by("meter_key").agg(
-        d.filter(in_cur).sum().alias("cur"),
-        d.filter(in_recent).sum().alias("recent"),
-        d.filter(in_ly).sum().alias("ly"),
-        _T.filter(in_recent).min().alias("recent_first"),
-        _T.filter(in_ly).min().alias("ly_first"),
-        _T.max().alias("last_at"),
-    )
+    windows = {  # (start, end] of each period
+        "cur": (now - p, now),
+        "recent": (now - p * (1 + n_rec), now - p),
+        "ly": (now - year - p, now - year),
+    }
+    per_meter = _window_sums(iv, windows)
     # per service point: a replaced meter's old and new registers add up
     agg = (
         attach_point(per_meter, points)
@@ -80,4 +73,28 @@ def consumption_anomaly(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: Rule
             ),
         ),
         DETECTION_SCHEMA,
+    )
+
+
+def _window_sums(iv: pl.DataFrame, windows: dict[str, tuple[datetime, datetime]]) -> pl.DataFrame:
+    """Per meter and window: consumption (clipped register deltas), first and last interval end.
+
+    One narrow lazy query per window (simple aggregations are fast paths; predicates inside aggregations
+    are not), run together; windows may overlap.
+    """
+    d = pl.col("delta_m3").clip(lower_bound=0).fill_null(0)
+    narrow = iv.lazy().select("meter_key", "measured_at", "delta_m3", "same")
+    queries = [
+        narrow.filter(pl.col("same") & _T.is_between(pl.lit(a), pl.lit(b), closed="right"))
+        .group_by("meter_key")
+        .agg(d.sum().alias(name), _T.min().alias(f"{name}_first"), _T.max().alias(f"{name}_last"))
+        for name, (a, b) in windows.items()
+    ]
+    frames = pl.collect_all(queries)
+    out = pl.concat([f.select("meter_key") for f in frames]).unique()
+    for f in frames:
+        out = out.join(f, on="meter_key", how="left")
+    return out.with_columns(
+        pl.max_horizontal([f"{name}_last" for name in windows]).alias("last_at"),
+        *[pl.col(name).fill_null(0.0) for name in windows],
     )
