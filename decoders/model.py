@@ -119,3 +119,20 @@ class Telegram:
             "link_manufacturer": self.link_manufacturer,
             "link_meter_id": self.link_meter_id,
         }
+
+
+# Slot setters of Telegram in field order: building a Telegram from a tuple of values through them skips the
+# generated frozen ``__init__`` (keyword binding plus ``object.__setattr__`` by name per field), which costs
+# more than the rest of assembling a telegram. The result is an ordinary, equal, immutable Telegram.
+_TELEGRAM_SETTERS = tuple(getattr(Telegram, name).__set__ for name in Telegram.__dataclass_fields__)
+_new_object = object.__new__
+
+
+def telegram_from_values(values: tuple[Any, ...]) -> Telegram:
+    """A :class:`Telegram` from all of its field values, in declaration order (the decoder's fast path)."""
+    if len(values) != len(_TELEGRAM_SETTERS):
+        raise TypeError(f"Telegram has {len(_TELEGRAM_SETTERS)} fields, got {len(values)} values")
+    tg: Telegram = _new_object(Telegram)
+    for set_field, value in zip(_TELEGRAM_SETTERS, values, strict=True):
+        set_field(tg, value)
+    return tg

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple
 
@@ -49,8 +48,7 @@ class Header(NamedTuple):
     length: int
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRecords:
+class ParsedRecords(NamedTuple):
     """Result of the record loop: records, trailing manufacturer data (after 0x0F/0x1F), more-follows flag.
 
     ``unparsed`` holds trailing bytes that did not form a record after at least one good record (some meters
