@@ -31,7 +31,8 @@ def static_keys(mapping: Mapping[str, bytes | str | Sequence[bytes | str]]) -> K
         table[name.upper()] = tuple(bytes.fromhex(v) if isinstance(v, str) else bytes(v) for v in items)
 
     def lookup(manufacturer: str, meter_id: str) -> Sequence[bytes]:
-        return table.get(f"{manufacturer}:{meter_id}".upper(), ()) + table.get(meter_id.upper(), ())
+        meter = meter_id.upper()
+        return table.get(f"{manufacturer.upper()}:{meter}", ()) + table.get(meter, ())
 
     return lookup
 

@@ -275,7 +275,15 @@ def _converter(h: Header) -> Callable[[bytes], Value] | None:
     if h.data_field in _INT_FIELDS and h.kind in ("flags", "count"):
         signed = h.kind == "count" and h.quantity != "manufacturer_specific"
         return partial(int.from_bytes, byteorder="little", signed=signed)
+    if h.data_field == 2 and h.kind in ("date", "datetime"):
+        return _type_g_bytes
+    if h.data_field == 4 and h.kind == "datetime":
+        return datetypes.type_f
     return partial(_value, h)
+
+
+def _type_g_bytes(raw: bytes) -> Value:
+    return datetypes.type_g(raw[0], raw[1])
 
 
 def _common_entry(h: Header) -> Common:

@@ -46,7 +46,7 @@ class _Keys:
             return ()
         ident = (manufacturer, meter_id)
         if ident not in self._seen:
-            self._seen[ident] = tuple(bytes(k) for k in self._lookup(manufacturer, meter_id))
+            self._seen[ident] = tuple(map(bytes, self._lookup(manufacturer, meter_id)))
         return self._seen[ident]
 
 

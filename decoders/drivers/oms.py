@@ -17,6 +17,7 @@ from decoders.model import Record
 
 # TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits).
 STATUS_BITS = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x10: Alarm.ERROR})
+_STATUS_MASK = sum(STATUS_BITS.current)  # bits that can raise an alarm; a status without them needs no look-up
 # Without a meter-specific table any error flag means "error".
 GENERIC_ERROR_FLAGS = AlarmBits(current={0xFFFFFFFF: Alarm.ERROR})
 
@@ -72,7 +73,7 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
     Bits 0–1 (busy / application error / abnormal condition) are left to drivers: meters use them
     inconsistently (Apator sets 11 in normal operation, Kaden adds its leak bits to it).
     """
-    if status is not None:
+    if status is not None and status & _STATUS_MASK:
         STATUS_BITS.apply(status, alarms, set())
 
 
@@ -114,7 +115,8 @@ def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS
         status_alarms(frame.status, alarms)
     if error_flags is not None:
         for value in flags:
-            error_flags.apply(value, alarms, history)
+            if value:  # no bit set, no alarm
+                error_flags.apply(value, alarms, history)
     return {
         "total_m3": number(first.get("volume")),
         "target_m3": target,
