@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from decoders import layouts
-from decoders.crc import block_ok, crc16
+from decoders.crc import block_ok
 from decoders.errors import LinkLayerError
 
 MIN_FRAME = 11  # L C M(2) A(6) CI
@@ -68,12 +68,10 @@ def _strip_b(frame: bytes) -> bytes | None:
     if length < 12 or length == 128 or len(frame) != length + 1:
         return None
     if length + 1 <= 128:
-        if crc16(frame, 0, length - 1) != int.from_bytes(frame[length - 1 : length + 1], "big"):
+        if not block_ok(frame, 0, length + 1):
             return None
         return bytes((length - 2,)) + frame[1 : length - 1]
-    if crc16(frame, 0, 126) != int.from_bytes(frame[126:128], "big"):
-        return None
-    if crc16(frame, 128, length - 1) != int.from_bytes(frame[length - 1 : length + 1], "big"):
+    if not (block_ok(frame, 0, 128) and block_ok(frame, 128, length + 1)):
         return None
     return bytes((length - 4,)) + frame[1:126] + frame[128 : length - 1]
 
