@@ -100,7 +100,7 @@ class IngestWorker:
         return list(self._lags)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        """Block until the worker is subscribed to the broker."""
+        """Block until the broker acknowledged the worker's subscription."""
         return self._connected.wait(timeout)
 
     def start(self) -> IngestWorker:
@@ -155,6 +155,7 @@ class IngestWorker:
             client.tls_set(ca_certs=str(self.mqtt_settings.ca_file) if self.mqtt_settings.ca_file else None)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -164,7 +165,12 @@ class IngestWorker:
             return
         self._generation += 1
         client.subscribe(self.topic, qos=1)
-        self._connected.set()
+
+    def _on_subscribe(self, _c: object, _u: object, _mid: int, reasons: list, _p: object) -> None:  # type: ignore[type-arg]
+        if all(not getattr(r, "is_failure", False) for r in reasons):
+            self._connected.set()  # only now does the broker route the group's messages to this session
+        else:
+            log.error("subscription to %s refused: %s", self.topic, reasons)
 
     def _on_disconnect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         self._generation += 1  # acks of messages from the lost connection must not be sent on the next one

@@ -20,13 +20,20 @@ from ingest_helpers import (
 from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest import IngestWorker
 
+RUN = uuid.uuid4().hex[:8]
+
+
+def _prefix(tmp_path: Path) -> str:
+    """A topic prefix unique to this run: offline sessions of earlier runs still hold a share of old ones."""
+    return f"{tmp_path.name}-{RUN}"
+
 
 def _worker(db_url: str, mqtt_url: str, client_id: str, **kw: object) -> IngestWorker:
     """A worker on a topic prefix of its test's own (a stopped worker's persistent session keeps its share)."""
     settings = IngestSettings(batch_size=200, batch_ms=50, dedupe_window_s=120)
-    prefix = f"t/{client_id.split('-', 2)[-1]}"
+    prefix = f"t/{client_id.rsplit('/', 1)[-1]}"
     return IngestWorker(db_url=db_url, mqtt_url=mqtt_url, settings=settings, master_key=MASTER,
-                        client_id=f"{client_id}-{uuid.uuid4().hex[:8]}", maintenance_every_s=3600,
+                        client_id=f"{client_id.replace('/', '-')}-{uuid.uuid4().hex[:8]}", maintenance_every_s=3600,
                         mqtt_settings=MqttSettings(topic_prefix=prefix), **kw)  # type: ignore[arg-type]
 
 
@@ -34,8 +41,8 @@ def test_ingest_commits_every_reading_once_despite_duplicate_deliveries(db_url: 
                                                                         tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 20)
     messages = make_messages(ids, rounds=5)
-    worker = _worker(db_url, mqtt_broker.url, f"w-dup-{tmp_path.name}").start()
-    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{tmp_path.name}")
+    worker = _worker(db_url, mqtt_broker.url, f"w-dup/{_prefix(tmp_path)}").start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert worker.wait_connected()
         pub.publish(messages + messages[:5])  # the first five messages delivered twice
@@ -53,8 +60,8 @@ def test_same_telegram_from_two_gateways_is_one_reading_with_both_receptions(db_
                                                                             tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 3)
     frames = [(telegram(mid, 7), T0) for mid in ids]
-    worker = _worker(db_url, mqtt_broker.url, f"w-gw-{tmp_path.name}").start()
-    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{tmp_path.name}")
+    worker = _worker(db_url, mqtt_broker.url, f"w-gw/{_prefix(tmp_path)}").start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert worker.wait_connected()
         pub.publish([frames_message("gw-a", frames, rssi=-70)], topic="gw-a")
@@ -74,8 +81,8 @@ def test_poison_messages_become_dead_letters_and_are_acked(db_url: str, mqtt_bro
     ids = register_meters(db_url, tmp_path, 2)
     poison = [b"not json at all", b'{"v": 1, "gateway": "g", "frames": [{"received_at": "2026-11-20T08:00:00Z", '
               b'"frame_hex": "ZZ"}]}', b'{"v": 7}', b"\x00" * (9 * 1024 * 1024)]
-    worker = _worker(db_url, mqtt_broker.url, f"w-poison-{tmp_path.name}").start()
-    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{tmp_path.name}")
+    worker = _worker(db_url, mqtt_broker.url, f"w-poison/{_prefix(tmp_path)}").start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert worker.wait_connected()
         pub.publish(poison + make_messages(ids, rounds=1))
@@ -92,8 +99,8 @@ def test_poison_messages_become_dead_letters_and_are_acked(db_url: str, mqtt_bro
 def test_unknown_meter_and_missing_key_frames_are_kept_not_dropped(db_url: str, mqtt_broker, tmp_path: Path) -> None:
     register_meters(db_url, tmp_path, 1, key=None)  # 00000001 known, without a key
     items = [(telegram("00000001", 1), T0), (telegram("99999999", 1), T0)]
-    worker = _worker(db_url, mqtt_broker.url, f"w-unk-{tmp_path.name}").start()
-    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{tmp_path.name}")
+    worker = _worker(db_url, mqtt_broker.url, f"w-unk/{_prefix(tmp_path)}").start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert worker.wait_connected()
         pub.publish([frames_message("gw-1", items)])
@@ -110,9 +117,9 @@ def test_unknown_meter_and_missing_key_frames_are_kept_not_dropped(db_url: str, 
 def test_two_workers_on_one_shared_subscription_split_the_load(db_url: str, mqtt_broker, tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 50)
     messages = make_messages(ids, rounds=8, per_message=5)
-    w1 = _worker(db_url, mqtt_broker.url, f"w-s1-{tmp_path.name}").start()
-    w2 = _worker(db_url, mqtt_broker.url, f"w-s2-{tmp_path.name}").start()
-    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{tmp_path.name}")
+    w1 = _worker(db_url, mqtt_broker.url, f"w-s1/{_prefix(tmp_path)}").start()
+    w2 = _worker(db_url, mqtt_broker.url, f"w-s2/{_prefix(tmp_path)}").start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert w1.wait_connected() and w2.wait_connected()
         pub.publish(messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -81,3 +82,4 @@ def test_postgres_restart_mid_stream_loses_and_duplicates_nothing(mqtt_broker, t
         assert count(pg.url) == 400
     finally:
         pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
