@@ -51,22 +51,6 @@ def number(rec: Record | None) -> float | None:
     return float(rec.value)
 
 
-def _target(records: tuple[Record, ...]) -> tuple[float | None, date | None]:
-    storages = sorted({r.storage for r in records if r.storage > 0 and r.quantity == "volume"})
-    if not storages:
-        return None, None
-    for s in storages:
-        vol = number(find(records, "volume", s, function=None))
-        if vol is None:
-            continue
-        when = find(records, "date", s, function=None) or find(records, "datetime", s, function=None)
-        value = when.value if when else None
-        if isinstance(value, datetime):
-            value = value.date()
-        return vol, value if isinstance(value, date) else None
-    return None, None
-
-
 def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
     """Standard TPL status bits 2–4 → alarms.
 
@@ -77,21 +61,26 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
         STATUS_BITS.apply(status, alarms, set())
 
 
-def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], bool]:
+_STORED = frozenset({"volume", "date", "datetime"})
+
+
+def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], dict[tuple[int, str], Record]]:
     """One pass over the records.
 
     Returns the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred),
-    the integer error-flag values of storage 0, and whether any stored (storage ≥ 1) volume exists.
+    the integer error-flag values of storage 0, and the first tariff-0, subunit-0 volume/date/datetime
+    record with a value per storage ≥ 1 (what :func:`find` would return for the billing-date target).
     """
     first: dict[str, Record] = {}
     flags: list[int] = []
-    stored_volume = False
+    stored: dict[tuple[int, str], Record] = {}
     for r in records:
         q = r.quantity
-        if r.storage:
-            stored_volume = stored_volume or q == "volume"
-            continue
         value = r.value
+        if r.storage:
+            if q in _STORED and not r.tariff and not r.subunit and value is not None:
+                stored.setdefault((r.storage, q), r)
+            continue
         if q == "error_flags" and isinstance(value, int):
             flags.append(value)
         if r.tariff or r.subunit or value is None:
@@ -99,14 +88,28 @@ def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], bo
         old = first.get(q)
         if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
             first[q] = r
-    return first, flags, stored_volume
+    return first, flags, stored
+
+
+def _stored_target(stored: dict[tuple[int, str], Record]) -> tuple[float | None, date | None]:
+    """Billing-date target: the lowest storage ≥ 1 with a numeric volume, and the date of that storage."""
+    for s in sorted(s for s, q in stored if q == "volume"):
+        vol = number(stored[s, "volume"])
+        if vol is None:
+            continue
+        when = stored.get((s, "date")) or stored.get((s, "datetime"))
+        value = when.value if when else None
+        if isinstance(value, datetime):
+            value = value.date()
+        return vol, value if isinstance(value, date) else None
+    return None, None
 
 
 def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
     """Extract the standard fields from a frame's records and status byte."""
     recs = frame.records
-    first, flags, stored_volume = _scan(recs)
-    target, target_date = _target(recs) if stored_volume else (None, None)
+    first, flags, stored = _scan(recs)
+    target, target_date = _stored_target(stored) if stored else (None, None)
     when = first.get("datetime")
     battery = first.get("remaining_battery")
     alarms: set[Alarm] = set()
