@@ -94,19 +94,25 @@ def evaluate(
     ev.seconds["prepare"] = time.perf_counter() - t0
     meters = conform(meters, METERS_SCHEMA) if meters is not None else None
     points = conform(points, POINTS_SCHEMA) if points is not None else None
-    heard = last_heard if last_heard is not None else rules_register.last_heard_from(readings)
     calls: dict[str, Callable[[], pl.DataFrame]] = {
         "continuous_flow": lambda: rules_flow.continuous_flow(iv, cfg),
         "night_flow": lambda: rules_flow.night_flow(iv, points, cfg),
         "burst": lambda: rules_flow.burst(iv, meters, cfg),
         "reverse_flow": lambda: rules_register.reverse_flow(iv, cfg, now),
         "stuck": lambda: rules_register.stuck(iv, points, cfg, now),
-        "silent": lambda: rules_register.silent(heard, cfg, now),
+        "silent": lambda: rules_register.silent(heard(), cfg, now),
         "meter_flags": lambda: rules_register.meter_flags(iv, cfg),
         "legalization": lambda: _legalization(meters, cfg, now),
         "consumption_anomaly": lambda: consumption_anomaly(iv, points, cfg, now),
     }
-    reading_meters = set(iv.get_column("meter_key").unique().to_list())
+
+    def heard() -> pl.DataFrame:
+        nonlocal last_heard
+        if last_heard is None:
+            last_heard = rules_register.last_heard_from(iv)
+        return last_heard
+
+    reading_meters = set(iv.filter(pl.col("last")).get_column("meter_key").to_list())
     out = []
     for rule in rules:
         t = time.perf_counter()
@@ -115,7 +121,7 @@ def evaluate(
         if rule == "legalization":
             ev.evaluated_meters[rule] = set(meters.get_column("meter_key").to_list()) if meters is not None else set()
         elif rule == "silent":
-            ev.evaluated_meters[rule] = set(heard.get_column("meter_key").to_list())
+            ev.evaluated_meters[rule] = set(heard().get_column("meter_key").to_list())
         else:
             ev.evaluated_meters[rule] = reading_meters
     ev.detections = pl.concat(out) if out else ev.detections

@@ -68,30 +68,43 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = False) -> pl.DataFrame:
-    """Readings → intervals: add ``same``, ``dt_h``, ``delta_m3``, ``valid``, ``rate_m3h``, ``reset``, ``last``.
+    """Readings → intervals: add ``same``, ``last``, ``reset``, ``dt_h``, ``delta_m3`` and ``valid``.
 
     ``delta_m3`` is the register change since the meter's previous reading (null at the meter's first
     reading and where the register restarted near zero — a replaced or reset meter is not reverse flow).
-    ``valid`` marks an interval short enough to say something about flow during it.
+    ``valid`` marks an interval short enough to say something about flow during it; its mean flow is
+    :func:`interval_rate`. Columns are built one at a time from plain differences with the few meter boundaries
+    (and restarts) patched afterwards, so no full-size shifted copies or masks are held at once.
     """
     df = readings if assume_sorted else readings.sort("meter_key", "measured_at")
-    key, t, tot = pl.col("meter_key"), pl.col("measured_at"), pl.col("total_m3")
-    same = key == key.shift(1)
-    dt_h = (t - t.shift(1)).dt.total_microseconds() / 3.6e9
-    reset = same & (tot < cfg.reset_floor_m3) & (tot.shift(1) >= cfg.reset_floor_m3)
-    delta = pl.when(same & ~reset).then(tot - tot.shift(1))
-    df = df.with_columns(
-        same.fill_null(False).alias("same"),
-        pl.when(same).then(dt_h).alias("dt_h"),
-        delta.alias("delta_m3"),
-        reset.fill_null(False).alias("reset"),
-        (key != key.shift(-1)).fill_null(True).alias("last"),
-    )
+    n = df.height
+    lengths = df.get_column("meter_key").rle().struct.field("len").cast(pl.Int64)
+    first = (lengths.cum_sum() - lengths).alias("row0")
+    tot = df.get_column("total_m3")
+    reset = _restarts(tot, first, cfg.reset_floor_m3)
+    same = pl.repeat(True, n, eager=True).alias("same").scatter(first, False)
+    last = pl.repeat(False, n, eager=True).alias("last").scatter((first - 1).filter(first > 0), True)
+    if n:
+        last = last.scatter([n - 1], True)
+    delta = tot.diff().scatter(pl.concat([first, reset]), None).alias("delta_m3")
+    dt_h = (df.get_column("measured_at").to_physical().diff() / 3.6e9).scatter(first, None).alias("dt_h")
+    reset_flag = pl.repeat(False, n, eager=True).alias("reset").scatter(reset, True)
+    df = df.with_columns(same, last, reset_flag, dt_h, delta)
     valid = pl.col("same") & (pl.col("dt_h") > 0) & (pl.col("dt_h") <= cfg.max_interval_min / 60)
-    return df.with_columns(
-        valid.fill_null(False).alias("valid"),
-        pl.when(valid).then(pl.col("delta_m3") / pl.col("dt_h")).alias("rate_m3h"),
-    )
+    return df.with_columns(valid.fill_null(False).alias("valid"))
+
+
+def _restarts(tot: pl.Series, first: pl.Series, floor: float) -> pl.Series:
+    """Rows whose register fell below ``floor`` from at least ``floor`` at the meter's previous reading."""
+    low = tot.to_frame("t").select(pl.arg_where(pl.col("t") < floor).cast(pl.Int64)).to_series()
+    low = low.filter(~low.is_in(first.implode()) & (low > 0))
+    prev = tot.gather((low - 1).clip(lower_bound=0))
+    return low.filter(prev >= floor)
+
+
+def interval_rate() -> pl.Expr:
+    """Mean flow (m³/h) of a valid interval, null elsewhere; computed where needed instead of stored."""
+    return pl.when(pl.col("valid")).then(pl.col("delta_m3") / pl.col("dt_h"))
 
 
 def run_start(flag: pl.Expr, start: pl.Expr) -> pl.Expr:

@@ -17,6 +17,7 @@ from alerts.frames import (
     conform,
     date_of,
     hour_of,
+    interval_rate,
     json_evidence,
     local_us,
     rows_of,
@@ -43,7 +44,7 @@ def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     the data breaks the run (flow during it is unknown). An episode stays active until
     ``leak_clear_zero_intervals`` consecutive zero-consumption intervals follow it.
     """
-    iv = _leak_candidates(iv, cfg)
+    iv = _leak_candidates(iv, cfg).with_columns(interval_rate().alias("rate_m3h"))
     flow = pl.col("valid") & (pl.col("delta_m3") > cfg.zero_m3)
     start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
     runs = iv.select(
@@ -137,7 +138,7 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     utc_hour = (pl.col("end_us") // 3_600_000_000 + 24 - first_utc) % 24
     cand = (
         iv.lazy()
-        .select("meter_key", "rate_m3h", "dt_h", end_us.alias("end_us"))
+        .select("meter_key", interval_rate().alias("rate_m3h"), "dt_h", end_us.alias("end_us"))
         .filter(pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc))
     )
     cand = cand.with_columns((pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")).collect()
@@ -268,9 +269,11 @@ def burst(iv: pl.DataFrame, meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.
     """
     q3 = _q3_map(meters, cfg)
     floor = cfg.burst_share_of_q3 * min([cfg.default_q3_m3h, *q3.get_column("q3_m3h").to_list()])
-    rate_hi = pl.col("valid") & (pl.col("rate_m3h") >= floor)
+    rate_hi = pl.col("valid") & (interval_rate() >= floor)
     flow_hi = pl.col("flow_m3h") >= floor
-    cand = iv.with_row_index("idx").filter(rate_hi | flow_hi.fill_null(False))
+    # positions first, then only those rows are gathered (no full-size row index or rate column)
+    idx = iv.select(pl.arg_where((rate_hi | flow_hi).fill_null(False)).cast(pl.Int64)).to_series()
+    cand = iv.select(pl.all().gather(idx)).with_columns(idx.alias("idx"), interval_rate().alias("rate_m3h"))
     if cand.height == 0:
         return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
     thr = pl.col("q3_m3h").fill_null(cfg.default_q3_m3h) * cfg.burst_share_of_q3

@@ -187,8 +187,16 @@ def silent(last_heard: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataF
 
 
 def last_heard_from(readings: pl.DataFrame) -> pl.DataFrame:
-    """``meter_key, source, last_at`` computed from a readings frame (storage can also supply it)."""
-    return readings.group_by("meter_key", "source").agg(_T.max().alias("last_at"))
+    """``meter_key, source, last_at`` computed from a readings frame (storage can also supply it).
+
+    Sorted intervals (with ``last``, see :func:`alerts.frames.prepare`) are reduced to the rows where the
+    source changes or the meter ends before grouping; other frames are grouped as they are.
+    """
+    lf = readings.lazy().select("meter_key", "source", "measured_at", *(["last"] if "last" in readings.columns else []))
+    if "last" in readings.columns:
+        src = pl.col("source")
+        lf = lf.filter(pl.col("last") | (src != src.shift(-1)).fill_null(True) | src.is_null())
+    return lf.group_by("meter_key", "source").agg(_T.max().alias("last_at")).collect()
 
 
 def meter_flags(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
