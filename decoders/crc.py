@@ -57,6 +57,24 @@ def crc16(data: bytes | bytearray | memoryview, start: int = 0, end: int | None 
 _RESIDUE = _TABLE16[0xFFFF]
 
 
+def blocks_ok(data: bytes | bytearray | memoryview, spans: tuple[tuple[int, int], ...]) -> bool:
+    """True when every ``(start, end)`` span passes :func:`block_ok` (one call for a whole frame)."""
+    table = _TABLE16
+    words = _WORDS
+    for start, end in spans:
+        n = end - start
+        if n & 1 or n < 2:
+            if not block_ok(data, start, end):
+                return False
+            continue
+        crc = 0
+        for w in words[n >> 1].unpack_from(data, start):
+            crc = table[crc ^ w]
+        if crc != _RESIDUE:
+            return False
+    return True
+
+
 def block_ok(data: bytes | bytearray | memoryview, start: int, end: int) -> bool:
     """True when ``data[start:end]`` is a block followed by its own CRC (two bytes, big-endian).
 

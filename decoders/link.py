@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from decoders import layouts
-from decoders.crc import block_ok
+from decoders.crc import block_ok, blocks_ok
 from decoders.errors import LinkLayerError
 
 MIN_FRAME = 11  # L C M(2) A(6) CI
@@ -57,9 +57,8 @@ def _strip_a(frame: bytes) -> bytes | None:
     if layout is None or len(frame) != layout[1]:
         return None
     spans = layout[0]
-    for start, end in spans:
-        if not block_ok(frame, start, end):
-            return None
+    if not blocks_ok(frame, spans):
+        return None
     return b"".join([frame[start : end - 2] for start, end in spans])
 
 

@@ -133,6 +133,6 @@ def telegram_from_values(values: tuple[Any, ...]) -> Telegram:
     if len(values) != len(_TELEGRAM_SETTERS):
         raise TypeError(f"Telegram has {len(_TELEGRAM_SETTERS)} fields, got {len(values)} values")
     tg: Telegram = _new_object(Telegram)
-    for set_field, value in zip(_TELEGRAM_SETTERS, values, strict=True):
+    for set_field, value in zip(_TELEGRAM_SETTERS, values):  # noqa: B905 - length checked above
         set_field(tg, value)
     return tg

@@ -103,8 +103,8 @@ def _decode_link_frame(
 ) -> Telegram:
     data = lk.data
     get = _Keys(keys)
-    mfct = manufacturer_letters(lk.m_field)
-    meter_id = meter_id_text(lk.id_bytes)
+    mfct = link_mfct = manufacturer_letters(lk.m_field)
+    meter_id = link_id = meter_id_text(lk.id_bytes)
     version, dtype = lk.version, lk.device_type
     m_bytes, a_bytes = data[2:4], data[4:10]
     pos = lk.ci_offset
@@ -183,10 +183,10 @@ def _decode_link_frame(
         mfct_data,
         get(mfct, meter_id) if kind_header is None or driver.cis else (),
     )
-    return _telegram(fr, driver)
+    return _telegram(fr, driver, link_mfct, link_id)
 
 
-def _telegram(fr: Frame, driver: Driver) -> Telegram:
+def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegram:
     try:
         f = driver.extract(fr)
     except DecodeError:
@@ -196,7 +196,6 @@ def _telegram(fr: Frame, driver: Driver) -> Telegram:
     get = f.get
     tpl = fr.tpl
     device_type = get("device_type", fr.device_type)
-    link_frame = fr.link
     return telegram_from_values(
         (
             get("meter_id", fr.meter_id),
@@ -221,7 +220,7 @@ def _telegram(fr: Frame, driver: Driver) -> Telegram:
             get("records", fr.records),
             blake2b(get("payload", fr.payload), digest_size=8).digest(),
             fr.ci,
-            manufacturer_letters(link_frame.m_field),
-            meter_id_text(link_frame.id_bytes),
+            link_mfct,
+            link_id,
         )
     )
