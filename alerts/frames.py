@@ -68,13 +68,14 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = False) -> pl.DataFrame:
-    """Readings → intervals: add ``same``, ``last``, ``reset``, ``dt_h``, ``delta_m3`` and ``valid``.
+    """Readings → intervals: add ``same``, ``last``, ``reset``, ``delta_m3`` and ``valid``.
 
     ``delta_m3`` is the register change since the meter's previous reading (null at the meter's first
     reading and where the register restarted near zero — a replaced or reset meter is not reverse flow).
-    ``valid`` marks an interval short enough to say something about flow during it; its mean flow is
-    :func:`interval_rate`. Columns are built one at a time from plain differences with the few meter boundaries
-    (and restarts) patched afterwards, so no full-size shifted copies or masks are held at once.
+    ``valid`` marks an interval short enough to say something about flow during it; its length and mean
+    flow are :func:`interval_hours` and :func:`interval_rate` (computed where needed, not stored).
+    Columns are built from plain differences with the few meter boundaries (and restarts) patched
+    afterwards, so no full-size shifted copies or masks are held at once.
     """
     df = readings if assume_sorted else readings.sort("meter_key", "measured_at")
     n = df.height
@@ -87,10 +88,10 @@ def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = Fa
     if n:
         last = last.scatter([n - 1], True)
     delta = tot.diff().scatter(pl.concat([first, reset]), None).alias("delta_m3")
-    dt_h = (df.get_column("measured_at").to_physical().diff() / 3.6e9).scatter(first, None).alias("dt_h")
     reset_flag = pl.repeat(False, n, eager=True).alias("reset").scatter(reset, True)
-    df = df.with_columns(same, last, reset_flag, dt_h, delta)
-    valid = pl.col("same") & (pl.col("dt_h") > 0) & (pl.col("dt_h") <= cfg.max_interval_min / 60)
+    df = df.with_columns(same, last, reset_flag, delta)
+    dt_us = pl.col("measured_at").cast(pl.Int64).diff()
+    valid = pl.col("same") & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)
     return df.with_columns(valid.fill_null(False).alias("valid"))
 
 
@@ -102,9 +103,14 @@ def _restarts(tot: pl.Series, first: pl.Series, floor: float) -> pl.Series:
     return low.filter(prev >= floor)
 
 
-def interval_rate() -> pl.Expr:
-    """Mean flow (m³/h) of a valid interval, null elsewhere; computed where needed instead of stored."""
-    return pl.when(pl.col("valid")).then(pl.col("delta_m3") / pl.col("dt_h"))
+def interval_hours() -> pl.Expr:
+    """Hours since the meter's previous reading (null at its first); for whole-meter sorted frames."""
+    return pl.when(pl.col("same")).then(pl.col("measured_at").cast(pl.Int64).diff() / 3.6e9)
+
+
+def interval_rate(hours: pl.Expr | None = None) -> pl.Expr:
+    """Mean flow (m³/h) of a valid interval, null elsewhere (``hours`` defaults to :func:`interval_hours`)."""
+    return pl.when(pl.col("valid")).then(pl.col("delta_m3") / (interval_hours() if hours is None else hours))
 
 
 def run_start(flag: pl.Expr, start: pl.Expr) -> pl.Expr:

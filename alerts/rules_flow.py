@@ -17,6 +17,7 @@ from alerts.frames import (
     conform,
     date_of,
     hour_of,
+    interval_hours,
     interval_rate,
     json_evidence,
     local_us,
@@ -44,7 +45,8 @@ def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     the data breaks the run (flow during it is unknown). An episode stays active until
     ``leak_clear_zero_intervals`` consecutive zero-consumption intervals follow it.
     """
-    iv = _leak_candidates(iv, cfg).with_columns(interval_rate().alias("rate_m3h"))
+    iv = _leak_candidates(iv, cfg).with_columns(interval_hours().alias("dt_h"))
+    iv = iv.with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
     flow = pl.col("valid") & (pl.col("delta_m3") > cfg.zero_m3)
     start = _T - pl.duration(microseconds=(pl.col("dt_h") * 3.6e9).cast(pl.Int64))
     runs = iv.select(
@@ -138,7 +140,7 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     utc_hour = (pl.col("end_us") // 3_600_000_000 + 24 - first_utc) % 24
     cand = (
         iv.lazy()
-        .select("meter_key", interval_rate().alias("rate_m3h"), "dt_h", end_us.alias("end_us"))
+        .select("meter_key", interval_rate().alias("rate_m3h"), interval_hours().alias("dt_h"), end_us.alias("end_us"))
         .filter(pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc))
     )
     cand = cand.with_columns((pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")).collect()
@@ -273,7 +275,10 @@ def burst(iv: pl.DataFrame, meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.
     flow_hi = pl.col("flow_m3h") >= floor
     # positions first, then only those rows are gathered (no full-size row index or rate column)
     idx = iv.select(pl.arg_where((rate_hi | flow_hi).fill_null(False)).cast(pl.Int64)).to_series()
-    cand = iv.select(pl.all().gather(idx)).with_columns(idx.alias("idx"), interval_rate().alias("rate_m3h"))
+    prev_us = iv.get_column("measured_at").to_physical().gather((idx - 1).clip(lower_bound=0))
+    dt_h = pl.when(pl.col("same")).then((_T.cast(pl.Int64) - prev_us) / 3.6e9)
+    cand = iv.select(pl.all().gather(idx)).with_columns(idx.alias("idx"), dt_h.alias("dt_h"))
+    cand = cand.with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
     if cand.height == 0:
         return conform(pl.DataFrame(), DETECTION_SCHEMA).clear()
     thr = pl.col("q3_m3h").fill_null(cfg.default_q3_m3h) * cfg.burst_share_of_q3
