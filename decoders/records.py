@@ -362,7 +362,7 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                 else:
                     number = int.from_bytes(buf[nxt:data_end], "little", signed=True)
                     value = number / div if div else float(number * mul)
-                append(_new_record(Record, (*prefix, value)))
+                append(_new_record(Record, prefix + (value,)))
                 pos = data_end
                 continue
         if dif == 0x2F or dif == 0x7F:  # idle filler, global readout request

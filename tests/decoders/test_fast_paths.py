@@ -1,4 +1,8 @@
-"""The reusable per-key AES objects and the two-bytes-per-step CRC agree with the reference implementations."""
+"""The decoder's fast paths agree with their reference definitions.
+
+Per-key AES objects vs ``cryptography``'s one-shot contexts, the two-bytes-per-step CRC vs a bitwise CRC, the
+PRIOS byte tables vs the bit-by-bit LFSR, ``telegram_from_values`` vs the dataclass constructor.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import random
 
 import pytest
 
-from decoders import Decoder, KeyLookup, crypto, decode
+from decoders import Decoder, KeyLookup, crypto, decode, diehl
 from decoders.ciphers import CipherCache
 from decoders.crc import block_ok, crc16
 from decoders.drivers import ALL_DRIVERS
+from decoders.model import Telegram, telegram_from_values
 
 RNG = random.Random(1357)
 
@@ -87,3 +92,33 @@ def test_decoder_object_decodes_every_driver_case_like_decode() -> None:
             frame = bytes.fromhex(case.hex)
             dec = Decoder(keys)
             assert dec.decode(frame) == dec.decode(frame) == decode(frame, keys)
+
+
+def _descramble_bitwise(frame: bytes, key: bytes) -> bytes:
+    reg = int.from_bytes(key[:4], "big") ^ int.from_bytes(key[4:8], "big")
+    for pos in (2, 6, 10):
+        reg ^= int.from_bytes(frame[pos : pos + 4], "big")
+    out = bytearray()
+    for byte in frame[15:]:
+        for _ in range(8):
+            bit = ((reg >> 1) ^ (reg >> 2) ^ (reg >> 11) ^ (reg >> 31)) & 1
+            reg = ((reg << 1) | bit) & 0xFFFFFFFF
+        out.append(byte ^ (reg & 0xFF))
+    return bytes(out)
+
+
+@pytest.mark.parametrize("n", [15, 16, 40, 120])
+def test_prios_byte_tables_match_the_bitwise_lfsr(n: int) -> None:
+    for _ in range(20):
+        frame, key = _bytes(n), _bytes(8)
+        assert diehl.descramble(frame, key) == _descramble_bitwise(frame, key)
+
+
+def test_telegram_from_values_equals_the_constructor() -> None:
+    values = ("12345678", "APA", 1, 7, "water", 3, 0, 5, "oms", 1.5, 1.0, None, None, 0.25, None)
+    values += (frozenset(), frozenset(), 100, 3.6, (), b"12345678", 0x7A, "APA", "12345678")
+    built = telegram_from_values(values)
+    assert built == Telegram(*values)
+    assert hash(built) == hash(Telegram(*values))
+    with pytest.raises(TypeError):
+        telegram_from_values(values[:-1])
