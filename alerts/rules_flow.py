@@ -136,14 +136,11 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     """
     # cheap UTC pre-filter on integer hours (Warsaw is UTC+1/+2), then exact local hours on the rows left
     first_utc, n_utc = (cfg.night_start_h - 2) % 24, cfg.night_end_h - cfg.night_start_h + 2  # ends in (start, end]
-    end_us = _T.cast(pl.Int64)
-    utc_hour = (pl.col("end_us") // 3_600_000_000 + 24 - first_utc) % 24
-    cand = (
-        iv.lazy()
-        .select("meter_key", interval_rate().alias("rate_m3h"), interval_hours().alias("dt_h"), end_us.alias("end_us"))
-        .filter(pl.col("rate_m3h").is_not_null() & (utc_hour < n_utc))
+    utc_hour = (_T.cast(pl.Int64) // 3_600_000_000 + 24 - first_utc) % 24
+    cand = _gather_intervals(iv, pl.col("valid") & (utc_hour < n_utc))
+    cand = cand.filter(pl.col("rate_m3h").is_not_null()).with_columns(
+        (pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")
     )
-    cand = cand.with_columns((pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")).collect()
     cand = cand.with_columns(
         local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
     )
@@ -169,6 +166,17 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
         )
         .filter(pl.col("covered_h") >= (cfg.night_end_h - cfg.night_start_h) / 2)
     )
+
+
+def _gather_intervals(iv: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
+    """``meter_key, end_us, dt_h, rate_m3h`` of the intervals where ``where`` holds, gathered by position
+    with their previous reading, so lengths and rates are only computed for those rows."""
+    idx = iv.select(pl.arg_where(where)).to_series()
+    t = iv.get_column("measured_at").to_physical()
+    rows = iv.select("meter_key", "valid", "delta_m3").select(pl.all().gather(idx))
+    dt_h = (t.gather(idx) - t.gather((idx - 1).clip(lower_bound=0))) / 3.6e9
+    rows = rows.with_columns(t.gather(idx).alias("end_us"), dt_h.alias("dt_h"))
+    return rows.with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
 
 
 def _leaky_series_only(per_meter: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:

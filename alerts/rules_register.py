@@ -207,7 +207,8 @@ def meter_flags(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     """
     bits = {k: ALARM_BITS[Alarm(k)] for k in cfg.flag_kinds}
     any_bit = sum(bits.values())
-    rows = iv.filter(((pl.col("alarms") & any_bit) != 0) | pl.col("last"))
+    idx = iv.select(pl.arg_where(((pl.col("alarms") & any_bit) != 0) | pl.col("last"))).to_series()
+    rows = iv.select("meter_key", "measured_at", "alarms", "last").select(pl.all().gather(idx))
     last = rows.filter(pl.col("last")).select("meter_key", pl.col("alarms").alias("last_alarms"))
     rows = rows.filter((pl.col("alarms") & any_bit) != 0)
     day = _T.dt.convert_time_zone(cfg.timezone).dt.date()
