@@ -13,12 +13,16 @@ The last line printed is one JSON object with every figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import random
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,28 +59,22 @@ EXPECT = {  # rule kind → injected cases that should raise it
 }
 
 
-class RssSampler:
-    """Peak resident set size of this process, sampled every 20 ms in a thread."""
+def _status_gb(field: str) -> float:
+    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``) in GiB; ru_maxrss where there is none."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
-    def __init__(self) -> None:
-        self.peak = 0
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        page = os.sysconf("SC_PAGE_SIZE")
-        while not self._stop.is_set():
-            with open("/proc/self/statm") as fh:
-                self.peak = max(self.peak, int(fh.read().split()[1]) * page)
-            self._stop.wait(0.02)
-
-    def __enter__(self) -> RssSampler:
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._t.join()
+def _reset_peak() -> None:
+    """Restart the kernel's peak-RSS counter (Linux ``clear_refs`` 5), so a peak covers what follows."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
 def meter_params(n_meters: int, days: int, seed: int) -> pl.DataFrame:
@@ -143,8 +141,8 @@ def generate(n_meters: int, days: int, seed: int = 6) -> tuple[pl.DataFrame, pl.
         {
             "meter_key": meter_idx + 1,
             "h": idx % hours,
-            "u": pl.Series(pc.random(n)),
-            "v": pl.Series(pc.random(n)),
+            "u": pl.Series(pc.random(n, initializer=seed)),
+            "v": pl.Series(pc.random(n, initializer=seed + 1)),
         }
     )
     p = {c: pl.lit(params[c]).gather(pl.col("meter_key") - 1) for c in params.columns if c != "meter_key"}
@@ -223,26 +221,52 @@ def diff_methods(df: pl.DataFrame) -> dict[str, float]:
 
 
 def bench_rules(n_meters: int, days: int) -> dict[str, object]:
-    """Generate, run every rule once, score."""
+    """Generate and write the frames, run every rule in a fresh process (so generation memory is not
+    counted), score."""
     t = time.perf_counter()
     df, meters, points, cases = generate(n_meters, days)
     gen_s = time.perf_counter() - t
     diffs = diff_methods(df)
-    with RssSampler() as rss:
-        t = time.perf_counter()
-        ev = evaluate(df, meters=meters, points=points, cfg=RuleConfig(), assume_sorted=True)
-        rules_s = time.perf_counter() - t
+    work = Path(tempfile.mkdtemp(prefix="odczyt-rules-"))
+    try:
+        for name, frame in (("readings", df), ("meters", meters), ("points", points)):
+            frame.write_ipc(work / f"{name}.arrow")
+        rows = df.height
+        del df
+        cmd = [sys.executable, __file__, "--rules-from", str(work)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        run = json.loads(out)
+        detections = pl.read_ipc(work / "detections.arrow")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return {
-        "rows": df.height,
+        "rows": rows,
         "meters": n_meters,
         "days": days,
         "generate_s": round(gen_s, 2),
-        "rules_s": round(rules_s, 2),
-        "rows_per_s": round(df.height / rules_s),
-        "rule_s": {k: round(v, 3) for k, v in ev.seconds.items()},
-        "peak_rss_gb": round(rss.peak / 2**30, 2),
-        "quality": score(ev.detections, cases),
+        **run,
+        "rows_per_s": round(rows / run["rules_s"]),
+        "quality": score(detections, cases),
         **diffs,
+    }
+
+
+def run_rules(work: Path) -> dict[str, object]:
+    """Child process: load the frames, run every rule once; peak RSS counts from the loaded readings on."""
+    df = pl.read_ipc(work / "readings.arrow").set_sorted("meter_key")
+    meters, points = pl.read_ipc(work / "meters.arrow"), pl.read_ipc(work / "points.arrow")
+    gc.collect()
+    _reset_peak()
+    frame_gb = _status_gb("VmRSS")
+    t = time.perf_counter()
+    ev = evaluate(df, meters=meters, points=points, cfg=RuleConfig(), assume_sorted=True)
+    rules_s = time.perf_counter() - t
+    ev.detections.write_ipc(work / "detections.arrow")
+    return {
+        "rules_s": round(rules_s, 2),
+        "rule_s": {k: round(v, 3) for k, v in ev.seconds.items()},
+        "rss_with_readings_gb": round(frame_gb, 2),
+        "peak_rss_gb": round(_status_gb("VmHWM"), 2),
     }
 
 
@@ -268,8 +292,11 @@ def bench_load(n_rows: int, psycopg_rows: int) -> dict[str, object]:
             conn.commit()
         copy_s = time.perf_counter() - t
         t = time.perf_counter()
-        got = load_readings(pg.url, ordered=False)
+        got = load_readings(pg.url, ordered=False, parallel=1)
         adbc_s = time.perf_counter() - t
+        t = time.perf_counter()
+        par = load_readings(pg.url, ordered=False, parallel=2)
+        par_s = time.perf_counter() - t
         until = START + timedelta(hours=max(1, psycopg_rows // meters))
         t = time.perf_counter()
         small = load_readings_psycopg(pg.url, until=until)
@@ -282,6 +309,7 @@ def bench_load(n_rows: int, psycopg_rows: int) -> dict[str, object]:
         "copy_rows_per_s": round(n_rows / copy_s),
         "adbc_s": round(adbc_s, 2),
         "adbc_rows_per_s": round(got.height / adbc_s),
+        "adbc_parallel2_rows_per_s": round(par.height / par_s),
         "psycopg_rows": small.height,
         "psycopg_rows_per_s": round(small.height / psy_s),
     }
@@ -295,7 +323,11 @@ def main() -> None:
     ap.add_argument("--load-rows", type=int, default=10_000_000)
     ap.add_argument("--psycopg-rows", type=int, default=1_000_000)
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--rules-from", type=Path, help=argparse.SUPPRESS)  # the child process of bench_rules
     args = ap.parse_args()
+    if args.rules_from:
+        print(json.dumps(run_rules(args.rules_from)))
+        return
     result = bench_rules(args.meters, args.days)
     for kind, q in result["quality"].items():  # type: ignore[union-attr]
         print(f"{kind:20s} precision {q['precision']:.3f} recall {q['recall']:.3f} ({q['found']}/{q['truth']})")

