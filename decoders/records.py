@@ -346,6 +346,9 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
     common = COMMON_HEADERS.get
     while pos < stop:
         dif = buf[pos]
+        if dif == 0x2F:  # idle filler (pads encrypted payloads to whole blocks, often many in a row)
+            pos += 1
+            continue
         entry = None
         if dif < 0x80 and pos + 1 < stop:
             vif_byte = buf[pos + 1]
@@ -362,10 +365,10 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                 else:
                     number = int.from_bytes(buf[nxt:data_end], "little", signed=True)
                     value = number / div if div else float(number * mul)
-                append(_new_record(Record, prefix + (value,)))
+                append(_new_record(Record, prefix + (value,)))  # noqa: RUF005 - faster than (*prefix, value)
                 pos = data_end
                 continue
-        if dif == 0x2F or dif == 0x7F:  # idle filler, global readout request
+        if dif == 0x7F:  # global readout request, no data
             pos += 1
             continue
         if dif == 0x0F or dif == 0x1F:
