@@ -64,8 +64,14 @@ def decode(
     between calls (a fresh one is used per call when omitted). Raises only :class:`DecodeError`
     subclasses; their ``layer`` attribute says where decoding stopped.
     """
+    return _decode(frame, keys, compact_formats, CipherCache() if ciphers is None else ciphers)
+
+
+def _decode(
+    frame: bytes, keys: KeyLookup | None, compact_formats: CompactFormatCache | None, ciphers: CipherCache
+) -> Telegram:
     try:
-        return decode_frame(bytes(frame), keys, compact_formats, CipherCache() if ciphers is None else ciphers)
+        return decode_frame(bytes(frame), keys, compact_formats, ciphers)
     except DecodeError:
         raise
     except Exception as exc:  # a bug in a layer must still surface as a DecodeError
@@ -94,4 +100,4 @@ class Decoder:
 
     def decode(self, frame: bytes) -> Telegram:
         """Decode one frame (see :func:`decode`)."""
-        return decode(frame, self.keys, compact_formats=self.compact_formats, ciphers=self.ciphers)
+        return _decode(frame, self.keys, self.compact_formats, self.ciphers)
