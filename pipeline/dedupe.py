@@ -1,41 +1,49 @@
 """Time-window dedupe for one ingest worker (the database merge dedupes across workers).
 
 Two levels, as domain notes §6 advise: identical frame bytes heard by several gateways (the frame digest),
-and the same telegram re-sent through a repeater that altered the link layer (meter, access number and
-the digest of the decrypted payload). Entries expire ``window_s`` after they were first seen.
+and the same telegram re-sent through a repeater that altered the link layer, or delivered by a receiver
+that strips CRCs while another keeps them (meter, access number and the digest of the decrypted payload).
+
+Two copies match when their own reception times lie within ``window_s`` of each other. Entries are
+forgotten by *arrival* age (wall clock, ``retention_s``) and a size cap — not by the newest frame time: a
+gateway that drains hours of spool after an outage delivers copies whose frame times are far behind what
+other gateways already delivered, and those must still meet their first copy.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 
 
 class WindowSet:
-    """Keys first seen at a time, forgotten ``window_s`` later (measured in the frames' own timestamps)."""
+    """Keys with the frame time they were first seen at; forgotten ``retention_s`` after arrival."""
 
-    def __init__(self, window_s: float, max_entries: int = 1_000_000) -> None:
+    def __init__(self, window_s: float, max_entries: int = 1_000_000, retention_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
         self.max_entries = max_entries
-        self._seen: OrderedDict[Hashable, tuple[datetime, object]] = OrderedDict()
+        self.retention_s = max(window_s, 900.0) if retention_s is None else retention_s
+        self._clock = clock
+        self._seen: OrderedDict[Hashable, tuple[datetime, object, float]] = OrderedDict()
 
     def get(self, key: Hashable, at: datetime) -> object | None:
-        """The value stored with ``key`` when it was first seen within the window before/after ``at``."""
+        """The value stored with ``key`` when it was first seen within ``window_s`` of ``at``."""
         hit = self._seen.get(key)
-        if hit is None:
-            return None
-        if abs((at - hit[0]).total_seconds()) > self.window_s:
+        if hit is None or abs((at - hit[0]).total_seconds()) > self.window_s:
             return None
         return hit[1]
 
     def add(self, key: Hashable, at: datetime, value: object = True) -> None:
-        """Remember ``key`` (replacing an expired entry) and drop entries that fell out of the window."""
-        self._seen[key] = (at, value)
+        """Remember ``key`` (replacing an older entry) and forget what arrived too long ago."""
+        now = self._clock()
+        self._seen[key] = (at, value, now)
         self._seen.move_to_end(key)
         while self._seen:
-            oldest_key, (oldest_at, _) = next(iter(self._seen.items()))
-            if len(self._seen) <= self.max_entries and (at - oldest_at).total_seconds() <= self.window_s:
+            oldest_key, (_, _, arrived) = next(iter(self._seen.items()))
+            if len(self._seen) <= self.max_entries and now - arrived <= self.retention_s:
                 break
             del self._seen[oldest_key]
 

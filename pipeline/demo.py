@@ -31,6 +31,7 @@ from collectors.gateway import Gateway
 from core.settings import Settings
 from core.types import RawFrame
 from hardware import open_receiver
+from hardware.dll import strip_crcs
 from hardware.sim.im871a import Im871aSimulator
 from pipeline.embedded import EmbeddedMosquitto, EmbeddedPostgres
 from pipeline.ingest import IngestWorker
@@ -140,7 +141,7 @@ def _transmit(txs: list[Transmission], sim: Im871aSimulator, clock: SimClock, gw
             clock.push(tx.at)
             sim.transmit(tx.frame, rssi_dbm=rssi)
             if i % 5 == 0:
-                gw2.submit(RawFrame(payload=tx.frame, received_at=tx.at + timedelta(milliseconds=800),
+                gw2.submit(RawFrame(payload=strip_crcs(tx.frame), received_at=tx.at + timedelta(milliseconds=800),
                                     source=gw2.gateway_id, rssi_dbm=rssi - 9.0))
             if i % 200 == 0:
                 progress.update(task, completed=i)

@@ -62,9 +62,7 @@ def test_every_reading_arrives_exactly_once_and_billing_matches(fresh_db_url: st
     with TestClient(create_app(fresh_db_url)) as client:
         resp = client.get("/v1/billing/readings", params={"at": cutoff.isoformat()})
         assert resp.status_code == 200, resp.text
-        body = resp.json()
-        items = body["items"] if isinstance(body, dict) else body
-        by_id = {item["meter_id"]: item for item in items}
+        by_id = {item["meter_id"]: item for item in resp.json()}
         assert set(by_id) == set(last_before)
         for meter_id, tx in last_before.items():
             assert by_id[meter_id]["total_m3"] == pytest.approx(tx.total_m3, abs=1e-6)
@@ -75,7 +73,8 @@ def test_every_reading_arrives_exactly_once_and_billing_matches(fresh_db_url: st
                           params={"from": start.isoformat(), "to": END.isoformat()})
         assert resp.status_code == 200, resp.text
         body = resp.json()
-        readings = body["items"] if isinstance(body, dict) else body
+        assert body["meter_id"] == one.meter_id and body["manufacturer"] == one.manufacturer
+        readings = body["readings"]
         assert len(readings) == DAYS * 24
         assert client.get("/v1/dashboard/summary").json()["readings_total"] == len(txs)
         metrics = client.get("/metrics").text
