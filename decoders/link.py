@@ -105,7 +105,7 @@ def normalize(frame: bytes) -> LinkFrame:
     """Detect the frame shape, check and remove CRCs, and parse the DLL header."""
     if len(frame) < MIN_FRAME - 1:
         raise LinkLayerError(f"link: frame of {len(frame)} bytes is shorter than a DLL header")
-    wired = _wired(frame)
+    wired = _wired(frame) if frame[0] == 0x68 else None  # a long frame's start byte (also L = 104)
     if wired is not None:
         return wired
     fmt = "A"

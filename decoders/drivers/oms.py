@@ -64,7 +64,7 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
 _STORED = frozenset({"volume", "date", "datetime"})
 
 
-def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], dict[tuple[int, str], Record]]:
+def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], dict[int, dict[str, Record]]]:
     """One pass over the records.
 
     Returns the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred),
@@ -73,13 +73,17 @@ def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], di
     """
     first: dict[str, Record] = {}
     flags: list[int] = []
-    stored: dict[tuple[int, str], Record] = {}
+    stored: dict[int, dict[str, Record]] = {}
     for r in records:
         q = r.quantity
         value = r.value
         if r.storage:
             if q in _STORED and not r.tariff and not r.subunit and value is not None:
-                stored.setdefault((r.storage, q), r)
+                per = stored.get(r.storage)
+                if per is None:
+                    stored[r.storage] = {q: r}
+                elif q not in per:
+                    per[q] = r
             continue
         if q == "error_flags" and isinstance(value, int):
             flags.append(value)
@@ -91,13 +95,14 @@ def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], di
     return first, flags, stored
 
 
-def _stored_target(stored: dict[tuple[int, str], Record]) -> tuple[float | None, date | None]:
+def _stored_target(stored: dict[int, dict[str, Record]]) -> tuple[float | None, date | None]:
     """Billing-date target: the lowest storage ≥ 1 with a numeric volume, and the date of that storage."""
-    for s in sorted(s for s, q in stored if q == "volume"):
-        vol = number(stored[s, "volume"])
+    for s in sorted(stored):
+        per = stored[s]
+        vol = number(per.get("volume"))
         if vol is None:
             continue
-        when = stored.get((s, "date")) or stored.get((s, "datetime"))
+        when = per.get("date") or per.get("datetime")
         value = when.value if when else None
         if isinstance(value, datetime):
             value = value.date()
