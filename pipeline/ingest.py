@@ -1,7 +1,8 @@
 """The MQTT ingest worker: shared subscription, QoS 1 with manual acks sent only after the batch committed.
 
-Threads: paho's network loop (``on_message`` only queues), the batch loop (parse, dedupe, decode, commit,
-ack) and a maintenance loop (partitions, rollups, key-ring refresh). Each worker connects with a persistent
+Threads: paho's network loop (``on_message`` only queues), the batch loop (parse, dedupe, decode), the
+writer (commit, then ack; one batch may wait for it, so decoding overlaps the commit) and a maintenance
+loop (partitions, rollups, key-ring refresh). Each worker connects with a persistent
 session (``clean_start=False``, session expiry), so messages published while it is down wait in the broker,
 and a message it received but did not acknowledge is redelivered — to it after a reconnect, or to another
 worker of the group. Redelivery is harmless: the database merge drops readings already stored.
@@ -73,6 +74,7 @@ class IngestWorker:
         self.maintenance_every_s, self.keyring_every_s = maintenance_every_s, keyring_every_s
         self.write_strategy = write_strategy
         self._queue: queue.Queue[Message] = queue.Queue()
+        self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._generation = 0
@@ -114,7 +116,8 @@ class IngestWorker:
         self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
                                    keepalive=self.mqtt_settings.keepalive_s, clean_start=False, properties=props)
         self._client.loop_start()
-        for target, name in ((self._batch_loop, "batch"), (self._maintenance_loop, "maintenance")):
+        for target, name in ((self._batch_loop, "batch"), (self._writer_loop, "writer"),
+                             (self._maintenance_loop, "maintenance")):
             thread = threading.Thread(target=target, name=f"{self.client_id}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -184,13 +187,27 @@ class IngestWorker:
     # --- batch loop -----------------------------------------------------------------------------------
 
     def _batch_loop(self) -> None:
+        """Parse, dedupe and decode batches; hand each to the writer thread (decode N+1 while N commits)."""
         assert self._builder is not None
-        while not self._stop.is_set():
-            if not self._fill(self._builder):
-                continue
-            batch = self._builder.take()
-            if self.crash_hook:
-                self.crash_hook("received")
+        try:
+            while not self._stop.is_set():
+                if not self._fill(self._builder):
+                    continue
+                batch = self._builder.take()
+                if self.crash_hook:
+                    self.crash_hook("received")
+                while not self._stop.is_set():
+                    try:
+                        self._to_writer.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            self._to_writer.put(None)  # the writer drains what it holds, then ends
+
+    def _writer_loop(self) -> None:
+        """Commit batches in order and acknowledge each one's messages only after it committed."""
+        while (batch := self._to_writer.get()) is not None:
             if self._commit(batch):
                 if self.crash_hook:
                     self.crash_hook("committed")

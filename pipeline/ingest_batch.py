@@ -18,7 +18,7 @@ from datetime import datetime
 from core.ids import manufacturer_letters, meter_key
 from core.types import RawFrame, Reading, ReadingSource
 from core.wire import WireError, decode_frames
-from decoders import CompactFormatCache, DecodeError, KeyMissingError, Telegram, WrongKeyError, decode
+from decoders import CipherCache, DecodeError, Decoder, KeyMissingError, Telegram, WrongKeyError
 from pipeline.dedupe import WindowSet
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus, StoredFrame
@@ -100,11 +100,22 @@ class BatchBuilder:
     """Turns messages into batch content, keeping the per-worker dedupe windows across batches."""
 
     def __init__(self, *, keyring: KeyRing, dedupe_window_s: float) -> None:
-        self.keyring = keyring
+        # one decoder for the worker's life: compact formats learnt and per-key AES contexts are kept
+        self.decoder = Decoder(keyring.lookup, ciphers=CipherCache(max_size=1 << 16))
+        self._keyring = keyring
         self.frames_seen = WindowSet(dedupe_window_s)
         self.telegrams_seen = WindowSet(dedupe_window_s)
-        self.compact = CompactFormatCache()
         self.batch = Batch()
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The registry's meters and keys (the maintenance loop swaps in a fresh one)."""
+        return self._keyring
+
+    @keyring.setter
+    def keyring(self, keyring: KeyRing) -> None:
+        self._keyring = keyring
+        self.decoder.keys = keyring.lookup
 
     def add(self, msg: Message) -> None:
         """Parse one message into the current batch."""
@@ -155,7 +166,7 @@ class BatchBuilder:
         link = link_address(p.frame.payload)
         p.link_key = meter_key(*link) if link else None
         try:
-            telegram = decode(p.frame.payload, self.keyring.lookup, compact_formats=self.compact)
+            telegram = self.decoder.decode(p.frame.payload)
         except (KeyMissingError, WrongKeyError) as exc:
             known = link is not None and self.keyring.knows(*link)
             missing = FrameStatus.KEY_MISSING if isinstance(exc, KeyMissingError) else FrameStatus.WRONG_KEY
