@@ -1,4 +1,8 @@
-"""``odczyt ingest``: run one ingest worker as a service, with Prometheus metrics on a port."""
+"""``odczyt ingest``: run one ingest worker as a service, with Prometheus metrics on a port.
+
+When ``ingest.analyze_every_s`` (or ``--analyze-every``) is above zero the service also schedules the
+analysis (``pipeline.analyze.AnalysisScheduler``) in a thread of its own and stops it on exit.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,25 @@ from core.settings import Settings
 from pipeline.commands.db import database_url
 
 
+def _raise_interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``ingest`` command."""
 
     @app.command()
     def ingest(metrics_port: int = typer.Option(9108, help="Port of the Prometheus /metrics endpoint (0 = off)."),
                client_id: str = typer.Option(None, help="MQTT client id (default: ingest.client_id setting)."),
-               migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first.")
+               migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first."),
+               analyze_every: float = typer.Option(None, "--analyze-every", min=0,
+                                                   help="Seconds between analysis runs (0 = none; default: "
+                                                        "ingest.analyze_every_s setting).")
                ) -> None:
         """Consume frames from MQTT (shared subscription), decode, store; runs until SIGTERM/Ctrl-C."""
         from prometheus_client import start_http_server
 
+        from pipeline.analyze import AnalysisScheduler
         from pipeline.ingest import IngestWorker
         from storage.migrate import migrate
 
@@ -33,6 +45,12 @@ def register(app: typer.Typer) -> None:
         if metrics_port:
             start_http_server(metrics_port)
         master = bytes.fromhex(settings.master_key.get_secret_value()) if settings.master_key else None
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
-                     client_id=client_id, mqtt_settings=settings.mqtt).run_forever()
+        interval = settings.ingest.analyze_every_s if analyze_every is None else analyze_every
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics).start() if interval else None
+        try:
+            IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
+                         client_id=client_id, mqtt_settings=settings.mqtt).run_forever()
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
