@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 _MASK128 = (1 << 128) - 1
+_ECB = modes.ECB()  # a mode object holds no state; one serves every context
 _RB = 0x87  # RFC 4493 constant for 128-bit blocks
 
 
@@ -40,14 +41,14 @@ class AesKey:
     def encrypt_blocks(self, data: bytes) -> bytes:
         """Raw AES (ECB) encryption of whole 16-byte blocks."""
         if self._enc is None:
-            self._enc = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
+            self._enc = Cipher(algorithms.AES(self.key), _ECB).encryptor()
         out: bytes = self._enc.update(data)
         return out
 
     def cbc_decrypt(self, iv: bytes, data: bytes) -> bytes:
         """AES-128-CBC decrypt ``data`` (a multiple of 16 bytes), no padding."""
         if self._dec is None:
-            self._dec = Cipher(algorithms.AES(self.key), modes.ECB()).decryptor()
+            self._dec = Cipher(algorithms.AES(self.key), _ECB).decryptor()
         n = len(data)
         if n == 0:
             return b""
@@ -61,7 +62,7 @@ class AesKey:
         if n == 0:
             return b""
         c0 = int.from_bytes(counter_block, "big")
-        blocks = b"".join(((c0 + i) & _MASK128).to_bytes(16, "big") for i in range(-(-n // 16)))
+        blocks = b"".join([((c0 + i) & _MASK128).to_bytes(16, "big") for i in range(-(-n // 16))])
         stream = self.encrypt_blocks(blocks)[:n]
         return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(n, "big")
 
@@ -87,8 +88,8 @@ class AesKey:
 class CipherCache:
     """Master key → :class:`AesKey`, bounded (least recently used dropped first). One per worker/stream.
 
-    Only long-lived keys belong here (meter master keys); per-telegram derived keys (mode 7 KDF-A) are
-    built with :meth:`ephemeral` and not kept.
+    Only long-lived keys belong here (meter master keys); per-telegram derived keys (mode 7 KDF-A) change
+    with every telegram and go straight to :mod:`decoders.crypto`.
     """
 
     __slots__ = ("_keys", "_max")
@@ -110,8 +111,3 @@ class CipherCache:
                 del keys[next(iter(keys))]
         keys[key] = found  # (re)insert as most recent
         return found
-
-    @staticmethod
-    def ephemeral(key: bytes) -> AesKey:
-        """An AES object for a one-off key (not cached)."""
-        return AesKey(key)

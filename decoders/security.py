@@ -80,7 +80,7 @@ def mode7(
                 mac_failed = True
                 continue
         kenc = master.cmac(b"\x00" + afl.mcr + meter_id + KDF_PAD)
-        plain = ciphers.ephemeral(kenc).cbc_decrypt(crypto.ZERO_IV, payload[:span])
+        plain = crypto.aes_cbc_decrypt(kenc, crypto.ZERO_IV, payload[:span])
         if plain[:2] == CHECK:
             return plain + payload[span:]
     if mac_failed:
