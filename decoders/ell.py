@@ -34,8 +34,7 @@ def parse(
     """Parse the ELL at ``data[pos]`` (the CI); decrypt the payload if needed.
 
     ``address`` is the DLL M(2) ‖ A(6) used in the counter block; ``get_keys`` is called only when the
-    payload is encrypted. Returns the ELL, the (possibly
-    decrypted) frame and the offset of the next CI.
+    payload is encrypted. Returns the ELL, the (possibly decrypted) frame and the offset of the next CI.
     """
     ci = data[pos]
     if ci not in _LAYOUTS:

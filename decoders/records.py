@@ -335,18 +335,14 @@ _new_record = tuple.__new__
 
 
 def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
-    """Run the record loop over ``buf[pos:end]``.
-
-    Records with one DIF and one primary VIF (or ``FD xx``) come from :data:`COMMON_HEADERS`, their values
-    decoded inline; anything else goes through :func:`parse_header` / :func:`read_value`.
-    """
+    """Run the record loop over ``buf[pos:end]``: common headers (:data:`COMMON_HEADERS`) decoded inline,
+    anything else through :func:`parse_header` / :func:`read_value`."""
     stop = len(buf) if end is None else end
     out: list[Record] = []
-    append = out.append
-    common = COMMON_HEADERS.get
+    append, common = out.append, COMMON_HEADERS.get
     while pos < stop:
         dif = buf[pos]
-        if dif == 0x2F:  # idle filler (pads encrypted payloads to whole blocks, often many in a row)
+        if dif == 0x2F or dif == 0x7F:  # idle filler (pads encrypted payloads), global readout: no data
             pos += 1
             continue
         entry = None
@@ -368,9 +364,6 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                 append(_new_record(Record, prefix + (value,)))  # noqa: RUF005 - faster than (*prefix, value)
                 pos = data_end
                 continue
-        if dif == 0x7F:  # global readout request, no data
-            pos += 1
-            continue
         if dif == 0x0F or dif == 0x1F:
             return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
         try:
