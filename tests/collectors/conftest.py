@@ -1,26 +1,12 @@
-"""Collector test fixtures; puts the project root first on ``sys.path`` (see tests/hardware/conftest.py)."""
+"""Collector test fixtures: a recording MQTT subscriber per test."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-
-_ROOT = str(Path(__file__).resolve().parents[2])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
-# A package imported before this file ran may have resolved to a test folder (namespace package): re-import it.
-for _name in ("core", "hardware", "collectors", "pipeline"):
-    _mod = sys.modules.get(_name)
-    if _mod is not None and getattr(_mod, "__file__", None) is None:
-        del sys.modules[_name]
-        importlib.import_module(_name)
-
-from collect_helpers import Recorder  # noqa: E402
+from collect_helpers import Recorder
 
 
 @pytest.fixture
