@@ -9,12 +9,11 @@ the final CRC, so a valid trailing format-B CRC is stripped, and L is then rewri
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from core.types import LinkMode
-from hardware.base import Event, Fault, Heard, Reply, Step, link_mode_enum
+from hardware.base import Event, Fault, Heard, Reply
 from hardware.dll import strip_format_b
-from hardware.lines import LineBuffer
+from hardware.lines import LineFramer, PipeDriver
 
 MODES = {"T": LinkMode.T1, "C": LinkMode.C1, "S": LinkMode.S1}
 
@@ -44,43 +43,13 @@ def parse_line(line: str) -> Event:
     return Heard(frame, float(rssi) if isinstance(rssi, int | float) else None, MODES.get(str(doc.get("mode"))))
 
 
-class Rtl433Framer:
-    """Pure rtl_433 JSON-lines framer."""
-
-    def __init__(self) -> None:
-        self._lines = LineBuffer()
-
-    def feed(self, data: bytes) -> list[Event]:
-        """Consume bytes; return one event per complete line."""
-        return [parse_line(line) for line in self._lines.feed(data)]
-
-    def idle(self) -> list[Event]:
-        """Partial lines just wait."""
-        return []
+def Rtl433Framer() -> LineFramer:
+    """A fresh pure framer for rtl433 output lines."""
+    return LineFramer(parse_line)
 
 
-class Rtl433Driver:
-    """rtl_433 as a read-only source."""
+class Rtl433Driver(PipeDriver):
+    """rtl433 as a read-only source."""
 
     name = "rtl433"
-    baudrate = 0
-
-    def framer(self) -> Rtl433Framer:
-        """A fresh JSON-lines framer."""
-        return Rtl433Framer()
-
-    def init_steps(self, link_mode: str) -> Sequence[Step]:
-        """None: the frequency/mode is chosen on rtl_433's command line."""
-        return []
-
-    def reset_steps(self) -> Sequence[Step]:
-        """None."""
-        return []
-
-    def probe_steps(self) -> Sequence[Step]:
-        """A pipe cannot be probed."""
-        return []
-
-    def frame_link_mode(self, link_mode: str) -> LinkMode:
-        """Fallback when a line has no ``mode``."""
-        return link_mode_enum(link_mode)
+    parse_line = staticmethod(parse_line)

@@ -10,11 +10,9 @@ already rewritten to format-A meaning). The RSSI columns are relative, not dBm, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from core.types import LinkMode
-from hardware.base import Event, Fault, Heard, Reply, Step, link_mode_enum
-from hardware.lines import LineBuffer
+from hardware.base import Event, Fault, Heard, Reply
+from hardware.lines import LineFramer, PipeDriver
 
 MODES = {"T1": LinkMode.T1, "C1": LinkMode.C1, "S1": LinkMode.S1}
 
@@ -38,43 +36,13 @@ def parse_line(line: str) -> Event:
     return Heard(frame, None, MODES[cols[0]])
 
 
-class RtlWmbusFramer:
-    """Pure rtl-wmbus line framer."""
-
-    def __init__(self) -> None:
-        self._lines = LineBuffer()
-
-    def feed(self, data: bytes) -> list[Event]:
-        """Consume bytes; return one event per complete line."""
-        return [parse_line(line) for line in self._lines.feed(data)]
-
-    def idle(self) -> list[Event]:
-        """rtl-wmbus writes whole lines; a partial one just waits."""
-        return []
+def RtlWmbusFramer() -> LineFramer:
+    """A fresh pure framer for rtlwmbus output lines."""
+    return LineFramer(parse_line)
 
 
-class RtlWmbusDriver:
-    """rtl-wmbus: read-only, nothing to initialise; the watchdog reopens (restarts an ``exec:`` command)."""
+class RtlWmbusDriver(PipeDriver):
+    """rtlwmbus as a read-only source."""
 
     name = "rtlwmbus"
-    baudrate = 0
-
-    def framer(self) -> RtlWmbusFramer:
-        """A fresh line framer."""
-        return RtlWmbusFramer()
-
-    def init_steps(self, link_mode: str) -> Sequence[Step]:
-        """None: the radio mode is chosen on rtl_wmbus' command line."""
-        return []
-
-    def reset_steps(self) -> Sequence[Step]:
-        """None."""
-        return []
-
-    def probe_steps(self) -> Sequence[Step]:
-        """A pipe cannot be probed."""
-        return []
-
-    def frame_link_mode(self, link_mode: str) -> LinkMode:
-        """Used only if a line lacks a mode (never: each line has one)."""
-        return link_mode_enum(link_mode)
+    parse_line = staticmethod(parse_line)
