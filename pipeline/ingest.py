@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 
 from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest_batch import Batch, BatchBuilder, Message
+from pipeline.ingest_pool import DecodePool
 from pipeline.metrics import IngestMetrics, ingest_metrics
 from storage.errors import StorageError, TransientStorageError
 from storage.maintenance import maintain
@@ -65,7 +66,7 @@ class IngestWorker:
                  client_id: str | None = None, mqtt_settings: MqttSettings | None = None,
                  metrics: IngestMetrics | None = None, crash_hook: Callable[[str], None] | None = None,
                  maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
-                 write_strategy: str = "probe") -> None:
+                 write_strategy: str = "probe", decode_processes: int = 0) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
         self.client_id = client_id or settings.client_id
         self.mqtt_settings = mqtt_settings or MqttSettings()
@@ -73,6 +74,8 @@ class IngestWorker:
         self.crash_hook = crash_hook
         self.maintenance_every_s, self.keyring_every_s = maintenance_every_s, keyring_every_s
         self.write_strategy = write_strategy
+        self.decode_processes = decode_processes  # 0: decode in the batch thread
+        self._pool: DecodePool | None = None
         self._queue: queue.Queue[Message] = queue.Queue()
         self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
@@ -107,8 +110,11 @@ class IngestWorker:
 
     def start(self) -> IngestWorker:
         """Connect and run in background threads."""
-        self._builder = BatchBuilder(keyring=self._load_keyring_retrying(),
-                                     dedupe_window_s=self.settings.dedupe_window_s)
+        keyring = self._load_keyring_retrying()
+        if self.decode_processes > 0:
+            self._pool = DecodePool(self.decode_processes, keyring.keys)
+        self._builder = BatchBuilder(keyring=keyring, dedupe_window_s=self.settings.dedupe_window_s,
+                                     pool=self._pool)
         url = urlsplit(self.mqtt_url)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -132,6 +138,8 @@ class IngestWorker:
         self._client.loop_stop()
         if self._conn is not None:
             self._conn.close()
+        if self._pool is not None:
+            self._pool.close()
 
     def run_forever(self) -> None:
         """Start and block until interrupted (Ctrl-C / SIGTERM raising KeyboardInterrupt)."""

@@ -12,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.ids import manufacturer_letters, meter_key
 from core.types import RawFrame, Reading, ReadingSource
 from core.wire import WireError, decode_frames
-from decoders import CipherCache, DecodeError, Decoder, KeyMissingError, Telegram, WrongKeyError
+from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
+from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, decode_outcome, resolve
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus, StoredFrame
 
@@ -99,13 +101,17 @@ def link_address(payload: bytes) -> tuple[str, str] | None:
 class BatchBuilder:
     """Turns messages into batch content, keeping the per-worker dedupe windows across batches."""
 
-    def __init__(self, *, keyring: KeyRing, dedupe_window_s: float) -> None:
+    def __init__(self, *, keyring: KeyRing, dedupe_window_s: float, pool: DecodePool | None = None) -> None:
         # one decoder for the worker's life: compact formats learnt and per-key AES contexts are kept
         self.decoder = Decoder(keyring.lookup, ciphers=CipherCache(max_size=1 << 16))
+        self.pool = pool
         self._keyring = keyring
         self.frames_seen = WindowSet(dedupe_window_s)
         self.telegrams_seen = WindowSet(dedupe_window_s)
         self.batch = Batch()
+        self._waiting: list[_Pending] = []  # sent to the pool, in arrival order
+        self._chunks: list[list[_Pending]] = [[] for _ in range(pool.size if pool else 0)]
+        self._inflight: list[tuple[list[_Pending], Future[list[Outcome]]]] = []
 
     @property
     def keyring(self) -> KeyRing:
@@ -116,9 +122,11 @@ class BatchBuilder:
     def keyring(self, keyring: KeyRing) -> None:
         self._keyring = keyring
         self.decoder.keys = keyring.lookup
+        if self.pool is not None:
+            self.pool.set_keys(keyring.keys)
 
     def add(self, msg: Message) -> None:
-        """Parse one message into the current batch."""
+        """Parse one message into the current batch (with a pool, its frames start decoding)."""
         self.batch.messages.append(msg)
         if len(msg.payload) > MAX_MESSAGE_BYTES:
             return self._dead(msg, "too_large", f"{len(msg.payload)} bytes > {MAX_MESSAGE_BYTES}")
@@ -126,13 +134,26 @@ class BatchBuilder:
             _, frames = decode_frames(msg.payload)
         except WireError as exc:
             return self._dead(msg, dead_reason(msg.payload, exc), str(exc))
+        self.batch.counts["frames_in"] += len(frames)
         for frame in frames:
-            self.batch.counts["frames_in"] += 1
             self._frame(frame)
+        if self.pool is not None:
+            for process, chunk in enumerate(self._chunks):
+                if chunk:
+                    self._inflight.append((chunk, self.pool.submit(process, [p.frame.payload for p in chunk])))
+                    self._chunks[process] = []
         return None
 
     def take(self) -> Batch:
-        """The finished batch; a new one starts."""
+        """The finished batch (waiting for the pool's outcomes, applied in arrival order); a new one starts."""
+        if self._inflight:
+            outcomes: dict[int, Outcome] = {}
+            for chunk, future in self._inflight:
+                payloads = [p.frame.payload for p in chunk]
+                outcomes.update(zip(map(id, chunk), resolve(future, payloads, self._decode_here), strict=True))
+            for p in self._waiting:
+                self._apply(p, outcomes[id(p)])
+            self._inflight, self._waiting = [], []
         batch, self.batch = self.batch, Batch()
         return batch
 
@@ -160,38 +181,45 @@ class BatchBuilder:
         self.frames_seen.add(digest, frame.received_at)
         pending = _Pending(frame, digest, [frame.source], [frame.rssi_dbm], [frame.received_at])
         self.batch.frames[digest] = pending
-        self._decode(pending)
+        if self.pool is None:
+            self._apply(pending, self._decode_here(frame.payload))
+        else:
+            self._waiting.append(pending)
+            self._chunks[self.pool.route(frame.payload)].append(pending)
 
-    def _decode(self, p: _Pending) -> None:
+    def _decode_here(self, payload: bytes) -> Outcome:
+        return decode_outcome(self.decoder, payload)
+
+    def _apply(self, p: _Pending, outcome: Outcome) -> None:
         link = link_address(p.frame.payload)
         p.link_key = meter_key(*link) if link else None
-        try:
-            telegram = self.decoder.decode(p.frame.payload)
-        except (KeyMissingError, WrongKeyError) as exc:
+        if isinstance(outcome, Failed):
             known = link is not None and self.keyring.knows(*link)
-            missing = FrameStatus.KEY_MISSING if isinstance(exc, KeyMissingError) else FrameStatus.WRONG_KEY
-            return self._undecoded(p, missing if known else FrameStatus.UNKNOWN_METER, exc)
-        except DecodeError as exc:
-            return self._undecoded(p, FrameStatus.DECODE_ERROR, exc)
-        p.meter_key = meter_key(telegram.manufacturer, telegram.meter_id)
-        if not self.keyring.knows(telegram.manufacturer, telegram.meter_id):
+            status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
+            return self._undecoded(p, status, outcome.message)
+        p.meter_key = meter_key(outcome.manufacturer, outcome.meter_id)
+        if not self.keyring.knows(outcome.manufacturer, outcome.meter_id):
             return self._undecoded(p, FrameStatus.UNKNOWN_METER, None)
-        tkey = (p.meter_key, telegram.access_number, telegram.payload_digest)
+        tkey = (p.meter_key, outcome.access_number, outcome.payload_digest)
         if self.telegrams_seen.get(tkey, p.frame.received_at):
             self.batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
             return None
         self.telegrams_seen.add(tkey, p.frame.received_at)
         self.batch.counts["decoded"] += 1
-        self.batch.readings.append(to_reading(telegram, p.frame))
+        self.batch.readings.append(to_reading(outcome, p.frame))
         return None
 
-    def _undecoded(self, p: _Pending, status: FrameStatus, exc: Exception | None) -> None:
+    def _undecoded(self, p: _Pending, status: FrameStatus, error: str | None) -> None:
         p.status = status
-        p.error = None if exc is None else f"{getattr(exc, 'layer', 'decoder')}: {exc}"[:500]
+        p.error = None if error is None else error[:500]
         self.batch.counts[f"undecoded:{status.name.lower()}"] += 1
 
 
-def to_reading(t: Telegram, frame: RawFrame) -> Reading:
+_FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStatus.WRONG_KEY,
+                  "error": FrameStatus.DECODE_ERROR}
+
+
+def to_reading(t: Telegram | Decoded, frame: RawFrame) -> Reading:
     """A decoded telegram as a reading measured when its frame was first heard."""
     return Reading(meter_id=t.meter_id, manufacturer=t.manufacturer, measured_at=frame.received_at,
                    received_at=frame.received_at, total_m3=t.total_m3,

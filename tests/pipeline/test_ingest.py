@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from ingest_helpers import (
     MASTER,
     T0,
@@ -37,11 +38,12 @@ def _worker(db_url: str, mqtt_url: str, client_id: str, **kw: object) -> IngestW
                         mqtt_settings=MqttSettings(topic_prefix=prefix), **kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-thread", "decode-pool"])
 def test_ingest_commits_every_reading_once_despite_duplicate_deliveries(db_url: str, mqtt_broker,
-                                                                        tmp_path: Path) -> None:
+                                                                        tmp_path: Path, processes: int) -> None:
     ids = register_meters(db_url, tmp_path, 20)
     messages = make_messages(ids, rounds=5)
-    worker = _worker(db_url, mqtt_broker.url, f"w-dup/{_prefix(tmp_path)}").start()
+    worker = _worker(db_url, mqtt_broker.url, f"w-dup/{_prefix(tmp_path)}", decode_processes=processes).start()
     pub = Publisher(mqtt_broker.host, mqtt_broker.port, f"t/{_prefix(tmp_path)}")
     try:
         assert worker.wait_connected()
