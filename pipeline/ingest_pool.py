@@ -88,6 +88,8 @@ class DecodePool:
         self._context = multiprocessing.get_context("spawn")  # the worker has threads: no fork
         self._keys = keys
         self._executors = [self._executor() for _ in range(processes)]
+        for ex in self._executors:  # wait for the processes to start (spawn imports the decoders: ~1 s)
+            ex.submit(len, ()).result()
 
     @property
     def size(self) -> int:

@@ -27,7 +27,9 @@ def register(app: typer.Typer) -> None:
                migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first."),
                analyze_every: float = typer.Option(None, "--analyze-every", min=0,
                                                    help="Seconds between analysis runs (0 = none; default: "
-                                                        "ingest.analyze_every_s setting).")
+                                                        "ingest.analyze_every_s setting)."),
+               decode_processes: int = typer.Option(0, min=0, help="Processes that decode frames for the worker "
+                                                                  "(0 = decode in the worker's batch thread).")
                ) -> None:
         """Consume frames from MQTT (shared subscription), decode, store; runs until SIGTERM/Ctrl-C."""
         from prometheus_client import start_http_server
@@ -50,7 +52,8 @@ def register(app: typer.Typer) -> None:
         scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics).start() if interval else None
         try:
             IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
-                         client_id=client_id, mqtt_settings=settings.mqtt).run_forever()
+                         client_id=client_id, mqtt_settings=settings.mqtt,
+                         decode_processes=decode_processes).run_forever()
         finally:
             if scheduler is not None:
                 scheduler.stop()
