@@ -26,6 +26,7 @@ HOURLY_PROFILE = (
     0.004, 0.002, 0.001, 0.001, 0.002, 0.01, 0.045, 0.075, 0.07, 0.05, 0.04, 0.04,
     0.045, 0.04, 0.035, 0.035, 0.04, 0.055, 0.075, 0.085, 0.08, 0.07, 0.045, 0.015,
 )
+FLUSH_L = 9.0  # litres of one toilet flush
 MANUFACTURERS = ("APA", "DME", "ZRI", "SEN", "ITW", "BMT", "MAD")
 
 
@@ -72,6 +73,7 @@ class _State:
     target_l: int
     target_date: date
     backward_l: int = 0
+    phase_s: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -118,8 +120,9 @@ class Town:
             batch = []
             for m in self.meters:
                 st = states[m.meter_id]
-                at = slot + timedelta(seconds=st.rng.uniform(0, step.total_seconds() - 1))
-                batch.append((at, m, st))
+                # A meter keeps its own schedule: a fixed phase in the interval, a few seconds of jitter.
+                offset = min(max(st.phase_s + st.rng.uniform(-20, 20), 0.0), step.total_seconds() - 1)
+                batch.append((slot + timedelta(seconds=offset), m, st))
             batch.sort(key=lambda item: item[0])
             for at, m, st in batch:
                 yield self._transmit(m, st, at, step)
@@ -129,7 +132,8 @@ class Town:
         rng = random.Random(f"{self.seed}-{m.meter_id}")
         reg = round(m.start_m3 * 1000)
         return _State(register_l=reg, access=rng.randrange(256), target_l=max(0, reg - 4000),
-                      target_date=_month_end_before(start.astimezone(WARSAW).date()), rng=rng)
+                      target_date=_month_end_before(start.astimezone(WARSAW).date()), rng=rng,
+                      phase_s=rng.uniform(20, 3580))
 
     def _transmit(self, m: SimMeter, st: _State, at: datetime, step: timedelta) -> Transmission:
         local = at.astimezone(WARSAW)
@@ -137,14 +141,17 @@ class Town:
         if month_end > st.target_date:  # a month closed since the last telegram: the meter stores its value
             st.target_l, st.target_date = st.register_l, month_end
         hours = step.total_seconds() / 3600
-        litres_per_day = 110 * m.persons * st.rng.uniform(0.6, 1.4)
-        used = litres_per_day * HOURLY_PROFILE[local.hour] * hours
+        expected = 110 * m.persons * HOURLY_PROFILE[local.hour] * hours
+        if expected < FLUSH_L:  # quiet hours: water is used in discrete events (a flush) or not at all
+            used = FLUSH_L if st.rng.random() < expected / FLUSH_L else 0.0
+        else:
+            used = expected * st.rng.uniform(0.6, 1.4)
         if m.fault == "leak":
             used += 6.0 * hours  # a running toilet: 6 l/h around the clock
         st.register_l += round(used)
         flags = 0
         if m.fault == "reverse" and local.hour in (3, 4):
-            st.backward_l += 2
+            st.backward_l += 12  # a backflow event: 12 l/h for two night hours
             flags = 0x0800  # OMS error flags: backflowing (Zenner-style bit, see domain notes)
         st.access = (st.access + 1) & 0xFF
         records = [

@@ -51,6 +51,12 @@ def test_every_reading_arrives_exactly_once_and_billing_matches(fresh_db_url: st
     assert result.duplicates_dropped >= len(txs) // 5  # the second gateway re-heard every 5th telegram
     assert result.frames_awaiting_key >= 1  # the unregistered meter's frames are kept, not dropped
     assert result.dead_letters >= 1  # the poison message
+    leaks = sum(1 for m in town.meters if m.fault == "leak")
+    reverse = sum(1 for m in town.meters if m.fault == "reverse")
+    assert leaks and reverse
+    assert result.alerts is not None
+    assert result.alerts.get("continuous_flow") == leaks  # the injected leaks, and no household
+    assert result.alerts.get("reverse_flow") == reverse
     summary = out.getvalue()
     assert "readings stored" in summary and "billing total" in summary
 
