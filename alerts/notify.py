@@ -74,8 +74,9 @@ def build_payload(event: str, alert: dict[str, Any]) -> dict[str, Any]:
     )
     body = {k: alert.get(k) for k in keys}
     for k in ("detected_at", "opened_at", "resolved_at"):
-        if isinstance(body[k], datetime):
-            body[k] = body[k].isoformat()
+        value = body[k]
+        if isinstance(value, datetime):
+            body[k] = value.isoformat()
     return {"version": PAYLOAD_VERSION, "event": event, "alert": body}
 
 

@@ -10,6 +10,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from collectors.gateway import Gateway
 from collectors.mqtt import MqttTarget
@@ -20,6 +21,8 @@ from hardware.nmea import GpsReader, GpsTracker
 from hardware.receiver import Receiver
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,34 @@ class CollectOptions:
     ack_timeout_s: float = 60.0
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: object) -> CollectOptions:
+    def from_settings(
+        cls, settings: Settings, *, gateway_id: str | None = None, mqtt_url: str | None = None,
+        spool_path: Path | None = None, receiver: str | None = None, port: str | None = None,
+        link_mode: str | None = None, baudrate: int | None = None, batch_frames: int | None = None,
+        batch_ms: int | None = None, heartbeat_s: float | None = None, silence_reset_s: float | None = None,
+        dedupe_window_s: float | None = None, spool_max_frames: int | None = None, gps_port: str | None = None,
+        gps_max_age_s: float | None = None, protocol: str | None = None, spool_synchronous: str | None = None,
+        ack_timeout_s: float | None = None,
+    ) -> CollectOptions:
         """Defaults from ``Settings``; ``None`` overrides are ignored."""
         c = settings.collector
-        base = cls(gateway_id=c.gateway_id, mqtt_url=settings.mqtt_url or "mqtt://127.0.0.1:1883",
-                   spool_path=c.spool_path, receiver=c.receiver, port=c.port, link_mode=c.link_mode,
-                   baudrate=c.baudrate, batch_frames=c.batch_frames, batch_ms=c.batch_ms,
-                   heartbeat_s=c.heartbeat_s, silence_reset_s=c.silence_reset_s,
-                   dedupe_window_s=c.dedupe_window_s, spool_max_frames=c.spool_max_frames, gps_port=c.gps_port,
-                   gps_max_age_s=c.gps_max_age_s, protocol=c.mqtt_protocol, spool_synchronous=c.spool_synchronous,
-                   ack_timeout_s=c.ack_timeout_s)
-        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+        return cls(
+            gateway_id=_or(gateway_id, c.gateway_id),
+            mqtt_url=_or(mqtt_url, settings.mqtt_url or "mqtt://127.0.0.1:1883"),
+            spool_path=_or(spool_path, c.spool_path), receiver=_or(receiver, c.receiver), port=_or(port, c.port),
+            link_mode=_or(link_mode, c.link_mode), baudrate=_or(baudrate, c.baudrate),
+            batch_frames=_or(batch_frames, c.batch_frames), batch_ms=_or(batch_ms, c.batch_ms),
+            heartbeat_s=_or(heartbeat_s, c.heartbeat_s), silence_reset_s=_or(silence_reset_s, c.silence_reset_s),
+            dedupe_window_s=_or(dedupe_window_s, c.dedupe_window_s),
+            spool_max_frames=_or(spool_max_frames, c.spool_max_frames), gps_port=_or(gps_port, c.gps_port),
+            gps_max_age_s=_or(gps_max_age_s, c.gps_max_age_s), protocol=_or(protocol, c.mqtt_protocol),
+            spool_synchronous=_or(spool_synchronous, c.spool_synchronous),
+            ack_timeout_s=_or(ack_timeout_s, c.ack_timeout_s))
+
+
+def _or(override: T | None, default: T) -> T:
+    """``override`` unless it is None (a CLI flag left unset), else ``default``."""
+    return default if override is None else override
 
 
 def build(opts: CollectOptions, settings: Settings) -> tuple[Gateway, GpsReader | None]:

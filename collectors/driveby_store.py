@@ -11,6 +11,7 @@ import sqlite3
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from collectors.route import Route, RouteMeter
 from core.types import LinkMode, Position, RawFrame
@@ -51,7 +52,7 @@ class DrivebyStore:
     def route(self) -> Route:
         """The route saved with :meth:`save_route`."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'route'").fetchone()
-        doc = json.loads(row[0]) if row else {"route_id": "", "meters": []}
+        doc: dict[str, Any] = json.loads(row[0]) if row else {"route_id": "", "meters": []}
         return Route(doc["route_id"], tuple(RouteMeter(**m) for m in doc["meters"]))
 
     def add_frame(self, frame: RawFrame, meter_id: str | None, manufacturer: str | None,
@@ -102,12 +103,16 @@ class DrivebyStore:
         return int(total), int(sent)
 
 
-def _frame(row: tuple[object, ...]) -> RawFrame:
+# One ``frames`` row after ``seq``, as SQLite returns it for the columns of ``_FRAME_COLS``.
+_FrameRow = tuple[str, bytes, str, float | None, str, float | None, float | None, str | None, float | None]
+
+
+def _frame(row: _FrameRow) -> RawFrame:
     received_at, payload, source, rssi, mode, lat, lon, fix_at, hdop = row
     pos = None
     if lat is not None and lon is not None:
-        pos = Position(float(lat), float(lon),  # type: ignore[arg-type]
+        pos = Position(float(lat), float(lon),
                        datetime.fromisoformat(str(fix_at)) if fix_at else None,
-                       float(hdop) if hdop is not None else None)  # type: ignore[arg-type]
-    return RawFrame(bytes(payload), datetime.fromisoformat(str(received_at)), str(source),  # type: ignore[arg-type]
-                    float(rssi) if rssi is not None else None, LinkMode(str(mode)), pos)  # type: ignore[arg-type]
+                       float(hdop) if hdop is not None else None)
+    return RawFrame(bytes(payload), datetime.fromisoformat(str(received_at)), str(source),
+                    float(rssi) if rssi is not None else None, LinkMode(str(mode)), pos)

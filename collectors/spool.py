@@ -43,15 +43,19 @@ def _row(frame: RawFrame) -> tuple[object, ...]:
             pos.fix_at.isoformat() if pos and pos.fix_at else None, pos.hdop if pos else None)
 
 
-def _frame(row: tuple[object, ...]) -> RawFrame:
+# One ``frames`` row after ``seq``, as SQLite returns it for the columns of ``_COLUMNS``.
+_FrameRow = tuple[str, bytes, str, float | None, str, float | None, float | None, str | None, float | None]
+
+
+def _frame(row: _FrameRow) -> RawFrame:
     received_at, payload, source, rssi, mode, lat, lon, fix_at, hdop = row
     position = None
     if lat is not None and lon is not None:
-        position = Position(lat=float(lat), lon=float(lon),  # type: ignore[arg-type]
+        position = Position(lat=float(lat), lon=float(lon),
                             fix_at=datetime.fromisoformat(str(fix_at)) if fix_at else None,
-                            hdop=float(hdop) if hdop is not None else None)  # type: ignore[arg-type]
-    return RawFrame(payload=bytes(payload), received_at=datetime.fromisoformat(str(received_at)),  # type: ignore[arg-type]
-                    source=str(source), rssi_dbm=float(rssi) if rssi is not None else None,  # type: ignore[arg-type]
+                            hdop=float(hdop) if hdop is not None else None)
+    return RawFrame(payload=bytes(payload), received_at=datetime.fromisoformat(str(received_at)),
+                    source=str(source), rssi_dbm=float(rssi) if rssi is not None else None,
                     link_mode=LinkMode(str(mode)), position=position)
 
 

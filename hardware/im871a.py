@@ -105,8 +105,9 @@ def build(endpoint: int, msg_id: int, payload: bytes = b"", *, with_fcs: bool = 
     """Build one HCI frame."""
     control = (CTRL_FCS if with_fcs else 0) | (CTRL_RSSI if rssi is not None else 0)
     control |= CTRL_TIMESTAMP if timestamp is not None else 0
-    body = HCI_HEADER.build({"ctrl": {"control": control, "endpoint": endpoint}, "msg_id": msg_id,
-                             "length": len(payload)}) + payload
+    header: bytes = HCI_HEADER.build({"ctrl": {"control": control, "endpoint": endpoint}, "msg_id": msg_id,
+                                      "length": len(payload)})
+    body = header + payload
     if timestamp is not None:
         body += timestamp.to_bytes(4, "little")
     if rssi is not None:

@@ -22,6 +22,9 @@ from hardware.transport import IO_ERRORS, Transport, open_transport
 
 log = logging.getLogger(__name__)
 
+# Errors after which the GPS reader reopens its port (device gone or stream ended).
+_RETRYABLE: tuple[type[BaseException], ...] = (*IO_ERRORS, EOFError)
+
 
 @dataclass(frozen=True, slots=True)
 class Fix:
@@ -183,7 +186,7 @@ class GpsReader:
                 finally:
                     transport.close()
                 delay = 0.2
-            except (*IO_ERRORS, EOFError) as exc:
+            except _RETRYABLE as exc:
                 log.warning("GPS on %s: %s; retrying in %.1f s", self.port, exc, delay)
             self._stop.wait(delay)
             delay = min(delay * 2, self.backoff_max_s)

@@ -24,6 +24,9 @@ from hardware.transport import IO_ERRORS, Transport, open_transport
 
 log = logging.getLogger(__name__)
 
+# Errors after which the receiver loop reconnects (device gone, stream ended, init refused).
+_RETRYABLE: tuple[type[BaseException], ...] = (*IO_ERRORS, EOFError, InitError)
+
 
 @dataclass
 class ReceiverStats:
@@ -122,7 +125,7 @@ class Receiver:
                 log.warning("%s on %s silent for %.0f s: device reset", self.driver.name, self.port,
                             self.silence_reset_s)
                 continue
-            except (*IO_ERRORS, EOFError, InitError) as exc:
+            except _RETRYABLE as exc:
                 log.warning("%s on %s: %s; retrying in %.1f s", self.driver.name, self.port, exc, delay)
             finally:
                 self._ready.clear()
@@ -160,7 +163,7 @@ class Receiver:
     def _best_effort(self, transport: Transport, framer: Framer, steps: Sequence[Step]) -> None:
         try:
             run_steps(transport, framer, steps, self._handle, {})
-        except (*IO_ERRORS, EOFError, InitError) as exc:
+        except _RETRYABLE as exc:
             log.info("%s reset command failed: %s", self.driver.name, exc)
 
     def _handle(self, event: Event) -> None:

@@ -43,7 +43,7 @@ class SerialTransport:
 
     def read(self, timeout_s: float) -> bytes:
         self._ser.timeout = timeout_s
-        first = self._ser.read(1)
+        first: bytes = self._ser.read(1)
         if not first:
             return b""
         waiting = self._ser.in_waiting

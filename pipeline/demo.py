@@ -24,6 +24,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -106,7 +107,7 @@ def _write_registry(town: Town, path: Path) -> None:
 
 def _publish_poison(mqtt_url: str, topic: str) -> None:
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"demo-poison-{secrets.token_hex(3)}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-poison-{secrets.token_hex(3)}")
     client.connect(host, int(port))
     client.loop_start()
     client.publish(topic, b"\x00this is not a frame message", qos=1).wait_for_publish(10)

@@ -8,6 +8,7 @@ docs/schema.md; only ``manufacturer`` and ``meter_id`` are required.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -100,7 +101,9 @@ def _int(value: str) -> int:
     return int(value, 16) if value.lower().startswith("0x") else int(value)
 
 
-_CONVERTERS = {int: _int, float: float, date: date.fromisoformat, "timestamp": _timestamp, bool: _bool}
+_CONVERTERS: dict[type | str, Callable[[str], object]] = {
+    int: _int, float: float, date: date.fromisoformat, "timestamp": _timestamp, bool: _bool,
+}
 
 
 def _parse_meter(row: _Row) -> registry.Meter | None:

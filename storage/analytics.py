@@ -8,6 +8,7 @@ inferred — matching ``alerts.frames`` (a test keeps the two in step; storage d
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -51,7 +52,8 @@ def _cast(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def _where(since: datetime | None, until: datetime | None) -> tuple[str, list[str]]:
-    conds, params = [], []
+    conds: list[str] = []
+    params: list[str] = []
     for op, val in ((">=", since), ("<=", until)):
         if val is not None:
             conds.append(f"measured_at {op} ${len(params) + 1}::timestamptz")
@@ -119,7 +121,8 @@ def load_readings_psycopg(db_url: str, *, since: datetime | None = None, until: 
     sql = _READINGS_SQL + where.replace("$1", "%s").replace("$2", "%s")
     with psycopg.connect(db_url) as conn, conn.cursor() as cur:
         cur.execute(sql, [datetime.fromisoformat(p) for p in params])
-        cols = list(zip(*cur.fetchall(), strict=False)) or [[] for _ in READINGS_SCHEMA]
+        rows = cur.fetchall()
+        cols: list[Sequence[object]] = list(zip(*rows, strict=False)) or [[] for _ in READINGS_SCHEMA]
     return pl.DataFrame(dict(zip(READINGS_SCHEMA, cols, strict=True)), schema=READINGS_SCHEMA)
 
 

@@ -69,12 +69,17 @@ class BillingReading:
     legally_valid: bool | None
 
 
-def _reading(row: Sequence[object]) -> Reading:
-    manufacturer, meter_id = split_meter_key(int(row[0]))  # type: ignore[call-overload]
-    return Reading(meter_id=meter_id, manufacturer=manufacturer, measured_at=row[1], received_at=row[2],  # type: ignore[arg-type]
-                   total_m3=row[3], target_m3=row[4], target_date=row[5], backward_m3=row[6],  # type: ignore[arg-type]
-                   flow_m3h=row[7], alarms=alarms_from_mask(int(row[8])),  # type: ignore[call-overload]
-                   source=SOURCE_BY_CODE[int(row[9])], access_number=row[10])  # type: ignore[call-overload, arg-type]
+# One row of the ``SELECT`` in :func:`meter_readings`, typed after the ``readings`` columns.
+_ReadingRow = tuple[int, datetime, datetime, float | None, float | None, date | None, float | None, float | None,
+                    int, int, int | None]
+
+
+def _reading(row: _ReadingRow) -> Reading:
+    manufacturer, meter_id = split_meter_key(int(row[0]))
+    return Reading(meter_id=meter_id, manufacturer=manufacturer, measured_at=row[1], received_at=row[2],
+                   total_m3=row[3], target_m3=row[4], target_date=row[5], backward_m3=row[6],
+                   flow_m3h=row[7], alarms=alarms_from_mask(int(row[8])),
+                   source=SOURCE_BY_CODE[int(row[9])], access_number=row[10])
 
 
 def meter_readings(conn: psycopg.Connection, *, meter_key: int, start: datetime, end: datetime,

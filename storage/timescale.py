@@ -37,7 +37,7 @@ def recorded_backend(conn: psycopg.Connection) -> Backend | None:
     if not exists or not exists[0]:
         return None
     row = conn.execute("SELECT value FROM odczyt_settings WHERE key = 'backend'").fetchone()
-    return None if row is None else row[0]  # type: ignore[return-value]
+    return None if row is None else row[0]
 
 
 def choose_backend(conn: psycopg.Connection) -> Backend:

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from alerts.errors import DeliveryError
 
@@ -28,7 +29,7 @@ class MqttChannel:
         if self._client is not None and self._client.is_connected():
             return self._client
         self.close()
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self._client_id)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self._client_id)
         ready = threading.Event()
         client.on_connect = lambda *_a, **_k: ready.set()
         client.connect(self.host, self.port, keepalive=30)

@@ -13,6 +13,7 @@ import os
 import select
 import threading
 import tty
+from typing import Self
 
 
 class PtySimulator:
@@ -30,7 +31,7 @@ class PtySimulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sim-{type(self).__name__}", daemon=True)
 
-    def start(self) -> PtySimulator:
+    def start(self) -> Self:
         """Start answering the host."""
         self._thread.start()
         return self

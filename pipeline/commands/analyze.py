@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import typer
@@ -28,7 +29,7 @@ def _when(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _table(title: str, rows: list[dict], columns: tuple[str, ...]) -> Table:
+def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
     table = Table(title=title)
     for c in columns:
         table.add_column(c)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from collectors.driveby import DrivebySession, sync
@@ -21,7 +21,7 @@ from hardware import open_receiver
 from hardware.nmea import GpsReader
 
 
-def _view(session: DrivebySession, bar: Progress, task: int) -> Group:
+def _view(session: DrivebySession, bar: Progress, task: TaskID) -> Group:
     p = session.progress
     bar.update(task, completed=len(p.read))
     table = Table(title=f"read {len(p.read)} · unread {p.unread} · off-route {len(p.strangers)} · "
