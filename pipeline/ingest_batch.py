@@ -9,6 +9,7 @@ cannot be decoded yet — unknown meter, missing or wrong key, decoder error —
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -191,13 +192,13 @@ class BatchBuilder:
         return decode_outcome(self.decoder, payload)
 
     def _apply(self, p: _Pending, outcome: Outcome) -> None:
-        link = link_address(p.frame.payload)
-        p.link_key = meter_key(*link) if link else None
+        link = _link_address(p.frame.payload[:10]) if len(p.frame.payload) >= 10 else None
+        p.link_key = _meter_key(*link) if link else None
         if isinstance(outcome, Failed):
             known = link is not None and self.keyring.knows(*link)
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
             return self._undecoded(p, status, outcome.message)
-        p.meter_key = meter_key(outcome.manufacturer, outcome.meter_id)
+        p.meter_key = _meter_key(outcome.manufacturer, outcome.meter_id)
         if not self.keyring.knows(outcome.manufacturer, outcome.meter_id):
             return self._undecoded(p, FrameStatus.UNKNOWN_METER, None)
         tkey = (p.meter_key, outcome.access_number, outcome.payload_digest)
@@ -215,6 +216,9 @@ class BatchBuilder:
         self.batch.counts[f"undecoded:{status.name.lower()}"] += 1
 
 
+# meters repeat all day: their address and key are computed once (bounded caches, pure functions)
+_link_address = functools.lru_cache(maxsize=1 << 17)(link_address)
+_meter_key = functools.lru_cache(maxsize=1 << 17)(meter_key)
 _FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStatus.WRONG_KEY,
                   "error": FrameStatus.DECODE_ERROR}
 
