@@ -116,7 +116,7 @@ class IngestWorker:
         self._builder = BatchBuilder(keyring=keyring, dedupe_window_s=self.settings.dedupe_window_s,
                                      pool=self._pool)
         url = urlsplit(self.mqtt_url)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho is untyped here
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = self.mqtt_settings.max_inflight
         self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
@@ -190,7 +190,7 @@ class IngestWorker:
             log.warning("broker connection lost (%s); reconnecting", reason)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(Message(msg.mid, msg.qos, msg.topic, msg.payload, self._generation, datetime.now(UTC)))
+        self._queue.put(Message(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, datetime.now(UTC)))
 
     # --- batch loop -----------------------------------------------------------------------------------
 

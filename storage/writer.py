@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 import psycopg
 
@@ -219,7 +220,8 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]],
     """Drop the rows already stored (same key, or same telegram within the window), COPY the rest."""
     keys = [(r[0], r[1], r[10]) for r in rows]
     copy_rows(cur, "stage_keys", ("k", "t", "a"), ("int8", "timestamptz", "int2"), keys)
-    table = _probe_table(cur, min(k[1] for k in keys) - window, max(k[1] for k in keys) + window)
+    times = [cast(datetime, k[1]) for k in keys]  # column 1 of a reading row is measured_at
+    table = _probe_table(cur, min(times) - window, max(times) + window)
     dup = set(cur.execute(_PROBE.format(table=table), {"w": window}).fetchall())
     new = [r for r in rows if (r[0], r[1]) not in dup] if dup else rows
     if not new:
