@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from importlib import resources
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
 
 from api.deps import Conn
-from storage.dashboard import pipeline_summary
+from storage.dashboard import PipelineSummary, pipeline_summary
 
 router = APIRouter(tags=["dashboard"])
 
 
-class SummaryOut(BaseModel):
-    meters: int
-    meters_heard_24h: int
-    readings_total: int
-    readings_24h: int
-    frames_undecoded: int
-    dead_letters: int
-    last_received_at: datetime | None
-    last_committed_lag_s: float | None
-
-
-@router.get("/v1/dashboard/summary", response_model=SummaryOut)
-def summary(conn: Conn) -> SummaryOut:
+@router.get("/v1/dashboard/summary", response_model=PipelineSummary)
+def summary(conn: Conn) -> PipelineSummary:
     """Meters heard, readings stored, frames not yet decodable, dead letters, data freshness."""
-    s = pipeline_summary(conn)
-    return SummaryOut(**{f: getattr(s, f) for f in SummaryOut.model_fields})
+    return pipeline_summary(conn)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
