@@ -153,9 +153,10 @@ class EmbeddedPostgres:
 class EmbeddedMosquitto:
     """A private Mosquitto in ``base_dir/mqtt`` with the shipped no-loss config, on 127.0.0.1:``port``."""
 
-    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+    def __init__(self, base_dir: Path, port: int | None = None, *, extra_conf: tuple[str, ...] = ()) -> None:
         self.dir = Path(base_dir) / "mqtt"
         self.port = port or free_port()
+        self.extra_conf = extra_conf  # appended after the listener line (TLS files, password_file, …)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -167,7 +168,8 @@ class EmbeddedMosquitto:
         base = resources.files("pipeline").joinpath("mosquitto.conf").read_text(encoding="utf-8")
         conf = self.dir / "mosquitto.conf"
         lines = [base, f"listener {self.port} 127.0.0.1", f"persistence_location {self.dir}/",
-                 f"log_dest file {self.dir}/mosquitto.log", "log_type error", "log_type warning"]
+                 f"log_dest file {self.dir}/mosquitto.log", "log_type error", "log_type warning",
+                 *self.extra_conf]
         if os.geteuid() == 0:
             lines.append("user root")
         conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
