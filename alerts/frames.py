@@ -89,10 +89,23 @@ def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = Fa
         last = last.scatter([n - 1], True)
     delta = tot.diff().scatter(pl.concat([first, reset]), None).alias("delta_m3")
     reset_flag = pl.repeat(False, n, eager=True).alias("reset").scatter(reset, True)
-    df = df.with_columns(same, last, reset_flag, delta)
-    dt_us = pl.col("measured_at").cast(pl.Int64).diff()
-    valid = pl.col("same") & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)
-    return df.with_columns(valid.fill_null(False).alias("valid"))
+    t_us = df.get_column("measured_at").to_physical()
+    dt_us = t_us.diff()
+    valid = (same & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)).fill_null(False).alias("valid")
+    return df.with_columns(_aligned([same, last, reset_flag, delta, valid], tot.chunk_lengths()))
+
+
+def _aligned(cols: list[pl.Series], lengths: list[int]) -> list[pl.Series]:
+    """``cols`` split (zero-copy) at the readings' chunk boundaries: an eager ``select`` of columns whose
+    chunks differ rechunks — copies — every selected full-size column, on every call."""
+    if len(lengths) <= 1:
+        return cols
+    offsets = [0]
+    for length in lengths[:-1]:
+        offsets.append(offsets[-1] + length)
+    return [
+        pl.concat([c.rechunk().slice(o, k) for o, k in zip(offsets, lengths, strict=True)], rechunk=False) for c in cols
+    ]
 
 
 def _restarts(tot: pl.Series, first: pl.Series, floor: float) -> pl.Series:
