@@ -92,10 +92,10 @@ def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = Fa
     t_us = df.get_column("measured_at").to_physical()
     dt_us = t_us.diff()
     valid = (same & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)).fill_null(False).alias("valid")
-    return df.with_columns(_aligned([same, last, reset_flag, delta, valid], tot.chunk_lengths()))
+    return df.with_columns(aligned([same, last, reset_flag, delta, valid], tot.chunk_lengths()))
 
 
-def _aligned(cols: list[pl.Series], lengths: list[int]) -> list[pl.Series]:
+def aligned(cols: list[pl.Series], lengths: list[int]) -> list[pl.Series]:
     """``cols`` split (zero-copy) at the readings' chunk boundaries: an eager ``select`` of columns whose
     chunks differ rechunks — copies — every selected full-size column, on every call."""
     if len(lengths) <= 1:

@@ -15,7 +15,6 @@ from alerts.frames import (
     DETECTION_SCHEMA,
     attach_point,
     conform,
-    date_of,
     hour_of,
     interval_hours,
     interval_rate,
@@ -26,6 +25,8 @@ from alerts.frames import (
 )
 
 _T = pl.col("measured_at")
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
 
 
 def _severity_by_flow(rate: pl.Expr, cfg: RuleConfig) -> pl.Expr:
@@ -134,25 +135,7 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     Only intervals that start and end within ``night_start_h``–``night_end_h`` local time count, so an
     hour-long dishwasher programme at 03:00 leaves the 02:00–03:00 interval at zero.
     """
-    # cheap UTC pre-filter on integer hours (Warsaw is UTC+1/+2), then exact local hours on the rows left
-    first_utc, n_utc = (cfg.night_start_h - 2) % 24, cfg.night_end_h - cfg.night_start_h + 2  # ends in (start, end]
-    utc_hour = (_T.cast(pl.Int64) // 3_600_000_000 + 24 - first_utc) % 24
-    cand = _gather_intervals(iv, pl.col("valid") & (utc_hour < n_utc))
-    cand = cand.filter(pl.col("rate_m3h").is_not_null()).with_columns(
-        (pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)).alias("start_us")
-    )
-    cand = cand.with_columns(
-        local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
-    )
-    ls, le = pl.col("ls"), pl.col("le")
-    inside = (hour_of(ls) >= cfg.night_start_h) & (hour_of(le) <= cfg.night_end_h) & (date_of(ls) == date_of(le))
-    per_meter = (
-        cand.lazy()
-        .filter(inside)
-        .group_by("meter_key", date_of(ls).alias("night"))
-        .agg(pl.col("rate_m3h").min().alias("min_flow_m3h"), pl.col("dt_h").sum().alias("covered_h"))
-        .collect()
-    )
+    per_meter = _night_per_meter(_night_candidates(iv, cfg), cfg)
     per_meter = _leaky_series_only(per_meter, points, cfg)
     # the installation map is joined on the small per-meter-night frame, not on every interval
     per_meter = attach_point(per_meter, points).sort("series", "night", "meter_key")
@@ -168,15 +151,52 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
     )
 
 
-def _gather_intervals(iv: pl.DataFrame, where: pl.Expr) -> pl.DataFrame:
-    """``meter_key, end_us, dt_h, rate_m3h`` of the intervals where ``where`` holds, gathered by position
-    with their previous reading, so lengths and rates are only computed for those rows."""
-    idx = iv.select(pl.arg_where(where)).to_series()
-    t = iv.get_column("measured_at").to_physical()
-    rows = iv.select("meter_key", "valid", "delta_m3").select(pl.all().gather(idx))
-    dt_h = (t.gather(idx) - t.gather((idx - 1).clip(lower_bound=0))) / 3.6e9
-    rows = rows.with_columns(t.gather(idx).alias("end_us"), dt_h.alias("dt_h"))
-    return rows.with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
+def _night_candidates(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Valid intervals ending in a UTC-hour superset of the night window (Warsaw is UTC+1/+2): one
+    modulo on the raw epoch, so no full-size hour or time-zone columns; local times only for these rows."""
+    first_us = ((cfg.night_start_h - 2) % 24) * _HOUR_US
+    n_us = (cfg.night_end_h - cfg.night_start_h + 2) * _HOUR_US  # interval ends in (start, end]
+    where = pl.col("valid") & (((_T.cast(pl.Int64) - first_us) % _DAY_US) < n_us)
+    start_us = pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)
+    cand = (
+        _gather_intervals(iv, where)
+        .filter(pl.col("rate_m3h").is_not_null())
+        .select("meter_key", "rate_m3h", "dt_h", "end_us", start_us.alias("start_us"))
+    )
+    cand = cand.collect()
+    return cand.with_columns(
+        local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
+    )
+
+
+def _night_per_meter(cand: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
+    """Per meter and local night: minimum rate and covered hours (a hash group-by on the integer day:
+    a sorted ``meter × 2²⁰ + day`` key measured ~15 % slower on these few million rows)."""
+    ls, le = pl.col("ls"), pl.col("le")
+    inside = (hour_of(ls) >= cfg.night_start_h) & (hour_of(le) <= cfg.night_end_h) & (ls // _DAY_US == le // _DAY_US)
+    return (
+        cand.lazy()
+        .filter(inside)
+        .group_by("meter_key", (ls // _DAY_US).alias("day"))
+        .agg(pl.col("rate_m3h").min().alias("min_flow_m3h"), pl.col("dt_h").sum().alias("covered_h"))
+        .select("meter_key", pl.col("day").cast(pl.Int32).cast(pl.Date).alias("night"), "min_flow_m3h", "covered_h")
+        .collect()
+    )
+
+
+def _gather_intervals(iv: pl.DataFrame, where: pl.Expr) -> pl.LazyFrame:
+    """``meter_key, end_us, dt_h, rate_m3h`` of the intervals where ``where`` holds (it must imply
+    ``same``): rows and their previous readings' times (the mask shifted up one row) are filtered in one
+    pass, so lengths and rates are only computed for those rows."""
+    hit = where.fill_null(False)
+    t = _T.cast(pl.Int64)
+    rows = iv.lazy().select(
+        pl.col("meter_key", "valid", "delta_m3").filter(hit),
+        t.filter(hit).alias("end_us"),
+        t.filter(hit.shift(-1, fill_value=False)).alias("prev_us"),
+    )
+    dt_h = (pl.col("end_us") - pl.col("prev_us")) / 3.6e9
+    return rows.with_columns(dt_h.alias("dt_h")).with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
 
 
 def _leaky_series_only(per_meter: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
