@@ -162,8 +162,8 @@ def _night_candidates(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
         _gather_intervals(iv, where)
         .filter(pl.col("rate_m3h").is_not_null())
         .select("meter_key", "rate_m3h", "dt_h", "end_us", start_us.alias("start_us"))
+        .collect()
     )
-    cand = cand.collect()
     return cand.with_columns(
         local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
     )
