@@ -74,8 +74,9 @@ def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = Fa
     reading and where the register restarted near zero — a replaced or reset meter is not reverse flow).
     ``valid`` marks an interval short enough to say something about flow during it; its length and mean
     flow are :func:`interval_hours` and :func:`interval_rate` (computed where needed, not stored).
-    Columns are built from plain differences with the few meter boundaries (and restarts) patched
-    afterwards, so no full-size shifted copies or masks are held at once.
+    The frame is cut (zero-copy) into blocks of at most ``_BLOCK`` rows that every column shares, and the
+    differences are computed block by block, so no full-size temporaries are held and eager selects of
+    the result never rechunk (they copy every selected column when the columns' chunks differ).
     """
     df = readings if assume_sorted else readings.sort("meter_key", "measured_at")
     n = df.height
@@ -87,25 +88,39 @@ def prepare(readings: pl.DataFrame, cfg: RuleConfig, *, assume_sorted: bool = Fa
     last = pl.repeat(False, n, eager=True).alias("last").scatter((first - 1).filter(first > 0), True)
     if n:
         last = last.scatter([n - 1], True)
-    delta = tot.diff().scatter(pl.concat([first, reset]), None).alias("delta_m3")
     reset_flag = pl.repeat(False, n, eager=True).alias("reset").scatter(reset, True)
-    t_us = df.get_column("measured_at").to_physical()
-    dt_us = t_us.diff()
-    valid = (same & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)).fill_null(False).alias("valid")
-    return df.with_columns(aligned([same, last, reset_flag, delta, valid], tot.chunk_lengths()))
+    bounds = _blocks(tot.chunk_lengths())
+    df = df.with_columns(same, last, reset_flag)
+    df = pl.concat([df.slice(o, k) for o, k in bounds], rechunk=False) if len(bounds) > 1 else df
+    df = df.with_columns(pl.col("meter_key").set_sorted())
+    delta = pl.when(pl.col("same") & ~pl.col("reset")).then(pl.col("total_m3").diff())
+    dt_us = pl.col("measured_at").cast(pl.Int64).diff()
+    valid = (pl.col("same") & (dt_us > 0) & (dt_us <= cfg.max_interval_min * 60_000_000)).fill_null(False)
+    return df.with_columns(
+        _per_block(df, bounds, delta.alias("delta_m3")), _per_block(df, bounds, valid.alias("valid"))
+    )
 
 
-def aligned(cols: list[pl.Series], lengths: list[int]) -> list[pl.Series]:
-    """``cols`` split (zero-copy) at the readings' chunk boundaries: an eager ``select`` of columns whose
-    chunks differ rechunks — copies — every selected full-size column, on every call."""
-    if len(lengths) <= 1:
-        return cols
-    offsets = [0]
-    for length in lengths[:-1]:
-        offsets.append(offsets[-1] + length)
-    return [
-        pl.concat([c.rechunk().slice(o, k) for o, k in zip(offsets, lengths, strict=True)], rechunk=False) for c in cols
-    ]
+_BLOCK = 1 << 22
+
+
+def _blocks(chunk_lengths: list[int]) -> list[tuple[int, int]]:
+    """``(offset, length)`` blocks of at most ``_BLOCK`` rows that never cross a chunk boundary."""
+    out, off = [], 0
+    for length in chunk_lengths:
+        out += [(off + a, min(_BLOCK, length - a)) for a in range(0, length, _BLOCK)]
+        off += length
+    return out or [(0, 0)]
+
+
+def _per_block(df: pl.DataFrame, bounds: list[tuple[int, int]], expr: pl.Expr) -> pl.Series:
+    """``expr`` (which may look one row back) evaluated per block with one row of overlap, one chunk per block."""
+    parts = []
+    for o, k in bounds:
+        lo = max(o - 1, 0)
+        part = df.slice(lo, k + o - lo).select(expr).to_series()
+        parts.append(part.slice(o - lo).rechunk())
+    return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
 
 
 def _restarts(tot: pl.Series, first: pl.Series, floor: float) -> pl.Series:
