@@ -242,3 +242,19 @@ def hour_of(us: pl.Expr) -> pl.Expr:
 def date_of(us: pl.Expr) -> pl.Expr:
     """Calendar date of an epoch-µs expression."""
     return (us // _DAY_US).cast(pl.Int32).cast(pl.Date)
+
+
+def mask_of(iv: pl.DataFrame, where: pl.Expr) -> pl.Series:
+    """``where`` (may look one row back) as a Boolean ``hit`` column of a prepared frame, nulls false.
+
+    Evaluated chunk by chunk (``prepare`` cut every column at the same ≤ ``_BLOCK``-row boundaries), so
+    the predicate's Float64/Int64 temporaries exist for one block at a time, not for the whole frame.
+    """
+    if iv.height == 0:
+        return pl.Series("hit", [], dtype=pl.Boolean)
+    return _per_block(iv, _blocks(iv.get_column("same").chunk_lengths()), where.fill_null(False).alias("hit"))
+
+
+def positions(iv: pl.DataFrame, where: pl.Expr) -> pl.Series:
+    """Row positions (UInt32) where ``where`` holds in a prepared frame (see :func:`mask_of`)."""
+    return mask_of(iv, where).arg_true()

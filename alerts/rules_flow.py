@@ -20,6 +20,8 @@ from alerts.frames import (
     interval_rate,
     json_evidence,
     local_us,
+    mask_of,
+    positions,
     rows_of,
     run_start,
 )
@@ -152,18 +154,15 @@ def night_minima(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig)
 
 
 def _night_candidates(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
-    """Valid intervals ending in a UTC-hour superset of the night window (Warsaw is UTC+1/+2): one
-    modulo on the raw epoch, so no full-size hour or time-zone columns; local times only for these rows."""
+    """Valid intervals with a rate, ending in a UTC-hour superset of the night window (Warsaw is UTC+1/+2):
+    one modulo on the raw epoch per block, no full-size columns; local times only for these rows."""
     first_us = ((cfg.night_start_h - 2) % 24) * _HOUR_US
     n_us = (cfg.night_end_h - cfg.night_start_h + 2) * _HOUR_US  # interval ends in (start, end]
-    where = pl.col("valid") & (((_T.cast(pl.Int64) - first_us) % _DAY_US) < n_us)
+    night = ((_T.cast(pl.Int64) - first_us) % _DAY_US) < n_us
+    # valid with a delta ⇔ a non-null rate (valid implies a previous reading of the same meter)
+    rows = _gather_intervals(iv, pl.col("valid") & pl.col("delta_m3").is_not_null() & night)
     start_us = pl.col("end_us") - (pl.col("dt_h") * 3.6e9).cast(pl.Int64)
-    cand = (
-        _gather_intervals(iv, where)
-        .filter(pl.col("rate_m3h").is_not_null())
-        .select("meter_key", "rate_m3h", "dt_h", "end_us", start_us.alias("start_us"))
-        .collect()
-    )
+    cand = rows.select("meter_key", "rate_m3h", "dt_h", "end_us", start_us.alias("start_us")).collect()
     return cand.with_columns(
         local_us(cand, "start_us", cfg.timezone).alias("ls"), local_us(cand, "end_us", cfg.timezone).alias("le")
     )
@@ -186,17 +185,21 @@ def _night_per_meter(cand: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
 
 def _gather_intervals(iv: pl.DataFrame, where: pl.Expr) -> pl.LazyFrame:
     """``meter_key, end_us, dt_h, rate_m3h`` of the intervals where ``where`` holds (it must imply
-    ``same``): rows and their previous readings' times (the mask shifted up one row) are filtered in one
+    ``valid``): rows and their previous readings' times (the mask shifted up one row) are filtered in one
     pass, so lengths and rates are only computed for those rows."""
-    hit = where.fill_null(False)
+    hit = pl.col("hit")
     t = _T.cast(pl.Int64)
-    rows = iv.lazy().select(
-        pl.col("meter_key", "valid", "delta_m3").filter(hit),
-        t.filter(hit).alias("end_us"),
-        t.filter(hit.shift(-1, fill_value=False)).alias("prev_us"),
+    rows = (
+        iv.lazy()
+        .with_columns(mask_of(iv, where))
+        .select(
+            pl.col("meter_key", "delta_m3").filter(hit),
+            t.filter(hit).alias("end_us"),
+            t.filter(hit.shift(-1, fill_value=False)).alias("prev_us"),
+        )
     )
     dt_h = (pl.col("end_us") - pl.col("prev_us")) / 3.6e9
-    return rows.with_columns(dt_h.alias("dt_h")).with_columns(interval_rate(pl.col("dt_h")).alias("rate_m3h"))
+    return rows.select("meter_key", "end_us", dt_h.alias("dt_h"), (pl.col("delta_m3") / dt_h).alias("rate_m3h"))
 
 
 def _leaky_series_only(per_meter: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig) -> pl.DataFrame:
@@ -302,7 +305,7 @@ def burst(iv: pl.DataFrame, meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.
     rate_hi = pl.col("valid") & (interval_rate() >= floor)
     flow_hi = pl.col("flow_m3h") >= floor
     # positions first, then only those rows are gathered (no full-size row index or rate column)
-    idx = iv.select(pl.arg_where((rate_hi | flow_hi).fill_null(False)).cast(pl.Int64)).to_series()
+    idx = positions(iv, rate_hi | flow_hi).cast(pl.Int64)
     prev_us = iv.get_column("measured_at").to_physical().gather((idx - 1).clip(lower_bound=0))
     dt_h = pl.when(pl.col("same")).then((_T.cast(pl.Int64) - prev_us) / 3.6e9)
     cand = iv.select(pl.all().gather(idx)).with_columns(idx.alias("idx"), dt_h.alias("dt_h"))

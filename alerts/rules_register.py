@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, UTC_US, conform, json_evidence, rows_of
+from alerts.frames import DETECTION_SCHEMA, UTC_US, conform, json_evidence, positions, rows_of
 from core.types import ALARM_BITS, Alarm
 
 _T = pl.col("measured_at")
@@ -38,7 +38,7 @@ def reverse_flow(iv: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataFra
         (pl.col("delta_m3") <= -cfg.reverse_min_m3) | (back_m3 >= cfg.reverse_min_m3) | ((pl.col("alarms") & bit) != 0)
     )
     # positions first, then only those rows (and their predecessors) are gathered: no full-size columns
-    idx = iv.select(pl.arg_where(hit.fill_null(False))).to_series()
+    idx = positions(iv, hit)
     prev = iv.get_column("backward_m3").gather((idx - 1).clip(lower_bound=0))
     ev = iv.select(pl.all().gather(idx)).with_columns(
         pl.when(pl.col("same")).then(pl.col("backward_m3") - prev).fill_null(0.0).alias("back_m3")
