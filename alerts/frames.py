@@ -114,13 +114,28 @@ def _blocks(chunk_lengths: list[int]) -> list[tuple[int, int]]:
 
 
 def _per_block(df: pl.DataFrame, bounds: list[tuple[int, int]], expr: pl.Expr) -> pl.Series:
-    """``expr`` (which may look one row back) evaluated per block with one row of overlap, one chunk per block."""
-    parts = []
-    for o, k in bounds:
+    """``expr`` (which may look one row back) evaluated over runs of blocks of up to ``_BLOCK`` rows with one
+    row of overlap (few calls even for thousands of small IPC chunks), then cut back to the blocks."""
+    parts: list[pl.Series] = []
+    for grp in _runs(bounds):
+        o, k = grp[0][0], sum(n for _, n in grp)
         lo = max(o - 1, 0)
-        part = df.slice(lo, k + o - lo).select(expr).to_series()
-        parts.append(part.slice(o - lo).rechunk())
+        run = df.slice(lo, k + o - lo).select(expr).to_series().slice(o - lo).rechunk()
+        parts += [run.slice(b - o, n) for b, n in grp]
     return pl.concat(parts, rechunk=False) if len(parts) > 1 else parts[0]
+
+
+def _runs(bounds: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Consecutive blocks merged into runs of at most ``_BLOCK`` rows (a longer block stays alone)."""
+    runs: list[list[tuple[int, int]]] = []
+    size = 0
+    for b in bounds:
+        if not runs or size + b[1] > _BLOCK:
+            runs.append([])
+            size = 0
+        runs[-1].append(b)
+        size += b[1]
+    return runs
 
 
 def _restarts(tot: pl.Series, first: pl.Series, floor: float) -> pl.Series:
