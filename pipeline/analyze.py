@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,8 @@ from storage import alerts_outbox as outbox
 from storage.analytics import load_last_heard, load_meters, load_points, load_readings
 
 log = logging.getLogger(__name__)
-_GAUGES: dict[int, Gauge] = {}
+# Weakly keyed: a registry that is gone must not hand its gauge to a new one that reuses its id().
+_GAUGES: weakref.WeakKeyDictionary[CollectorRegistry, Gauge] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -54,9 +56,11 @@ class AnalysisReport:
 
 def open_alerts_gauge(registry: CollectorRegistry = REGISTRY) -> Gauge:
     """``odczyt_alerts_open{kind}``: unresolved alerts by kind (one gauge per registry)."""
-    if id(registry) not in _GAUGES:
-        _GAUGES[id(registry)] = Gauge("odczyt_alerts_open", "Unresolved alerts by kind", ["kind"], registry=registry)
-    return _GAUGES[id(registry)]
+    gauge = _GAUGES.get(registry)
+    if gauge is None:
+        gauge = _GAUGES[registry] = Gauge("odczyt_alerts_open", "Unresolved alerts by kind", ["kind"],
+                                          registry=registry)
+    return gauge
 
 
 def run_analysis(
