@@ -17,16 +17,9 @@ import polars as pl
 from alerts import rules_flow, rules_register
 from alerts.anomaly import consumption_anomaly
 from alerts.config import RuleConfig
-from alerts.frames import (
-    DETECTION_SCHEMA,
-    METERS_SCHEMA,
-    POINTS_SCHEMA,
-    READINGS_SCHEMA,
-    analysis_now,
-    conform,
-    prepare,
-)
+from alerts.frames import DETECTION_SCHEMA, analysis_now, conform, prepare
 from alerts.legalization import legalization
+from core.schemas import METERS_SCHEMA, POINTS_SCHEMA, READINGS_SCHEMA
 
 RULES: tuple[str, ...] = (
     "continuous_flow",

@@ -12,34 +12,8 @@ from datetime import datetime
 import polars as pl
 
 from alerts.config import RuleConfig
+from core.schemas import UTC_US
 
-UTC_US = pl.Datetime("us", "UTC")
-
-READINGS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "measured_at": UTC_US,
-    "total_m3": pl.Float64(),
-    "backward_m3": pl.Float64(),
-    "flow_m3h": pl.Float64(),
-    "alarms": pl.Int32(),
-    "source": pl.Int16(),
-}
-METERS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "q3_m3h": pl.Float64(),
-    "legalization_mark_type": pl.String(),
-    "legalization_mark_value": pl.String(),
-    "legalized_on": pl.Date(),
-}
-# one row per installation: which meter served which service point, and whether anybody lives there
-POINTS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "service_point_id": pl.String(),
-    "area": pl.String(),
-    "occupied": pl.Boolean(),
-    "installed_at": UTC_US,
-    "removed_at": UTC_US,
-}
 DETECTION_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "meter_key": pl.Int64(),

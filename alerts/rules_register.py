@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, UTC_US, conform, json_evidence, positions, rows_of
+from alerts.frames import DETECTION_SCHEMA, conform, json_evidence, positions, rows_of
+from core.schemas import UTC_US
 from core.types import ALARM_BITS, Alarm
 
 _T = pl.col("measured_at")

@@ -2,7 +2,7 @@
 
 The fast path is ADBC (``adbc_driver_postgresql.dbapi`` → Arrow → polars, no Python objects per row); a
 psycopg reader is kept for comparison and as a fallback. Every frame is cast to an explicit schema — never
-inferred — matching ``alerts.frames`` (a test keeps the two in step; storage does not import alerts).
+inferred — the schemas of ``core.schemas``, which ``alerts`` reads too.
 """
 
 from __future__ import annotations
@@ -15,34 +15,8 @@ from datetime import datetime
 import polars as pl
 import psycopg
 
+from core.schemas import LAST_HEARD_SCHEMA, METERS_SCHEMA, POINTS_SCHEMA, READINGS_SCHEMA
 from storage.errors import StorageError
-
-UTC_US = pl.Datetime("us", "UTC")
-READINGS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "measured_at": UTC_US,
-    "total_m3": pl.Float64(),
-    "backward_m3": pl.Float64(),
-    "flow_m3h": pl.Float64(),
-    "alarms": pl.Int32(),
-    "source": pl.Int16(),
-}
-METERS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "q3_m3h": pl.Float64(),
-    "legalization_mark_type": pl.String(),
-    "legalization_mark_value": pl.String(),
-    "legalized_on": pl.Date(),
-}
-POINTS_SCHEMA: dict[str, pl.DataType] = {
-    "meter_key": pl.Int64(),
-    "service_point_id": pl.String(),
-    "area": pl.String(),
-    "occupied": pl.Boolean(),
-    "installed_at": UTC_US,
-    "removed_at": UTC_US,
-}
-LAST_HEARD_SCHEMA: dict[str, pl.DataType] = {"meter_key": pl.Int64(), "source": pl.Int16(), "last_at": UTC_US}
 
 _READINGS_SQL = "SELECT " + ", ".join(READINGS_SCHEMA) + " FROM readings"
 

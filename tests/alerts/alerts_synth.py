@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from alerts.frames import READINGS_SCHEMA
+from core.schemas import READINGS_SCHEMA
 
 T0 = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)
 
