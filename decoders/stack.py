@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from hashlib import blake2b
 
 from decoders import afl as afl_layer
-from decoders import drivers, link, security, tables
+from decoders import drivers, layouts, link, security, tables
 from decoders import ell as ell_layer
 from decoders import records as apl
 from decoders import tpl as tpl_layer
@@ -18,6 +18,7 @@ from decoders.address import meter_id_text
 from decoders.ciphers import CipherCache
 from decoders.compact import CompactFormatCache, decode_compact
 from decoders.drivers.base import Driver
+from decoders.drivers.oms import oms_values
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
 from decoders.frame import Frame
 from decoders.keys import KeyLookup, default_oms_keys
@@ -103,6 +104,10 @@ def _decode_link_frame(
 ) -> Telegram:
     data = lk.data
     get = _Keys(keys)
+    if not lk.wired and (data[10] == 0x7A or data[10] == 0x72):
+        fast = _fast(lk, data, get, cache, ciphers)
+        if fast is not None:
+            return fast
     mfct = link_mfct = manufacturer_letters(lk.m_field)
     meter_id = link_id = meter_id_text(lk.id_bytes)
     version, dtype = lk.version, lk.device_type
@@ -184,6 +189,87 @@ def _decode_link_frame(
         get(mfct, meter_id) if kind_header is None or driver.cis else (),
     )
     return _telegram(fr, driver, link_mfct, link_id)
+
+
+_TPL_SHORT = layouts.TPL_SHORT_FAST.unpack_from
+_TPL_LONG = layouts.TPL_LONG_FAST.unpack_from
+
+
+def _fast(
+    lk: link.LinkFrame, data: bytes, get: _Keys, cache: CompactFormatCache | None, ciphers: CipherCache
+) -> Telegram | None:
+    """The fused path for the common shape: no ELL/AFL, short (0x7A) or long (0x72) TPL header, security mode 0
+    or 5, and a driver whose ``extract`` is :func:`~decoders.drivers.oms.oms_fields` (``Driver.oms``).
+
+    Same steps as the general path without the intermediate ``Tpl``/``Frame``/fields dict; returns None (before
+    any side effect) for anything else, and the general path decodes the frame.
+    """
+    n = len(data)
+    mfct = link_mfct = manufacturer_letters(lk.m_field)
+    meter_id = link_id = meter_id_text(lk.id_bytes)
+    if data[10] == 0x7A:
+        if n < 15:
+            return None
+        acc, status, cfg = _TPL_SHORT(data, 11)
+        version, dtype = lk.version, lk.device_type
+        m_bytes, a_bytes = data[2:4], data[4:10]
+        p = 15
+    else:
+        if n < 23:
+            return None
+        lid, lm, version, dtype, acc, status, cfg = _TPL_LONG(data, 11)
+        mfct = manufacturer_letters(lm)
+        meter_id = meter_id_text(lid)
+        m_bytes, a_bytes = data[15:17], data[11:15] + data[17:19]
+        p = 23
+    mode = (cfg >> 8) & 0x1F
+    if mode != 0 and mode != 5:
+        return None
+    driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
+    spec = driver.oms
+    if spec is None or driver.cis:
+        return None
+    if mode == 0:
+        payload = data[p:]
+    else:
+        payload = security.mode5(
+            data[p:],
+            m_bytes + a_bytes + bytes((acc,)) * 8,
+            (cfg >> 4) & 0x0F,
+            get(mfct, meter_id),
+            default_oms_keys(mfct),
+            ciphers,
+        )
+    records = apl.parse_records(payload).records
+    if cache is not None and records:
+        cache.learn_records(records)
+    try:
+        values = oms_values(records, status, *spec)
+    except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
+        raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
+    return telegram_from_values(
+        (
+            meter_id,
+            mfct,
+            version,
+            dtype,
+            tables.medium_name(dtype, mfct),
+            acc,
+            status,
+            mode,
+            driver.name,
+            *values[:6],
+            frozenset(values[6]),
+            frozenset(values[7]),
+            values[8],
+            values[9],
+            records,
+            blake2b(payload, digest_size=8).digest(),
+            data[10],
+            link_mfct,
+            link_id,
+        )
+    )
 
 
 def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegram:

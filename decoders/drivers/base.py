@@ -73,6 +73,9 @@ class Driver:
     cis: frozenset[int] = frozenset()
     mfct_security: bool = False
     description: str = ""
+    # Set when ``extract`` is exactly ``oms_fields(frame, *oms)`` (error-flag bits, use_status): standard
+    # frames of such a driver take the decoder's fused fast path (``decoders.stack._fast``).
+    oms: tuple[AlarmBits | None, bool] | None = None
 
     def detects(self, manufacturer: str, version: int, device_type: int) -> bool:
         """True when any detection key fits."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decoders.drivers.base import Case, Driver, Fields
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -16,6 +16,7 @@ DRIVER = Driver(
     name="oms",
     matches=(),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Fallback for standard OMS/EN 13757-3 water meters.",
     cases=(
         # Fact sheet V1 (OMS Annex N.2.1): frame A with CRCs, mode 5.

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -33,6 +33,7 @@ DRIVER = Driver(
     name="hydrodigit",
     matches=(Match("BMT", frozenset({0x13, 0x15, 0x17}), frozenset({0x06, 0x07})),),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Bmeters Hydrodigit water meter.",
     cases=(
         Case(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -23,6 +23,7 @@ DRIVER = Driver(
     name="iperl",
     matches=(Match("SEN", frozenset({0x68, 0x7C}), frozenset({0x06, 0x07})),),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Sensus iPERL water meter.",
     cases=(
         Case(

@@ -8,7 +8,7 @@ from datetime import date
 
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -32,6 +32,7 @@ DRIVER = Driver(
     name="itron",
     matches=(Match("ITW"), Match("ITR")),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Itron Cyble/Intelis water meters.",
     cases=(
         Case(

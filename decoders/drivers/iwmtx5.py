@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -32,6 +32,7 @@ DRIVER = Driver(
     name="iwmtx5",
     matches=(Match("BMT", frozenset({0x18}), None),),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Bmeters IWM-TX5 water meter.",
     cases=(
         Case(

@@ -8,7 +8,7 @@ from datetime import date
 
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
 
 
@@ -37,6 +37,7 @@ DRIVER = Driver(
     name="maddalena",
     matches=(Match("MAD"),),
     extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
     description="Maddalena water meters.",
     cases=(
         Case(

@@ -9,6 +9,7 @@ error flags (``xxFD17``) → alarms.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from core.types import Alarm
 from decoders.drivers.base import AlarmBits, Fields
@@ -110,30 +111,54 @@ def _stored_target(stored: dict[int, dict[str, Record]]) -> tuple[float | None, 
     return None, None
 
 
-def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
-    """Extract the standard fields from a frame's records and status byte."""
-    recs = frame.records
-    first, flags, stored = _scan(recs)
+def oms_values(
+    records: tuple[Record, ...],
+    status: int | None,
+    error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,
+    use_status: bool = True,
+) -> tuple[Any, ...]:
+    """The standard fields as a tuple in :data:`OMS_FIELDS` order (alarm sets mutable); see :func:`oms_fields`."""
+    first, flags, stored = _scan(records)
     target, target_date = _stored_target(stored) if stored else (None, None)
-    when = first.get("datetime")
-    battery = first.get("remaining_battery")
+    get = first.get
+    when = get("datetime")
+    battery = get("remaining_battery")
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
-    if use_status:
-        status_alarms(frame.status, alarms)
+    if use_status and status is not None and status & _STATUS_MASK:
+        STATUS_BITS.apply(status, alarms, set())
     if error_flags is not None:
         for value in flags:
             if value:  # no bit set, no alarm
                 error_flags.apply(value, alarms, history)
-    return {
-        "total_m3": number(first.get("volume")),
-        "target_m3": target,
-        "target_date": target_date,
-        "total_backward_m3": number(first.get("backward_volume")),
-        "flow_m3h": number(first.get("flow")),
-        "meter_datetime": when.value if when and isinstance(when.value, datetime) else None,
-        "battery_days": int(battery.value) if battery and isinstance(battery.value, int) else None,
-        "battery_v": number(first.get("voltage")),
-        "alarms": alarms,
-        "alarms_history": history,
-    }
+    return (
+        number(get("volume")),
+        target,
+        target_date,
+        number(get("backward_volume")),
+        number(get("flow")),
+        when.value if when and isinstance(when.value, datetime) else None,
+        alarms,
+        history,
+        int(battery.value) if battery and isinstance(battery.value, int) else None,
+        number(get("voltage")),
+    )
+
+
+OMS_FIELDS = (
+    "total_m3",
+    "target_m3",
+    "target_date",
+    "total_backward_m3",
+    "flow_m3h",
+    "meter_datetime",
+    "alarms",
+    "alarms_history",
+    "battery_days",
+    "battery_v",
+)
+
+
+def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
+    """Extract the standard fields from a frame's records and status byte."""
+    return dict(zip(OMS_FIELDS, oms_values(frame.records, frame.status, error_flags, use_status), strict=True))

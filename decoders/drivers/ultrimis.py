@@ -48,6 +48,7 @@ DRIVER = Driver(
     name="ultrimis",
     matches=(Match("APA", frozenset({0x01, 0x20}), frozenset({0x16, 0x07, 0x06})),),
     extract=extract,
+    oms=(FLAGS, False),
     description="Apator Ultrimis ultrasonic water meter.",
     cases=(
         Case(

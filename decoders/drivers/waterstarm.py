@@ -42,6 +42,7 @@ DRIVER = Driver(
     name="waterstarm",
     matches=(Match("DWZ"), Match("EFE")),
     extract=extract,
+    oms=(FLAGS, True),
     description="Engelmann WaterStar M water meter.",
     cases=(
         Case(

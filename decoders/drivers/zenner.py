@@ -66,6 +66,7 @@ DRIVER = Driver(
     name="minomess",
     matches=(Match("ZRI", frozenset({0x00, 0x01}), frozenset({0x06, 0x07, 0x16})),),
     extract=extract,
+    oms=(FLAGS, True),
     description="Zenner Minomess water meter (usually behind a radio module with a long TPL header).",
     cases=(
         Case(
