@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -87,7 +88,7 @@ def _q(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
-def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -> dict[str, float]:
+def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -> dict[str, Any]:
     """Interleaved runs (noise on a shared machine hits both alike): raw COPY vs the writer's strategies."""
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     rows = [Reading(meter_id=f"{i % meters:08d}", manufacturer="KAM", received_at=t0, total_m3=i * 0.001,
@@ -108,8 +109,12 @@ def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -
                         write_batch(conn, readings=rows[i:i + 2000], dedupe_window_s=120, strategy=kind)
                 rates[kind].append(n / (time.perf_counter() - started))
     med = {k: statistics.median(v) for k, v in rates.items()}
+    best = {k: max(v) for k, v in rates.items()}  # on a shared machine the best run is the least disturbed
     return {"raw_copy_per_s": med["raw_copy"], "probe_per_s": med["probe"], "staging_per_s": med["staging"],
-            "probe_ratio": med["probe"] / med["raw_copy"], "staging_ratio": med["staging"] / med["raw_copy"]}
+            "probe_ratio": med["probe"] / med["raw_copy"], "staging_ratio": med["staging"] / med["raw_copy"],
+            "best": {"raw_copy_per_s": best["raw_copy"], "probe_per_s": best["probe"],
+                     "staging_per_s": best["staging"], "probe_ratio": best["probe"] / best["raw_copy"],
+                     "staging_ratio": best["staging"] / best["raw_copy"]}}
 
 
 def main() -> None:
@@ -140,7 +145,9 @@ def main() -> None:
             if args.storage_rows:
                 result["storage_stage"] = st = storage_stage(pg, args.storage_rows, 20_000)
                 print(f"storage: raw COPY {st['raw_copy_per_s']:.0f}/s, probe {st['probe_per_s']:.0f}/s "
-                      f"({st['probe_ratio']:.0%}), staging {st['staging_per_s']:.0f}/s ({st['staging_ratio']:.0%})")
+                      f"({st['probe_ratio']:.0%}), staging {st['staging_per_s']:.0f}/s ({st['staging_ratio']:.0%}) "
+                      f"[median of 3; best: probe {st['best']['probe_ratio']:.0%}, "
+                      f"staging {st['best']['staging_ratio']:.0%}]")
             print(json.dumps(result, separators=(",", ":")))
 
 

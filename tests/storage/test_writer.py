@@ -1,0 +1,78 @@
+"""storage.writer.write_batch: the probe path's one-round-trip probe, its fallback, dirty marking, replace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from core.types import Reading, ReadingSource
+from storage import writer
+from storage.errors import TransientStorageError
+from storage.writer import write_batch
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _reading(mid: str, at: datetime, total: float, access: int | None = 0) -> Reading:
+    return Reading(meter_id=mid, manufacturer="KAM", measured_at=at, received_at=at, total_m3=total,
+                   source=ReadingSource.RADIO, access_number=access)
+
+
+def _all(conn: psycopg.Connection, sql: str) -> list[tuple[object, ...]]:
+    return conn.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("strategy", ["probe", "staging"])
+def test_marks_the_hours_it_touched_dirty_in_utc(db_url: str, strategy: str) -> None:
+    at = datetime(2026, 11, 3, 10, 59, 59, 999999, tzinfo=UTC)
+    rows = [_reading("00000001", at, 1.0, access=1), _reading("00000002", at + timedelta(hours=3, seconds=1), 2.0)]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM rollup_dirty")
+        assert write_batch(conn, readings=rows, dedupe_window_s=120, strategy=strategy).readings_inserted == 2
+        got = {b for (b,) in _all(conn, "SELECT bucket FROM rollup_dirty")}
+        want = {b for (b,) in _all(conn, "SELECT DISTINCT date_trunc('hour', measured_at, 'UTC') FROM readings")}
+    assert got == want == {datetime(2026, 11, 3, 10, tzinfo=UTC), datetime(2026, 11, 3, 14, tzinfo=UTC)}
+
+
+def test_probe_keeps_a_reading_without_access_number_and_drops_a_window_copy(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[_reading("00000001", T0, 1.0, access=7),
+                                    _reading("00000002", T0, 1.0, access=None)], dedupe_window_s=120)
+        r = write_batch(conn, readings=[_reading("00000001", T0 + timedelta(seconds=119), 1.0, access=7),  # copy
+                                        _reading("00000001", T0 + timedelta(seconds=121), 1.1, access=7),  # outside
+                                        _reading("00000002", T0 + timedelta(seconds=16), 1.1, access=None)],
+                        dedupe_window_s=120)
+        assert (r.readings_inserted, r.readings_duplicate) == (2, 1)
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 4  # type: ignore[index]
+
+
+def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = _reading("00000001", T0, 1.0, access=1)
+    fresh = _reading("00000001", T0 + timedelta(minutes=5), 2.0, access=2)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[stored])
+        # A probe that sees nothing, as if a writer bypassing the merge lock had stored the row meanwhile.
+        monkeypatch.setattr(writer, "_PROBE",
+                            "{dirty}SELECT s.k, s.t FROM stage_keys s WHERE %(w)s IS NULL -- {table}")
+        r = write_batch(conn, readings=[stored, fresh], dedupe_window_s=120)
+        assert (r.readings_inserted, r.readings_duplicate) == (1, 1)
+        assert _all(conn, "SELECT total_m3 FROM readings ORDER BY measured_at") == [(1.0,), (2.0,)]
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_replace_overwrites_the_stored_values(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[_reading("00000001", T0, 1.0, access=1)])
+        r = write_batch(conn, readings=[_reading("00000001", T0, 9.5, access=3)], replace=True)
+        assert r.readings_inserted == 1
+        assert _all(conn, "SELECT total_m3, access_number FROM readings") == [(9.5, 3)]
+
+
+def test_a_closed_connection_raises_transient(db_url: str) -> None:
+    conn = psycopg.connect(db_url, autocommit=True)
+    conn.close()
+    with pytest.raises(TransientStorageError):
+        write_batch(conn, readings=[_reading("00000001", T0, 1.0)])
