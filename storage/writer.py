@@ -216,9 +216,11 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
 
 def _unique_rows(readings: Sequence[Reading]) -> list[tuple[object, ...]]:
     """Rows with distinct ``(meter_key, measured_at)`` (the first of a batch wins)."""
+    rows = [reading_row(r) for r in readings]
+    if len({(row[0], row[1]) for row in rows}) == len(rows):  # the usual case: no per-row dict work
+        return rows
     out: dict[tuple[object, object], tuple[object, ...]] = {}
-    for r in readings:
-        row = reading_row(r)
+    for row in rows:
         out.setdefault((row[0], row[1]), row)
     return list(out.values())
 
