@@ -19,7 +19,7 @@ from functools import reduce
 from construct import Bytes, Const, Int8ub, Struct, this
 
 from core.types import LinkMode
-from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum
+from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum, link_mode_setting
 
 SOF = 0xFF
 BAUDRATE = 9600
@@ -142,9 +142,7 @@ class AmberDriver:
 
     def init_steps(self, link_mode: str) -> Sequence[Step]:
         """Firmware version, command-output check, RSSI setting, SET_MODE (volatile)."""
-        code = LINK_MODES.get(link_mode.upper())
-        if code is None:
-            raise ValueError(f"Amber: link mode {link_mode!r} not supported (one of {sorted(LINK_MODES)})")
+        code = link_mode_setting(LINK_MODES, link_mode, "Amber")
         return [
             Step(build(FWV_REQ), _cnf(FWV_REQ), "firmware version", capture="firmware"),
             Step(build(GET_REQ, bytes([NVM_UART_CMD_OUT, 1])), _cnf(GET_REQ), "command output?",

@@ -12,9 +12,9 @@ the device. The serial loop (:mod:`hardware.receiver`) runs those; the framer ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from core.types import LinkMode
 
@@ -105,6 +105,17 @@ class Driver(Protocol):
     def frame_link_mode(self, link_mode: str) -> LinkMode:
         """The :class:`LinkMode` to stamp on frames when the receiver does not report one per frame."""
         ...
+
+
+T = TypeVar("T")
+
+
+def link_mode_setting(table: Mapping[str, T], link_mode: str, receiver: str) -> T:
+    """The receiver's own setting for a configured link mode; a clear error for a mode it cannot do."""
+    try:
+        return table[link_mode.upper()]
+    except KeyError:
+        raise ValueError(f"{receiver}: link mode {link_mode!r} not supported (one of {sorted(table)})") from None
 
 
 def link_mode_enum(link_mode: str) -> LinkMode:

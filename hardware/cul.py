@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 
 from core.types import LinkMode
-from hardware.base import Event, Fault, Heard, Reply, Step, link_mode_enum
+from hardware.base import Event, Fault, Heard, Reply, Step, link_mode_enum, link_mode_setting
 from hardware.dll import format_a_length, strip_format_a, strip_format_b
 from hardware.lines import LineBuffer
 
@@ -99,9 +99,7 @@ class CulDriver:
 
     def init_steps(self, link_mode: str) -> Sequence[Step]:
         """``V`` (must mention CUL), ``X21`` (LQI+RSSI), ``br?`` (receive mode, answered TMODE/SMODE/CMODE)."""
-        mode = LINK_MODES.get(link_mode.upper())
-        if mode is None:
-            raise ValueError(f"CUL: link mode {link_mode!r} not supported (one of {sorted(LINK_MODES)})")
+        mode = link_mode_setting(LINK_MODES, link_mode, "CUL")
         command, answer = mode
         return [
             Step(b"\r\nV\r\n", _line("CUL"), "version", capture="version"),

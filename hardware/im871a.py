@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from construct import BitStruct, Const, Int8ub, Nibble, Struct
 
 from core.types import LinkMode
-from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum
+from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum, link_mode_setting
 
 SOF = 0xA5
 BAUDRATE = 57600
@@ -194,9 +194,7 @@ class Im871aDriver:
 
     def init_steps(self, link_mode: str) -> Sequence[Step]:
         """Ping, read device info, SET_CONFIG (RAM) for ``link_mode`` with RSSI attached."""
-        code = LINK_MODES.get(link_mode.upper())
-        if code is None:
-            raise ValueError(f"iM871A: link mode {link_mode!r} not supported (one of {sorted(LINK_MODES)})")
+        code = link_mode_setting(LINK_MODES, link_mode, "iM871A")
         config = SET_CONFIG.build({"link_mode": code, "rssi_attached": 1, "timestamp_attached": 0})
         return [
             Step(build(EP_DEVMGMT, PING_REQ), _is(EP_DEVMGMT, PING_RSP), "ping"),

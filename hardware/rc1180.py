@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.types import LinkMode
-from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum
+from hardware.base import Buffer, Event, Fault, Heard, Reply, Step, link_mode_enum, link_mode_setting
 
 BAUDRATE = 19200
 PROMPT = ord(">")
@@ -110,9 +110,7 @@ class Rc1180Driver:
 
     def init_steps(self, link_mode: str) -> Sequence[Step]:
         """Config mode, write MBUS_MODE / RSSI_MODE / DATA_INTERFACE to NVM, leave config mode."""
-        code = LINK_MODES.get(link_mode.upper())
-        if code is None:
-            raise ValueError(f"RC1180: link mode {link_mode!r} not supported (one of {sorted(LINK_MODES)})")
+        code = link_mode_setting(LINK_MODES, link_mode, "RC1180")
         writes = bytes([NVM_MBUS_MODE, code, NVM_RSSI_MODE, 1, NVM_DATA_INTERFACE, 0x00, 0xFF])
         return [
             Step(b"\x00", _prompt, "enter config mode"),
