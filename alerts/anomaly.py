@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, attach_point, conform, json_evidence
+from alerts.frames import attach_point, detections
 
 _T = pl.col("measured_at")
 
@@ -56,23 +56,16 @@ def consumption_anomaly(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: Rule
         & (pl.col("cur") > pl.col("base") * cfg.anomaly_ratio)
         & ((pl.col("cur") - pl.col("base")) >= cfg.anomaly_min_excess_m3)
     )
-    return conform(
-        hit.with_columns(
-            pl.lit("consumption_anomaly").alias("kind"),
-            pl.lit("warning").alias("severity"),
-            (now_l - p).alias("started_at"),
-            now_l.alias("ended_at"),
-            pl.lit(True).alias("active"),
-            pl.lit(f"{now:%Y-%m}").alias("dedupe_key"),
-            json_evidence(
-                period_m3=pl.col("cur").round(3),
-                recent_avg_m3=pl.col("avg").round(3),
-                last_year_m3=pl.when(ly_ok).then(pl.col("ly")).round(3),
-                ratio=(pl.col("cur") / pl.col("base")).round(2),
-                period_days=pl.lit(cfg.anomaly_period_days),
-            ),
-        ),
-        DETECTION_SCHEMA,
+    return detections(
+        hit, kind="consumption_anomaly", severity="warning", started=now_l - p, ended=now_l,
+        active=True, dedupe_key=pl.lit(f"{now:%Y-%m}"),
+        evidence={
+            "period_m3": pl.col("cur").round(3),
+            "recent_avg_m3": pl.col("avg").round(3),
+            "last_year_m3": pl.when(ly_ok).then(pl.col("ly")).round(3),
+            "ratio": (pl.col("cur") / pl.col("base")).round(2),
+            "period_days": pl.lit(cfg.anomaly_period_days),
+        },
     )
 
 

@@ -145,6 +145,22 @@ def json_evidence(**exprs: pl.Expr) -> pl.Expr:
     return pl.struct([e.alias(k) for k, e in exprs.items()]).struct.json_encode().alias("evidence")
 
 
+def detections(df: pl.DataFrame, *, kind: str, severity: str | pl.Expr, started: pl.Expr, ended: pl.Expr,
+               active: bool | pl.Expr, dedupe_key: pl.Expr, evidence: dict[str, pl.Expr],
+               sort: bool = False) -> pl.DataFrame:
+    """A rule's rows as detections: the columns every rule fills, conformed to ``DETECTION_SCHEMA``."""
+    out = df.with_columns(
+        pl.lit(kind).alias("kind"),
+        (pl.lit(severity) if isinstance(severity, str) else severity).alias("severity"),
+        started.alias("started_at"),
+        ended.alias("ended_at"),
+        (pl.lit(active) if isinstance(active, bool) else active).alias("active"),
+        dedupe_key.alias("dedupe_key"),
+        json_evidence(**evidence),
+    )
+    return conform(out.sort("meter_key", "started_at") if sort else out, DETECTION_SCHEMA)
+
+
 def analysis_now(readings: pl.DataFrame, now: datetime | None) -> datetime:
     """``now`` if given, else the newest ``measured_at`` in ``readings`` (what a replay over history wants)."""
     if now is not None:

@@ -15,10 +15,10 @@ from alerts.frames import (
     DETECTION_SCHEMA,
     attach_point,
     conform,
+    detections,
     hour_of,
     interval_hours,
     interval_rate,
-    json_evidence,
     local_us,
     mask_of,
     positions,
@@ -69,22 +69,16 @@ def continuous_flow(iv: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     episodes = episodes.join(cleared, on="meter_key", how="left")
     is_last_episode = pl.col("run_start") == pl.col("run_start").max().over("meter_key")
     active = is_last_episode & ~pl.col("cleared").fill_null(False)
-    return conform(
-        episodes.with_columns(
-            pl.lit("continuous_flow").alias("kind"),
-            _severity_by_flow(pl.col("min_flow_m3h"), cfg).alias("severity"),
-            pl.col("run_start").alias("started_at"),
-            pl.col("run_end").alias("ended_at"),
-            active.alias("active"),
-            pl.col("run_start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
-            json_evidence(
-                min_flow_m3h=pl.col("min_flow_m3h").round(4),
-                mean_flow_m3h=pl.col("mean_flow_m3h").round(4),
-                hours_without_zero=pl.col("hours").round(1),
-                window_h=pl.lit(cfg.leak_window_h),
-            ),
-        ),
-        DETECTION_SCHEMA,
+    return detections(
+        episodes, kind="continuous_flow", severity=_severity_by_flow(pl.col("min_flow_m3h"), cfg),
+        started=pl.col("run_start"), ended=pl.col("run_end"),
+        active=active, dedupe_key=pl.col("run_start").dt.strftime("%Y-%m-%dT%H:%M"),
+        evidence={
+            "min_flow_m3h": pl.col("min_flow_m3h").round(4),
+            "mean_flow_m3h": pl.col("mean_flow_m3h").round(4),
+            "hours_without_zero": pl.col("hours").round(1),
+            "window_h": pl.lit(cfg.leak_window_h),
+        },
     )
 
 
@@ -275,22 +269,17 @@ def _night_episodes(nights: pl.DataFrame, cfg: RuleConfig) -> pl.DataFrame:
     eps = eps.join(last_epoch, on="series").unique(["series", "epoch"], keep="first", maintain_order=True)
     to_dt = pl.col("first_night").cast(pl.Datetime("us")).dt.replace_time_zone(cfg.timezone)
     end_dt = pl.col("last_night").cast(pl.Datetime("us")).dt.replace_time_zone(cfg.timezone)
-    return conform(
-        eps.with_columns(
-            pl.lit("night_flow").alias("kind"),
-            _severity_by_flow(pl.col("min_flow_m3h"), cfg).alias("severity"),
-            (to_dt + pl.duration(hours=cfg.night_start_h)).dt.convert_time_zone("UTC").alias("started_at"),
-            (end_dt + pl.duration(hours=cfg.night_end_h)).dt.convert_time_zone("UTC").alias("ended_at"),
-            (pl.col("epoch") == pl.col("last_epoch")).alias("active"),
-            pl.col("first_night").cast(pl.String).alias("dedupe_key"),
-            json_evidence(
-                min_night_flow_m3h=pl.col("min_flow_m3h").round(4),
-                baseline_m3h=pl.col("baseline_m3h").round(4),
-                leaky_nights=pl.col("n"),
-                first_night=pl.col("first_night").cast(pl.String),
-            ),
-        ),
-        DETECTION_SCHEMA,
+    return detections(
+        eps, kind="night_flow", severity=_severity_by_flow(pl.col("min_flow_m3h"), cfg),
+        started=(to_dt + pl.duration(hours=cfg.night_start_h)).dt.convert_time_zone("UTC"),
+        ended=(end_dt + pl.duration(hours=cfg.night_end_h)).dt.convert_time_zone("UTC"),
+        active=pl.col("epoch") == pl.col("last_epoch"), dedupe_key=pl.col("first_night").cast(pl.String),
+        evidence={
+            "min_night_flow_m3h": pl.col("min_flow_m3h").round(4),
+            "baseline_m3h": pl.col("baseline_m3h").round(4),
+            "leaky_nights": pl.col("n"),
+            "first_night": pl.col("first_night").cast(pl.String),
+        },
     )
 
 
@@ -339,21 +328,15 @@ def burst(iv: pl.DataFrame, meters: pl.DataFrame | None, cfg: RuleConfig) -> pl.
         )
         .filter((pl.col("end") - pl.col("span_start")) >= timedelta(minutes=cfg.burst_minutes))
     )
-    return conform(
-        runs.with_columns(
-            pl.lit("burst").alias("kind"),
-            pl.lit("critical").alias("severity"),
-            pl.col("span_start").alias("started_at"),
-            pl.col("end").alias("ended_at"),
-            pl.col("last").alias("active"),
-            pl.col("span_start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
-            json_evidence(
-                peak_flow_m3h=pl.col("peak").round(3),
-                threshold_m3h=pl.col("thr").round(3),
-                minutes=((pl.col("end") - pl.col("span_start")).dt.total_minutes()),
-            ),
-        ).sort("meter_key", "started_at"),
-        DETECTION_SCHEMA,
+    return detections(
+        runs, kind="burst", severity="critical", started=pl.col("span_start"), ended=pl.col("end"),
+        active=pl.col("last"), dedupe_key=pl.col("span_start").dt.strftime("%Y-%m-%dT%H:%M"),
+        evidence={
+            "peak_flow_m3h": pl.col("peak").round(3),
+            "threshold_m3h": pl.col("thr").round(3),
+            "minutes": ((pl.col("end") - pl.col("span_start")).dt.total_minutes()),
+        },
+        sort=True,
     )
 
 

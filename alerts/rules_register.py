@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from alerts.config import RuleConfig
-from alerts.frames import DETECTION_SCHEMA, conform, json_evidence, positions, rows_of
+from alerts.frames import DETECTION_SCHEMA, conform, detections, json_evidence, positions, rows_of
 from core.schemas import UTC_US
 from core.types import ALARM_BITS, Alarm
 
@@ -60,21 +60,15 @@ def reverse_flow(iv: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataFra
         pl.len().alias("events"),
         ((pl.col("alarms") & bit) != 0).any().alias("flagged"),
     )
-    return conform(
-        eps.with_columns(
-            pl.lit("reverse_flow").alias("kind"),
-            pl.lit("warning").alias("severity"),
-            pl.col("start").alias("started_at"),
-            pl.col("end").alias("ended_at"),
-            (pl.col("end") > pl.lit(now) - gap).alias("active"),
-            pl.col("start").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
-            json_evidence(
-                reverse_m3=pl.col("reverse_m3").round(4),
-                events=pl.col("events"),
-                meter_flag=pl.col("flagged"),
-            ),
-        ).sort("meter_key", "started_at"),
-        DETECTION_SCHEMA,
+    return detections(
+        eps, kind="reverse_flow", severity="warning", started=pl.col("start"), ended=pl.col("end"),
+        active=pl.col("end") > pl.lit(now) - gap, dedupe_key=pl.col("start").dt.strftime("%Y-%m-%dT%H:%M"),
+        evidence={
+            "reverse_m3": pl.col("reverse_m3").round(4),
+            "events": pl.col("events"),
+            "meter_flag": pl.col("flagged"),
+        },
+        sort=True,
     )
 
 
@@ -92,21 +86,14 @@ def stuck(iv: pl.DataFrame, points: pl.DataFrame | None, cfg: RuleConfig, now: d
     flat = _with_occupancy(flat, points).filter(pl.col("occupied").fill_null(True))
     flat = flat.join(_last_year_use(rows_of(iv, flat.get_column("meter_key")), flat, cfg), on="meter_key", how="left")
     flat = flat.filter(~pl.col("seasonal").fill_null(False))
-    return conform(
-        flat.with_columns(
-            pl.lit("stuck").alias("kind"),
-            pl.lit("warning").alias("severity"),
-            pl.col("since").alias("started_at"),
-            pl.col("last_at").alias("ended_at"),
-            pl.lit(True).alias("active"),
-            pl.col("since").dt.strftime("%Y-%m-%d").alias("dedupe_key"),
-            json_evidence(
-                days_without_progress=(pl.col("last_at") - pl.col("since")).dt.total_days(),
-                total_m3=pl.col("total_m3"),
-                last_year_m3=pl.col("last_year_m3").round(3),
-            ),
-        ),
-        DETECTION_SCHEMA,
+    return detections(
+        flat, kind="stuck", severity="warning", started=pl.col("since"), ended=pl.col("last_at"),
+        active=True, dedupe_key=pl.col("since").dt.strftime("%Y-%m-%d"),
+        evidence={
+            "days_without_progress": (pl.col("last_at") - pl.col("since")).dt.total_days(),
+            "total_m3": pl.col("total_m3"),
+            "last_year_m3": pl.col("last_year_m3").round(3),
+        },
     )
 
 
@@ -168,22 +155,15 @@ def silent(last_heard: pl.DataFrame, cfg: RuleConfig, now: datetime) -> pl.DataF
     limit_days = pl.when(pl.col("source") == 0).then(cfg.silent_days_fixed).otherwise(cfg.silent_days_driveby)
     age_days = (pl.lit(now) - pl.col("last_at")).dt.total_seconds() / 86400
     out = per.with_columns(age_days.alias("age"), limit_days.alias("limit")).filter(pl.col("age") > pl.col("limit"))
-    return conform(
-        out.with_columns(
-            pl.lit("silent").alias("kind"),
-            pl.lit("warning").alias("severity"),
-            pl.col("last_at").alias("started_at"),
-            pl.col("last_at").alias("ended_at"),
-            pl.lit(True).alias("active"),
-            pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M").alias("dedupe_key"),
-            json_evidence(
-                last_heard_at=pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                days_silent=pl.col("age").round(1),
-                limit_days=pl.col("limit"),
-                network=pl.when(pl.col("source") == 0).then(pl.lit("fixed")).otherwise(pl.lit("drive-by")),
-            ),
-        ),
-        DETECTION_SCHEMA,
+    return detections(
+        out, kind="silent", severity="warning", started=pl.col("last_at"), ended=pl.col("last_at"),
+        active=True, dedupe_key=pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M"),
+        evidence={
+            "last_heard_at": pl.col("last_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "days_silent": pl.col("age").round(1),
+            "limit_days": pl.col("limit"),
+            "network": pl.when(pl.col("source") == 0).then(pl.lit("fixed")).otherwise(pl.lit("drive-by")),
+        },
     )
 
 
