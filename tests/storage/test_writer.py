@@ -48,6 +48,34 @@ def test_probe_keeps_a_reading_without_access_number_and_drops_a_window_copy(db_
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 4  # type: ignore[index]
 
 
+@pytest.mark.parametrize("strategy", ["probe", "staging"])
+def test_same_key_with_another_access_number_is_a_duplicate_not_an_error(db_url: str, strategy: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[_reading("00000001", T0, 1.0, access=7)], dedupe_window_s=120)
+        r = write_batch(conn, readings=[_reading("00000001", T0, 2.0, access=8),  # same key, other telegram
+                                        _reading("00000001", T0, 1.0, access=7),  # redelivery
+                                        _reading("00000002", T0, 3.0, access=7)],  # another meter
+                        dedupe_window_s=120, strategy=strategy)
+        assert (r.readings_inserted, r.readings_duplicate) == (1, 2)
+        assert _all(conn, "SELECT total_m3 FROM readings ORDER BY meter_key") == [(1.0,), (3.0,)]
+
+
+def test_probe_reads_indexes_only(db_url: str) -> None:
+    """The probe must stay a per-row index lookup: a hashed subplan or a heap filter costs 3–10× as much."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[_reading(f"{i:08d}", T0 + timedelta(seconds=s), 1.0, access=s % 256)
+                                    for i in range(1, 200) for s in range(0, 160, 16)], dedupe_window_s=120)
+        conn.execute("VACUUM ANALYZE readings")
+        with conn.transaction(), conn.cursor() as cur:
+            writer.ensure_staging(conn)
+            cur.execute("INSERT INTO stage_keys VALUES (5, %s, 3), (6, %s, NULL)", (T0, T0))
+            cur.execute(writer._LOCK_AND_SET)
+            sql = writer._PROBE.format(dirty="", table="readings_p202611")
+            plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + sql, {"w": timedelta(seconds=120)}))
+        assert "Seq Scan on readings" not in plan and "hashed" not in plan, plan
+        assert plan.count("Index Only Scan") == 2, plan
+
+
 def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     stored = _reading("00000001", T0, 1.0, access=1)
