@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import repeat
-from operator import call as _call
 from typing import Any, NamedTuple
 
 from core.types import Alarm
@@ -123,18 +121,79 @@ class Telegram:
         }
 
 
-# Slot setters of Telegram in field order: building a Telegram from a tuple of values through them skips the
-# generated frozen ``__init__`` (keyword binding plus ``object.__setattr__`` by name per field), which costs
-# more than the rest of assembling a telegram. The result is an ordinary, equal, immutable Telegram.
-_TELEGRAM_SETTERS = tuple(getattr(Telegram, name).__set__ for name in Telegram.__dataclass_fields__)
+class _TelegramSlots:
+    """Same slot layout as :class:`Telegram`, without the frozen ``__setattr__``: the decoder fills one with
+    plain attribute stores, then turns it into a Telegram (``__class__`` assignment, allowed between classes
+    with identical slots). Cheaper than the generated frozen ``__init__`` (keyword binding plus
+    ``object.__setattr__`` by name per field) or calling each slot descriptor's ``__set__``.
+    """
+
+    __slots__ = Telegram.__slots__
+    meter_id: str
+    manufacturer: str
+    version: int
+    device_type: int
+    medium: str
+    access_number: int | None
+    status: int | None
+    security_mode: int
+    driver: str
+    total_m3: float | None
+    target_m3: float | None
+    target_date: date | None
+    total_backward_m3: float | None
+    flow_m3h: float | None
+    meter_datetime: datetime | None
+    alarms: frozenset[Alarm]
+    alarms_history: frozenset[Alarm]
+    battery_days: int | None
+    battery_v: float | None
+    records: tuple[Record, ...]
+    payload_digest: bytes
+    ci: int
+    link_manufacturer: str
+    link_meter_id: str
+
+
+if tuple(_TelegramSlots.__annotations__) != tuple(Telegram.__dataclass_fields__):
+    raise TypeError("_TelegramSlots must list Telegram's fields in order")
+_N_FIELDS = len(Telegram.__dataclass_fields__)
 _new_object = object.__new__
 
 
 def telegram_from_values(values: tuple[Any, ...]) -> Telegram:
-    """A :class:`Telegram` from all of its field values, in declaration order (the decoder's fast path)."""
-    if len(values) != len(_TELEGRAM_SETTERS):
-        raise TypeError(f"Telegram has {len(_TELEGRAM_SETTERS)} fields, got {len(values)} values")
-    tg: Telegram = _new_object(Telegram)
-    # Each setter returns None, so any() runs them all; map() drives the calls from C, not a bytecode loop.
-    any(map(_call, _TELEGRAM_SETTERS, repeat(tg), values))
-    return tg
+    """A :class:`Telegram` from all of its field values, in declaration order (the decoder's fast path).
+
+    The result is an ordinary, equal, hashable, immutable Telegram.
+    """
+    if len(values) != _N_FIELDS:
+        raise TypeError(f"Telegram has {_N_FIELDS} fields, got {len(values)} values")
+    tg = _new_object(_TelegramSlots)
+    (
+        tg.meter_id,
+        tg.manufacturer,
+        tg.version,
+        tg.device_type,
+        tg.medium,
+        tg.access_number,
+        tg.status,
+        tg.security_mode,
+        tg.driver,
+        tg.total_m3,
+        tg.target_m3,
+        tg.target_date,
+        tg.total_backward_m3,
+        tg.flow_m3h,
+        tg.meter_datetime,
+        tg.alarms,
+        tg.alarms_history,
+        tg.battery_days,
+        tg.battery_v,
+        tg.records,
+        tg.payload_digest,
+        tg.ci,
+        tg.link_manufacturer,
+        tg.link_meter_id,
+    ) = values
+    tg.__class__ = Telegram  # type: ignore[assignment]
+    return tg  # type: ignore[return-value]

@@ -6,6 +6,7 @@ PRIOS byte tables vs the bit-by-bit LFSR, ``telegram_from_values`` vs the datacl
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -120,5 +121,9 @@ def test_telegram_from_values_equals_the_constructor() -> None:
     built = telegram_from_values(values)
     assert built == Telegram(*values)
     assert hash(built) == hash(Telegram(*values))
+    assert type(built) is Telegram
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.total_m3 = 2.0  # type: ignore[misc]
+    assert dataclasses.replace(built, total_m3=2.0) == Telegram(*values[:9], 2.0, *values[10:])
     with pytest.raises(TypeError):
         telegram_from_values(values[:-1])
