@@ -62,49 +62,34 @@ def status_alarms(status: int | None, alarms: set[Alarm]) -> None:
         STATUS_BITS.apply(status, alarms, set())
 
 
-_STORED = frozenset({"volume", "date", "datetime"})
+# Quantities whose first storage-0 record :func:`oms_values` reads → their slot; the billing-date quantities of
+# storage ≥ 1 → theirs.
+_FIRST_SLOTS = {"volume": 0, "backward_volume": 1, "flow": 2, "datetime": 3, "remaining_battery": 4, "voltage": 5}
+_STORED_SLOTS = {"volume": 0, "date": 1, "datetime": 2}
+_INSTANTANEOUS = "instantaneous"
 
 
-def _scan(records: tuple[Record, ...]) -> tuple[dict[str, Record], list[int], dict[int, dict[str, Record]]]:
-    """One pass over the records.
-
-    Returns the first storage-0, tariff-0, subunit-0 record of each quantity (instantaneous preferred),
-    the integer error-flag values of storage 0, and the first tariff-0, subunit-0 volume/date/datetime
-    record with a value per storage ≥ 1 (what :func:`find` would return for the billing-date target).
-    """
-    first: dict[str, Record] = {}
-    flags: list[int] = []
-    stored: dict[int, dict[str, Record]] = {}
-    for r in records:
-        q = r.quantity
-        value = r.value
-        if r.storage:
-            if q in _STORED and not r.tariff and not r.subunit and value is not None:
-                per = stored.get(r.storage)
-                if per is None:
-                    stored[r.storage] = {q: r}
-                elif q not in per:
-                    per[q] = r
-            continue
-        if q == "error_flags" and isinstance(value, int):
-            flags.append(value)
-        if r.tariff or r.subunit or value is None:
-            continue
-        old = first.get(q)
-        if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
-            first[q] = r
-    return first, flags, stored
+def _float(rec: Record | None) -> float | None:
+    """:func:`number`, with the usual float/int values decided by exact type first."""
+    if rec is None:
+        return None
+    value = rec[10]
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    return number(rec)
 
 
-def _stored_target(stored: dict[int, dict[str, Record]]) -> tuple[float | None, date | None]:
+def _stored_target(stored: dict[int, list[Record | None]]) -> tuple[float | None, date | None]:
     """Billing-date target: the lowest storage ≥ 1 with a numeric volume, and the date of that storage."""
-    for s in sorted(stored):
-        per = stored[s]
-        vol = number(per.get("volume"))
+    for s in sorted(stored) if len(stored) > 1 else stored:
+        vol_rec, date_rec, datetime_rec = stored[s]
+        vol = _float(vol_rec)
         if vol is None:
             continue
-        when = per.get("date") or per.get("datetime")
-        value = when.value if when else None
+        when = date_rec or datetime_rec
+        value = when[10] if when else None
         if isinstance(value, datetime):
             value = value.date()
         return vol, value if isinstance(value, date) else None
@@ -117,12 +102,43 @@ def oms_values(
     error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,
     use_status: bool = True,
 ) -> tuple[Any, ...]:
-    """The standard fields as a tuple in :data:`OMS_FIELDS` order (alarm sets mutable); see :func:`oms_fields`."""
-    first, flags, stored = _scan(records)
+    """The standard fields as a tuple in :data:`OMS_FIELDS` order (alarm sets mutable); see :func:`oms_fields`.
+
+    One pass over the records (tuple indices, not field names: ``Record`` is a named tuple):
+
+    * storage 0, tariff 0, subunit 0, value not None: the first record of each wanted quantity, an
+      instantaneous one replacing an earlier non-instantaneous one;
+    * storage 0, any tariff/subunit/function: integer error-flag values;
+    * storage ≥ 1, tariff 0, subunit 0, value not None: the first volume/date/datetime record per storage.
+    """
+    first: list[Record | None] = [None, None, None, None, None, None]
+    flags: list[int] = []
+    stored: dict[int, list[Record | None]] = {}
+    first_slot = _FIRST_SLOTS.get
+    for r in records:
+        storage = r[4]
+        q = r[8]
+        if storage:
+            if r[10] is not None and not r[5] and not r[6]:
+                slot = _STORED_SLOTS.get(q)
+                if slot is not None:
+                    per = stored.get(storage)
+                    if per is None:
+                        per = stored[storage] = [None, None, None]
+                    if per[slot] is None:
+                        per[slot] = r
+            continue
+        slot = first_slot(q)
+        if slot is None:
+            if q == "error_flags" and isinstance(r[10], int):
+                flags.append(r[10])
+            continue
+        if r[5] or r[6] or r[10] is None:
+            continue
+        old = first[slot]
+        if old is None or (old[7] != _INSTANTANEOUS and r[7] == _INSTANTANEOUS):
+            first[slot] = r
     target, target_date = _stored_target(stored) if stored else (None, None)
-    get = first.get
-    when = get("datetime")
-    battery = get("remaining_battery")
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status and status is not None and status & _STATUS_MASK:
@@ -131,17 +147,19 @@ def oms_values(
         for value in flags:
             if value:  # no bit set, no alarm
                 error_flags.apply(value, alarms, history)
+    when = first[3]
+    battery = first[4]
     return (
-        number(get("volume")),
+        _float(first[0]),
         target,
         target_date,
-        number(get("backward_volume")),
-        number(get("flow")),
-        when.value if when and isinstance(when.value, datetime) else None,
+        _float(first[1]),
+        _float(first[2]),
+        when[10] if when and isinstance(when[10], datetime) else None,
         alarms,
         history,
-        int(battery.value) if battery and isinstance(battery.value, int) else None,
-        number(get("voltage")),
+        int(battery[10]) if battery and isinstance(battery[10], int) else None,
+        _float(first[5]),
     )
 
 

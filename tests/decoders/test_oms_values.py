@@ -1,0 +1,131 @@
+"""``oms_values`` (one pass, tuple indices) agrees with the straightforward reference it replaced.
+
+The reference below is the earlier implementation: a dict of the first record per quantity, the error-flag
+values, and per-storage dicts for the billing-date target.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.types import Alarm
+from decoders.drivers.base import AlarmBits
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, STATUS_BITS, number, oms_values
+from decoders.model import Record
+
+_STORED = frozenset({"volume", "date", "datetime"})
+
+
+def _reference(
+    records: tuple[Record, ...], status: int | None, error_flags: AlarmBits | None, use_status: bool
+) -> tuple[Any, ...]:
+    first: dict[str, Record] = {}
+    flags: list[int] = []
+    stored: dict[int, dict[str, Record]] = {}
+    for r in records:
+        q = r.quantity
+        value = r.value
+        if r.storage:
+            if q in _STORED and not r.tariff and not r.subunit and value is not None:
+                per = stored.setdefault(r.storage, {})
+                per.setdefault(q, r)
+            continue
+        if q == "error_flags" and isinstance(value, int):
+            flags.append(value)
+        if r.tariff or r.subunit or value is None:
+            continue
+        old = first.get(q)
+        if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
+            first[q] = r
+    target: float | None = None
+    target_date: date | None = None
+    for s in sorted(stored):
+        vol = number(stored[s].get("volume"))
+        if vol is None:
+            continue
+        when = stored[s].get("date") or stored[s].get("datetime")
+        value = when.value if when else None
+        if isinstance(value, datetime):
+            value = value.date()
+        target, target_date = vol, value if isinstance(value, date) else None
+        break
+    alarms: set[Alarm] = set()
+    history: set[Alarm] = set()
+    if use_status and status is not None:
+        STATUS_BITS.apply(status, alarms, set())
+    if error_flags is not None:
+        for value in flags:
+            error_flags.apply(value, alarms, history)
+    when_rec = first.get("datetime")
+    battery = first.get("remaining_battery")
+    return (
+        number(first.get("volume")),
+        target,
+        target_date,
+        number(first.get("backward_volume")),
+        number(first.get("flow")),
+        when_rec.value if when_rec and isinstance(when_rec.value, datetime) else None,
+        alarms,
+        history,
+        int(battery.value) if battery and isinstance(battery.value, int) else None,
+        number(first.get("voltage")),
+    )
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.dates(),
+    st.datetimes(),
+    st.binary(max_size=3),
+    st.text(max_size=3),
+)
+_RECORDS = st.builds(
+    Record,
+    st.just("04"),
+    st.just(4),
+    st.just(0x13),
+    st.just(b""),
+    st.sampled_from([0, 0, 0, 1, 2, 5]),
+    st.sampled_from([0, 0, 1]),
+    st.sampled_from([0, 0, 1]),
+    st.sampled_from(["instantaneous", "maximum", "minimum", "error"]),
+    st.sampled_from(
+        [
+            "volume",
+            "backward_volume",
+            "flow",
+            "datetime",
+            "date",
+            "remaining_battery",
+            "voltage",
+            "error_flags",
+            "energy",
+        ]
+    ),
+    st.just("m3"),
+    _VALUES,
+)
+_FLAGS = AlarmBits(current={0x01: Alarm.LEAK, 0x02: Alarm.BURST}, history={0x04: Alarm.LEAK})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    records=st.lists(_RECORDS, max_size=10),
+    status=st.none() | st.integers(0, 0xFF),
+    error_flags=st.sampled_from([GENERIC_ERROR_FLAGS, None, _FLAGS, AlarmBits()]),
+    use_status=st.booleans(),
+)
+def test_oms_values_matches_the_reference(
+    records: list[Record], status: int | None, error_flags: AlarmBits | None, use_status: bool
+) -> None:
+    got = oms_values(tuple(records), status, error_flags, use_status)
+    want = _reference(tuple(records), status, error_flags, use_status)
+    assert repr(got) == repr(want)
+    assert [type(v) for v in got] == [type(v) for v in want]
