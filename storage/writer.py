@@ -26,6 +26,7 @@ import psycopg
 
 from core.ids import meter_key
 from core.types import SOURCE_CODES, Reading, alarm_mask
+from storage.copybin import frame_copy_data
 from storage.errors import StorageError, TransientStorageError
 from storage.rows import BatchResult, DeadLetter, StoredFrame
 
@@ -181,49 +182,58 @@ def write_batch(conn: psycopg.Connection, *, readings: Sequence[Reading] = (),
     DO NOTHING``); ``benchmarks/ingest.py`` measures both. Raises :class:`TransientStorageError` when the
     database is unreachable (then nothing was committed).
     """
+    return write_rows(conn, reading_rows=[reading_row(r) for r in readings], frame_rows=[frame_row(f) for f in frames],
+                      dead_letters=dead_letters, dedupe_window_s=dedupe_window_s, replace=replace, strategy=strategy)
+
+
+def write_rows(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[object, ...]] = (),
+               frame_rows: Sequence[tuple[object, ...]] = (), dead_letters: Sequence[DeadLetter] = (),
+               dedupe_window_s: float = 0.0, replace: bool = False, strategy: str = "probe") -> BatchResult:
+    """:func:`write_batch` for rows already in table form (:func:`reading_row`, :func:`frame_row`): the ingest
+    worker builds them directly, without the intermediate objects."""
     window = timedelta(seconds=dedupe_window_s)
     try:
         native = is_native(conn)
         ensure_staging(conn)
-        rows = _unique_rows(readings)
+        rows = _unique(reading_rows)
         try:
-            inserted, merged, new_frames = _transaction(conn, rows, frames, dead_letters, window, native,
+            inserted, merged, new_frames = _transaction(conn, rows, frame_rows, dead_letters, window, native,
                                                         replace, strategy)
         except psycopg.errors.UniqueViolation:
             if strategy != "probe" or replace:
                 raise
             # A writer that bypasses the merge lock stored one of the probed-new keys first: the transaction
             # was rolled back, so redo all of it on the slow, always-correct path.
-            inserted, merged, new_frames = _transaction(conn, rows, frames, dead_letters, window, native,
+            inserted, merged, new_frames = _transaction(conn, rows, frame_rows, dead_letters, window, native,
                                                         replace, "staging")
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
         raise TransientStorageError(f"write_batch: database unavailable: {exc}") from exc
     except psycopg.Error as exc:
         raise StorageError(f"write_batch: {exc}") from exc
-    return BatchResult(len(inserted), len(readings) - len(inserted), new_frames, merged, len(dead_letters))
+    return BatchResult(len(inserted), len(reading_rows) - len(inserted), new_frames, merged, len(dead_letters))
 
 
-def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frames: Sequence[StoredFrame],
+def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame_rows: Sequence[tuple[object, ...]],
                  dead_letters: Sequence[DeadLetter], window: timedelta, native: bool, replace: bool,
                  strategy: str) -> tuple[list[tuple[object, ...]], int, int]:
     with conn.transaction(), conn.cursor() as cur:
-        if frames:
-            copy_rows(cur, "stage_frames", FRAME_COLUMNS, FRAME_TYPES, [frame_row(f) for f in frames])
+        if frame_rows:
+            with cur.copy(f"COPY stage_frames ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(frame_copy_data(frame_rows))
         # One round trip. Every probe below must be an index range scan: a hash join over a big table is a
         # disaster.
         cur.execute(_LOCK_AND_SET)
         inserted = _write_readings(cur, rows, window, native, replace, strategy)
-        merged, new_frames = _merge_frames(cur, bool(frames), window)
+        merged, new_frames = _merge_frames(cur, bool(frame_rows), window)
         if dead_letters:
             cur.executemany(_MERGE_DEAD, _dead_rows(dead_letters))
     return inserted, merged, new_frames
 
 
-def _unique_rows(readings: Sequence[Reading]) -> list[tuple[object, ...]]:
+def _unique(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
     """Rows with distinct ``(meter_key, measured_at)`` (the first of a batch wins)."""
-    rows = [reading_row(r) for r in readings]
     if len({(row[0], row[1]) for row in rows}) == len(rows):  # the usual case: no per-row dict work
-        return rows
+        return list(rows)
     out: dict[tuple[object, object], tuple[object, ...]] = {}
     for row in rows:
         out.setdefault((row[0], row[1]), row)

@@ -1,0 +1,61 @@
+"""storage.copybin: the hand-written binary COPY of raw frames stores exactly what psycopg's dumpers store."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta, timezone
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from storage.copybin import frame_copy_data
+from storage.writer import FRAME_COLUMNS, FRAME_TYPES, copy_rows
+
+_TIMES = st.datetimes(datetime(1990, 1, 1), datetime(2080, 1, 1), timezones=st.just(UTC)) | \
+    st.datetimes(datetime(1990, 1, 1), datetime(2080, 1, 1), timezones=st.just(timezone(timedelta(hours=2))))
+_INT8 = st.none() | st.integers(-(2**63), 2**63 - 1)
+_FLOAT = st.none() | st.floats(allow_nan=False)
+_RSSI = st.none() | st.floats(allow_nan=False, allow_infinity=False, width=32)
+_COLUMNS = ", ".join(f"{c} {t}" for c, t in zip(FRAME_COLUMNS, FRAME_TYPES, strict=True))
+_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> tuple[object, ...]:
+    n = draw(st.integers(1, 4))
+    return (draw(_TIMES), draw(st.binary(min_size=8, max_size=8)), draw(_INT8), draw(_INT8),
+            draw(st.binary(min_size=1, max_size=300)), draw(st.integers(0, 4)), draw(st.none() | _TEXT),
+            draw(st.none() | st.sampled_from(["T1", "C1", "unknown"])), draw(st.lists(_TEXT, min_size=n, max_size=n)),
+            draw(st.lists(_RSSI, min_size=n, max_size=n)), draw(st.lists(_TIMES, min_size=n, max_size=n)),
+            draw(_FLOAT), draw(_FLOAT), draw(st.none() | _TIMES))
+
+
+def _stored(conn: psycopg.Connection, table: str) -> list[tuple[object, ...]]:
+    return conn.execute(f"SELECT {', '.join(FRAME_COLUMNS)} FROM {table} ORDER BY n").fetchall()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_rows(), min_size=0, max_size=6))
+def test_hand_encoded_copy_stores_what_psycopg_stores(fresh_db_url: str, rows: list[tuple[object, ...]]) -> None:
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        for table in ("by_psycopg", "by_hand"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE TABLE {table} (n serial, {_COLUMNS})")
+        with conn.cursor() as cur:
+            copy_rows(cur, "by_psycopg", FRAME_COLUMNS, FRAME_TYPES, rows)
+            with cur.copy(f"COPY by_hand ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(frame_copy_data(rows))
+        assert _stored(conn, "by_hand") == _stored(conn, "by_psycopg")
+        assert len(_stored(conn, "by_hand")) == len(rows)
+
+
+def test_an_rssi_beyond_float4_is_stored_as_infinity(fresh_db_url: str) -> None:
+    row = (datetime(2026, 11, 22, tzinfo=UTC), bytes(8), None, None, b"\x01", 0, None, None, ["gw"], [-1e300],
+           [datetime(2026, 11, 22, tzinfo=UTC)], None, None, None)
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE f (n serial, {_COLUMNS})")
+        with conn.cursor().copy(f"COPY f ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(frame_copy_data([row]))
+        value = conn.execute("SELECT rssi_dbm[1] FROM f").fetchone()[0]  # type: ignore[index]
+        assert math.isinf(value) and value < 0
