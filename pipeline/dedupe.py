@@ -12,10 +12,13 @@ other gateways already delivered, and those must still meet their first copy.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
+
+SWEEP_EVERY_S = 1.0
 
 
 class WindowSet:
@@ -28,6 +31,7 @@ class WindowSet:
         self.retention_s = max(window_s, 900.0) if retention_s is None else retention_s
         self._clock = clock
         self._seen: OrderedDict[Hashable, tuple[datetime, object, float]] = OrderedDict()
+        self._next_sweep = -math.inf
 
     def get(self, key: Hashable, at: datetime) -> object | None:
         """The value stored with ``key`` when it was first seen within ``window_s`` of ``at``."""
@@ -37,15 +41,27 @@ class WindowSet:
         return hit[1]
 
     def add(self, key: Hashable, at: datetime, value: object = True) -> None:
-        """Remember ``key`` (replacing an older entry) and forget what arrived too long ago."""
+        """Remember ``key`` (replacing an older entry) and forget what arrived too long ago.
+
+        Old entries are swept at most once a second (or when the set is over its size): an entry may outlive
+        its retention by that second, which only keeps a copy findable a little longer.
+        """
         now = self._clock()
-        self._seen[key] = (at, value, now)
-        self._seen.move_to_end(key)
-        while self._seen:
-            oldest_key, (_, _, arrived) = next(iter(self._seen.items()))
-            if len(self._seen) <= self.max_entries and now - arrived <= self.retention_s:
+        seen = self._seen
+        if key in seen:
+            seen.move_to_end(key)
+        seen[key] = (at, value, now)
+        if now >= self._next_sweep or len(seen) > self.max_entries:
+            self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        seen = self._seen
+        while seen:
+            oldest_key, (_, _, arrived) = next(iter(seen.items()))
+            if len(seen) <= self.max_entries and now - arrived <= self.retention_s:
                 break
-            del self._seen[oldest_key]
+            del seen[oldest_key]
+        self._next_sweep = now + SWEEP_EVERY_S
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -37,7 +37,7 @@ from storage.errors import StorageError, TransientStorageError
 from storage.maintenance import maintain
 from storage.registry import KeyRing, load_keyring
 from storage.rows import DeadLetter
-from storage.writer import write_batch
+from storage.writer import write_rows
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -244,9 +244,9 @@ class IngestWorker:
         while True:
             started = time.monotonic()
             try:
-                result = write_batch(self._connection(), readings=batch.readings, frames=batch.stored_frames(),
-                                     dead_letters=batch.dead, dedupe_window_s=self.settings.dedupe_window_s,
-                                     strategy=self.write_strategy)
+                result = write_rows(self._connection(), reading_rows=batch.reading_rows,
+                                    frame_rows=batch.frame_rows(), dead_letters=batch.dead,
+                                    dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy)
             except (TransientStorageError, psycopg.OperationalError) as exc:
                 self._db_failed(exc)
             except StorageError as exc:
@@ -305,8 +305,8 @@ class IngestWorker:
         m.batch_size.observe(batch.size)
         m.commit_seconds.observe(seconds)
         now = datetime.now(UTC)
-        for r in batch.readings:
-            lag = (now - r.received_at).total_seconds()
+        for row in batch.reading_rows:
+            lag = (now - row[2]).total_seconds()  # type: ignore[operator]  # column 2 is received_at
             self._lags.append(lag)
             m.lag_seconds.observe(lag)
 

@@ -16,15 +16,16 @@ from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from hashlib import blake2b
 
 from core.ids import manufacturer_letters, meter_key
-from core.types import RawFrame, Reading, ReadingSource
-from core.wire import WireError, decode_frames
+from core.types import SOURCE_CODES, RawFrame, Reading, ReadingSource, alarm_mask
+from core.wire import FrameItem, WireError, decode_items
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
 from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, decode_outcome, resolve
 from storage.registry import KeyRing
-from storage.rows import DeadLetter, FrameStatus, StoredFrame
+from storage.rows import DeadLetter, FrameStatus
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -41,39 +42,59 @@ class Message:
     arrived_at: datetime
 
 
-@dataclass
 class _Pending:
-    frame: RawFrame
-    digest: bytes
-    gateways: list[str]
-    rssi: list[float | None]
-    heard: list[datetime]
-    status: FrameStatus = FrameStatus.DECODED
-    error: str | None = None
-    link_key: int | None = None
-    meter_key: int | None = None
+    """A distinct frame of the batch and every reception of it so far."""
+
+    __slots__ = (
+        "digest",
+        "error",
+        "gateways",
+        "heard",
+        "link_key",
+        "link_mode",
+        "meter_key",
+        "payload",
+        "position",
+        "received_at",
+        "rssi",
+        "status",
+    )
+
+    def __init__(self, item: FrameItem, gateway: str, digest: bytes) -> None:
+        self.payload, self.received_at, rssi, self.link_mode, self.position = item
+        self.digest = digest
+        self.gateways, self.rssi, self.heard = [gateway], [rssi], [self.received_at]
+        self.status = FrameStatus.DECODED
+        self.error: str | None = None
+        self.link_key: int | None = None
+        self.meter_key: int | None = None
+
+    def row(self) -> tuple[object, ...]:
+        """This frame as a ``raw_frames`` row (``storage.writer.FRAME_COLUMNS``)."""
+        decoded = self.meter_key is not None and self.status == FrameStatus.DECODED
+        pos = self.position
+        return (self.received_at, self.digest, self.link_key, self.meter_key, self.payload, self.status, self.error,
+                self.link_mode, self.gateways, self.rssi, self.heard, pos.lat if pos else None,
+                pos.lon if pos else None, self.received_at if decoded else None)
 
 
 @dataclass
 class Batch:
-    """What a batch holds so far; :meth:`BatchBuilder.take` hands it to the writer."""
+    """What a batch holds so far; :meth:`BatchBuilder.take` hands it to the writer.
+
+    Readings and frames are kept as table rows (``storage.writer.READING_COLUMNS`` / ``FRAME_COLUMNS``), the
+    form :func:`storage.writer.write_rows` takes.
+    """
 
     messages: list[Message] = field(default_factory=list)
     frames: dict[bytes, _Pending] = field(default_factory=dict)
-    extra_receptions: list[StoredFrame] = field(default_factory=list)
-    readings: list[Reading] = field(default_factory=list)
+    extra_receptions: list[tuple[object, ...]] = field(default_factory=list)
+    reading_rows: list[tuple[object, ...]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
-    def stored_frames(self) -> list[StoredFrame]:
-        out = [StoredFrame(received_at=p.heard[0], frame_digest=p.digest, payload=p.frame.payload,
-                           status=p.status, gateways=tuple(p.gateways), rssi_dbm=tuple(p.rssi),
-                           heard_at=tuple(p.heard), link_key=p.link_key, meter_key=p.meter_key, error=p.error,
-                           link_mode=str(p.frame.link_mode),
-                           lat=p.frame.position.lat if p.frame.position else None,
-                           lon=p.frame.position.lon if p.frame.position else None)
-               for p in self.frames.values()]
-        return out + self.extra_receptions
+    def frame_rows(self) -> list[tuple[object, ...]]:
+        return [p.row() for p in self.frames.values()] + self.extra_receptions
 
     @property
     def size(self) -> int:
@@ -132,16 +153,16 @@ class BatchBuilder:
         if len(msg.payload) > MAX_MESSAGE_BYTES:
             return self._dead(msg, "too_large", f"{len(msg.payload)} bytes > {MAX_MESSAGE_BYTES}")
         try:
-            _, frames = decode_frames(msg.payload)
+            gateway, items = decode_items(msg.payload)
         except WireError as exc:
             return self._dead(msg, dead_reason(msg.payload, exc), str(exc))
-        self.batch.counts["frames_in"] += len(frames)
-        for frame in frames:
-            self._frame(frame)
+        self.batch.counts["frames_in"] += len(items)
+        for item in items:
+            self._frame(item, gateway)
         if self.pool is not None:
             for process, chunk in enumerate(self._chunks):
                 if chunk:
-                    self._inflight.append((chunk, self.pool.submit(process, [p.frame.payload for p in chunk])))
+                    self._inflight.append((chunk, self.pool.submit(process, [p.payload for p in chunk])))
                     self._chunks[process] = []
         return None
 
@@ -150,7 +171,7 @@ class BatchBuilder:
         if self._inflight:
             outcomes: dict[int, Outcome] = {}
             for chunk, future in self._inflight:
-                payloads = [p.frame.payload for p in chunk]
+                payloads = [p.payload for p in chunk]
                 outcomes.update(zip(map(id, chunk), resolve(future, payloads, self._decode_here), strict=True))
             for p in self._waiting:
                 self._apply(p, outcomes[id(p)])
@@ -164,50 +185,54 @@ class BatchBuilder:
                                           topic=msg.topic, reason=reason, detail=detail[:1000],
                                           payload=msg.payload, seen_at=msg.arrived_at))
 
-    def _frame(self, frame: RawFrame) -> None:
-        digest = hashlib.blake2b(frame.payload, digest_size=8).digest()
+    def _frame(self, item: FrameItem, gateway: str) -> None:
+        payload, received_at = item[0], item[1]
+        digest = blake2b(payload, digest_size=8).digest()
         pending = self.batch.frames.get(digest)
-        if pending is not None or self.frames_seen.get(digest, frame.received_at):
+        if pending is not None or self.frames_seen.get(digest, received_at):
             self.batch.counts["duplicates"] += 1
             if pending is not None:
-                pending.gateways.append(frame.source)
-                pending.rssi.append(frame.rssi_dbm)
-                pending.heard.append(frame.received_at)
+                pending.gateways.append(gateway)
+                pending.rssi.append(item[2])
+                pending.heard.append(received_at)
             else:  # first heard in an earlier batch: the merge appends this reception to the stored frame
-                self.batch.extra_receptions.append(StoredFrame(
-                    received_at=frame.received_at, frame_digest=digest, payload=frame.payload,
-                    status=FrameStatus.DECODED, gateways=(frame.source,), rssi_dbm=(frame.rssi_dbm,),
-                    heard_at=(frame.received_at,)))
+                self.batch.extra_receptions.append((received_at, digest, None, None, payload, FrameStatus.DECODED,
+                                                    None, None, [gateway], [item[2]], [received_at], None, None,
+                                                    None))
             return
-        self.frames_seen.add(digest, frame.received_at)
-        pending = _Pending(frame, digest, [frame.source], [frame.rssi_dbm], [frame.received_at])
+        self.frames_seen.add(digest, received_at)
+        pending = _Pending(item, gateway, digest)
         self.batch.frames[digest] = pending
         if self.pool is None:
-            self._apply(pending, self._decode_here(frame.payload))
+            self._apply(pending, self._decode_here(payload))
         else:
             self._waiting.append(pending)
-            self._chunks[self.pool.route(frame.payload)].append(pending)
+            self._chunks[self.pool.route(payload)].append(pending)
 
     def _decode_here(self, payload: bytes) -> Outcome:
         return decode_outcome(self.decoder, payload)
 
     def _apply(self, p: _Pending, outcome: Outcome) -> None:
-        link = _link_address(p.frame.payload[:10]) if len(p.frame.payload) >= 10 else None
+        link = _link_address(p.payload[:10]) if len(p.payload) >= 10 else None
         p.link_key = _meter_key(*link) if link else None
-        if isinstance(outcome, Failed):
+        if type(outcome) is Failed:
             known = link is not None and self.keyring.knows(*link)
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
             return self._undecoded(p, status, outcome.message)
-        p.meter_key = _meter_key(outcome.manufacturer, outcome.meter_id)
+        assert type(outcome) is Decoded
+        key = p.meter_key = _meter_key(outcome.manufacturer, outcome.meter_id)
         if not self.keyring.knows(outcome.manufacturer, outcome.meter_id):
             return self._undecoded(p, FrameStatus.UNKNOWN_METER, None)
-        tkey = (p.meter_key, outcome.access_number, outcome.payload_digest)
-        if self.telegrams_seen.get(tkey, p.frame.received_at):
+        tkey = (key, outcome.access_number, outcome.payload_digest)
+        if self.telegrams_seen.get(tkey, p.received_at):
             self.batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
             return None
-        self.telegrams_seen.add(tkey, p.frame.received_at)
+        self.telegrams_seen.add(tkey, p.received_at)
         self.batch.counts["decoded"] += 1
-        self.batch.readings.append(to_reading(outcome, p.frame))
+        self.batch.reading_rows.append((key, p.received_at, p.received_at, outcome.total_m3, outcome.target_m3,
+                                        outcome.target_date, outcome.total_backward_m3, outcome.flow_m3h,
+                                        _alarm_mask(outcome.alarms), _DRIVEBY if p.position else _RADIO,
+                                        outcome.access_number))
         return None
 
     def _undecoded(self, p: _Pending, status: FrameStatus, error: str | None) -> None:
@@ -219,6 +244,8 @@ class BatchBuilder:
 # meters repeat all day: their address and key are computed once (bounded caches, pure functions)
 _link_address = functools.lru_cache(maxsize=1 << 17)(link_address)
 _meter_key = functools.lru_cache(maxsize=1 << 17)(meter_key)
+_alarm_mask = functools.lru_cache(maxsize=4096)(alarm_mask)
+_RADIO, _DRIVEBY = SOURCE_CODES[ReadingSource.RADIO], SOURCE_CODES[ReadingSource.DRIVEBY]
 _FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStatus.WRONG_KEY,
                   "error": FrameStatus.DECODE_ERROR}
 

@@ -40,9 +40,8 @@ def _run(pool: DecodePool | None, ring: _Ring) -> list[tuple[object, ...]]:
         builder.add(Message(k, 1, "t", payload, 0, datetime.now(UTC)))
         if k % 2:
             batch = builder.take()
-            out.append((sorted(batch.counts.items()), batch.readings,
-                        [(f.frame_digest, f.status, f.error, f.gateways, f.meter_key, f.link_key)
-                         for f in batch.stored_frames()], [d.reason for d in batch.dead]))
+            out.append((sorted(batch.counts.items()), batch.reading_rows, batch.frame_rows(),
+                        [d.reason for d in batch.dead]))
     return out
 
 
