@@ -13,6 +13,7 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -28,7 +29,6 @@ _LEN = struct.Struct("!i").pack
 _F4_ITEM = struct.Struct("!if").pack
 _T_ITEM = struct.Struct("!iq").pack
 _ARRAY_HEAD = struct.Struct("!iiiiii").pack  # byte length, ndim, has-nulls, element oid, size, lower bound
-_FIELDS = struct.pack("!h", 14)
 
 
 def _ts(value: datetime) -> int:
@@ -81,15 +81,70 @@ def _timestamptz_array(values: Sequence[datetime]) -> bytes:
     return _array(_OID_TIMESTAMPTZ, [_T_ITEM(8, _ts(v)) for v in values], False)
 
 
+# storage.writer.FRAME_COLUMNS with their Python types
+FrameRow = tuple[datetime, bytes, int | None, int | None, bytes, int, str | None, str | None, Sequence[str],
+                 Sequence[float | None], Sequence[datetime], float | None, float | None, datetime | None]
+
+_HEAD = struct.Struct("!hiqi").pack  # field count, received_at (length 8, value), digest length
+_KEYS = struct.Struct("!iqiq").pack  # link_key and meter_key, both present (the usual case)
+_ONE_FLOAT4 = struct.Struct("!iiiiiiif").pack  # a one-element float4[]: header, item length, value
+_ONE_TIMESTAMPTZ = struct.Struct("!iiiiiiiq").pack
+_text_cache: dict[str, bytes] = {}  # link modes and gateway ids repeat: encode each once
+_text_array_cache: dict[str, bytes] = {}
+
+
+def _cached_text(value: str | None) -> bytes:
+    if value is None:
+        return _NULL
+    hit = _text_cache.get(value)
+    if hit is None:
+        hit = _text(value)
+        if len(_text_cache) < 10_000:
+            _text_cache[value] = hit
+    return hit
+
+
+def _gateways(values: Sequence[str]) -> bytes:
+    if len(values) != 1:
+        return _text_array(values)
+    hit = _text_array_cache.get(values[0])
+    if hit is None:
+        hit = _text_array(values)
+        if len(_text_array_cache) < 10_000:
+            _text_array_cache[values[0]] = hit
+    return hit
+
+
 def frame_row_bytes(row: tuple[object, ...]) -> bytes:
     """One ``raw_frames`` row (``storage.writer.FRAME_COLUMNS`` order and types) in binary COPY form."""
     (received_at, digest, link_key, meter_key, payload, status, error, link_mode, gateways, rssi, heard_at, lat,
-     lon, decoded_at) = row
-    return b"".join((
-        _FIELDS, _I64(8, _ts(received_at)), _bytes(digest), _int8(link_key), _int8(meter_key),  # type: ignore[arg-type]
-        _bytes(payload), _I16(2, status), _text(error), _text(link_mode),  # type: ignore[arg-type]
-        _text_array(gateways), _float4_array(rssi), _timestamptz_array(heard_at),  # type: ignore[arg-type]
-        _float8(lat), _float8(lon), _timestamptz(decoded_at)))  # type: ignore[arg-type]
+     lon, decoded_at) = cast(FrameRow, row)
+    t = _ts(received_at)
+    parts: list[bytes] = [_HEAD(14, 8, t, len(digest)), digest]
+    if link_key is not None and meter_key is not None:
+        parts.append(_KEYS(8, link_key, 8, meter_key))
+    else:
+        parts += (_int8(link_key), _int8(meter_key))
+    parts += (_LEN(len(payload)), payload, _I16(2, status), _text(error), _cached_text(link_mode),
+              _gateways(gateways))
+    if len(rssi) == 1 and rssi[0] is not None:
+        try:
+            parts.append(_ONE_FLOAT4(28, 1, 0, _OID_FLOAT4, 1, 1, 4, rssi[0]))
+        except OverflowError:
+            parts.append(_float4_array(rssi))
+    else:
+        parts.append(_float4_array(rssi))
+    if len(heard_at) == 1:
+        first = heard_at[0]
+        parts.append(_ONE_TIMESTAMPTZ(32, 1, 0, _OID_TIMESTAMPTZ, 1, 1, 8, t if first is received_at else _ts(first)))
+    else:
+        parts.append(_timestamptz_array(heard_at))
+    parts += (_float8(lat), _float8(lon))
+    if decoded_at is None:
+        parts.append(_NULL)
+    else:
+        parts.append(_I64(8, t if decoded_at is received_at else _ts(decoded_at)))
+    return b"".join(parts)
 
 
 def frame_copy_data(rows: Iterable[tuple[object, ...]]) -> bytes:

@@ -45,7 +45,7 @@ FRAME_TYPES = ("timestamptz", "bytea", "int8", "int8", "bytea", "int2", "text", 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_readings (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_frames (LIKE raw_frames INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_keys (k int8, t timestamptz, a int2) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_probe (k int8, t timestamptz, a int2, d bytea) ON COMMIT DELETE ROWS;
 """
 
 _MERGE_READINGS = """
@@ -64,25 +64,33 @@ INSERT INTO rollup_dirty SELECT DISTINCT date_bin('1 hour', {t}, '2000-01-01 00:
 ON CONFLICT DO NOTHING
 """
 
-# Both lookups are index-only and find nothing for a new telegram, so the heap is never read: the same telegram
-# (meter, access number) within the window through ``readings_telegram``; the exact key through the primary key,
-# needed only without an access number (a redelivery carries its access number, and the rare same key with
-# another access number ends in a unique violation, which redoes the batch through staging). The exact-key
-# range ``BETWEEN t AND t`` keeps the planner from turning that subquery into a hashed scan of the partition.
+# One probe for the batch's readings (k, t, a) and frames (t, d), each a row of ``stage_probe``; it returns the
+# readings already stored (d NULL) and the frames already stored (d set). Every lookup is index-only and finds
+# nothing for a new telegram, so the heap is never read: the same telegram (meter, access number) within the
+# window through ``readings_telegram``; the exact key through the primary key, needed only without an access
+# number (a redelivery carries its access number, and the rare same key with another access number ends in a
+# unique violation, which redoes the batch through staging); a frame's digest within the window through the
+# ``raw_frames`` primary key. The exact-key range ``BETWEEN t AND t`` keeps the planner from turning that
+# subquery into a hashed scan of the partition.
 _PROBE = """
-{dirty}SELECT s.k, s.t FROM stage_keys s
- WHERE EXISTS (SELECT 1 FROM {table} r
-                WHERE r.meter_key = s.k AND r.access_number = s.a
-                  AND r.measured_at BETWEEN s.t - %(w)s AND s.t + %(w)s)
-    OR (s.a IS NULL
-        AND EXISTS (SELECT 1 FROM {table} r WHERE r.meter_key = s.k AND r.measured_at BETWEEN s.t AND s.t))
+{dirty}SELECT s.k, s.t, s.d FROM stage_probe s
+ WHERE (s.k IS NOT NULL
+        AND (EXISTS (SELECT 1 FROM {readings} r
+                      WHERE r.meter_key = s.k AND r.access_number = s.a
+                        AND r.measured_at BETWEEN s.t - %(w)s AND s.t + %(w)s)
+             OR (s.a IS NULL AND EXISTS (SELECT 1 FROM {readings} r
+                                          WHERE r.meter_key = s.k AND r.measured_at BETWEEN s.t AND s.t))))
+    OR (s.d IS NOT NULL
+        AND EXISTS (SELECT 1 FROM {frames} f
+                     WHERE f.frame_digest = s.d AND f.received_at BETWEEN s.t - %(w)s AND s.t + %(w)s))
 """
 
 # Marks the batch's hours dirty in the probe's round trip (a duplicate's hour too: a needless recompute is
 # harmless, a missed one is not). date_bin on a UTC-aligned origin = date_trunc('hour', t, 'UTC'), without a
 # time-zone lookup per row (≈ 1 ms per 2,000 rows).
 _PROBE_DIRTY = """WITH dirty AS (
-    INSERT INTO rollup_dirty SELECT DISTINCT date_bin('1 hour', t, '2000-01-01 00:00+00') FROM stage_keys
+    INSERT INTO rollup_dirty SELECT DISTINCT date_bin('1 hour', t, '2000-01-01 00:00+00') FROM stage_probe
+     WHERE k IS NOT NULL
     ON CONFLICT DO NOTHING)
 """
 
@@ -217,17 +225,22 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
                  dead_letters: Sequence[DeadLetter], window: timedelta, native: bool, replace: bool,
                  strategy: str) -> tuple[list[tuple[object, ...]], int, int]:
     with conn.transaction(), conn.cursor() as cur:
-        if frame_rows:
-            with cur.copy(f"COPY stage_frames ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(frame_copy_data(frame_rows))
-        # One round trip. Every probe below must be an index range scan: a hash join over a big table is a
-        # disaster.
-        cur.execute(_LOCK_AND_SET)
-        inserted = _write_readings(cur, rows, window, native, replace, strategy)
-        merged, new_frames = _merge_frames(cur, bool(frame_rows), window)
+        if strategy == "probe" and not replace:
+            inserted, merged, new_frames = _probe_and_copy(cur, rows, frame_rows, window, native)
+        else:
+            if frame_rows:
+                _copy_frames(cur, "stage_frames", frame_rows)
+            cur.execute(_LOCK_AND_SET)
+            inserted = _write_readings(cur, rows, window, native, replace)
+            merged, new_frames = _merge_frames(cur, bool(frame_rows), window)
         if dead_letters:
             cur.executemany(_MERGE_DEAD, _dead_rows(dead_letters))
     return inserted, merged, new_frames
+
+
+def _copy_frames(cur: psycopg.Cursor, table: str, frame_rows: Sequence[tuple[object, ...]]) -> None:
+    with cur.copy(f"COPY {table} ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(frame_copy_data(frame_rows))
 
 
 def _unique(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
@@ -241,15 +254,14 @@ def _unique(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
 
 
 def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window: timedelta, native: bool,
-                    replace: bool, strategy: str) -> list[tuple[object, ...]]:
+                    replace: bool) -> list[tuple[object, ...]]:
+    """Readings through ``stage_readings``: merged (``ON CONFLICT DO NOTHING``) or, with ``replace``, upserted."""
     if not rows:
         return []
     if replace:
         copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
         cur.execute(_REPLACE_READINGS)
         new = rows
-    elif strategy == "probe":
-        return _probe_and_copy(cur, rows, window, native)  # marks the batch's hours dirty itself
     else:
         new = _staging_merge(cur, rows, window)
     if native and new:
@@ -258,41 +270,66 @@ def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window:
     return new
 
 
-def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window: timedelta,
-                    native: bool) -> list[tuple[object, ...]]:
-    """Drop the rows already stored (same key, or same telegram within the window), COPY the rest.
+def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_rows: Sequence[tuple[object, ...]],
+                    window: timedelta, native: bool) -> tuple[list[tuple[object, ...]], int, int]:
+    """Drop what is already stored, binary COPY the rest straight into ``readings`` and ``raw_frames``.
 
-    The batch's keys are binary-COPYed into ``stage_keys`` (sorted, so the probe walks the index in order);
-    the probe marks the batch's hours dirty in the same statement. A unique violation in the final COPY
+    The batch's reading keys and frame digests go into ``stage_probe`` (each sorted, so the probe walks the
+    indexes in order) before the merge lock is taken; one query under the lock finds the stored ones and marks
+    the batch's hours dirty. A frame already stored (another gateway's copy, merged by another worker or in an
+    earlier batch) gets its receptions appended through ``stage_frames``. A unique violation in a final COPY
     propagates: :func:`write_batch` rolls the whole transaction back and redoes the batch with staging.
     """
-    keys = sorted([(r[0], r[1], r[10]) for r in rows])  # (meter_key, measured_at) is unique
-    copy_rows(cur, "stage_keys", ("k", "t", "a"), ("int8", "timestamptz", "int2"), keys)
-    times = [k[1] for k in keys]  # column 1 of a reading row is measured_at
-    lo, hi = cast(datetime, min(times)), cast(datetime, max(times))  # type: ignore[type-var]
-    table = _probe_table(cur, lo - window, hi + window)
-    sql = _PROBE.format(dirty=_PROBE_DIRTY if native else "", table=table)
-    dup = set(cur.execute(sql, {"w": window}).fetchall())
-    new = [r for r in rows if (r[0], r[1]) not in dup] if dup else rows
+    keys = sorted([(r[0], r[1], r[10], None) for r in rows])  # (meter_key, measured_at) is unique
+    digests = sorted([(f[1], f[0]) for f in frame_rows])  # type: ignore[type-var]
+    copy_rows(cur, "stage_probe", ("k", "t", "a", "d"), ("int8", "timestamptz", "int2", "bytea"),
+              keys + [(None, t, None, d) for d, t in digests])
+    cur.execute(_LOCK_AND_SET)
+    if not keys and not digests:
+        return [], 0, 0
+    sql = _PROBE.format(dirty=_PROBE_DIRTY if native and keys else "",
+                        readings=_probe_table(cur, "readings", [k[1] for k in keys], window),
+                        frames=_probe_table(cur, "raw_frames", [t for _, t in digests], window))
+    dup_readings: set[tuple[object, object]] = set()
+    stored_frames: set[tuple[object, object]] = set()
+    for k, t, d in cur.execute(sql, {"w": window}).fetchall():
+        if d is None:
+            dup_readings.add((k, t))
+        else:
+            stored_frames.add((t, d))
+    new = [r for r in rows if (r[0], r[1]) not in dup_readings] if dup_readings else rows
     if new:
         copy_rows(cur, "readings", READING_COLUMNS, READING_TYPES, new)
-    return new
+    if not stored_frames:
+        new_frames = frame_rows
+        merged = 0
+    else:
+        new_frames = [f for f in frame_rows if (f[0], f[1]) not in stored_frames]
+        _copy_frames(cur, "stage_frames", [f for f in frame_rows if (f[0], f[1]) in stored_frames])
+        merged = cur.execute(_MERGE_FRAMES_UPDATE, {"window": window}).rowcount
+    if new_frames:
+        _copy_frames(cur, "raw_frames", new_frames)
+    return new, merged, len(new_frames)
 
 
-def _probe_table(cur: psycopg.Cursor, lo: datetime, hi: datetime) -> str:
-    """The monthly partition holding ``[lo, hi]`` when there is one, else ``readings``.
+def _probe_table(cur: psycopg.Cursor, parent: str, times: list[object], window: timedelta) -> str:
+    """The monthly partition of ``parent`` holding every time in ``times`` (± the window) when there is one,
+    else ``parent``.
 
     Probing one partition directly costs half as much as probing the parent, whose runtime partition
     pruning is paid again for every probed row.
     """
+    if not times:
+        return parent
+    lo, hi = cast(datetime, min(times)) - window, cast(datetime, max(times)) + window  # type: ignore[type-var]
     if (lo.year, lo.month) != (hi.year, hi.month):
-        return "readings"
-    name = f"readings_p{lo.year:04d}{lo.month:02d}"
+        return parent
+    name = f"{parent}_p{lo.year:04d}{lo.month:02d}"
     known: set[str] = cur.connection.__dict__.setdefault("_odczyt_partitions", set())
     if name not in known:
         row = cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
         if not (row and row[0]):
-            return "readings"
+            return parent
         known.add(name)
     return name
 

@@ -10,6 +10,7 @@ import pytest
 from core.types import Reading, ReadingSource
 from storage import writer
 from storage.errors import TransientStorageError
+from storage.rows import FrameStatus, StoredFrame
 from storage.writer import write_batch
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -68,12 +69,14 @@ def test_probe_reads_indexes_only(db_url: str) -> None:
         conn.execute("VACUUM ANALYZE readings")
         with conn.transaction(), conn.cursor() as cur:
             writer.ensure_staging(conn)
-            cur.execute("INSERT INTO stage_keys VALUES (5, %s, 3), (6, %s, NULL)", (T0, T0))
+            cur.execute("INSERT INTO stage_probe VALUES (5, %s, 3, NULL), (6, %s, NULL, NULL), (NULL, %s, NULL, %s)",
+                        (T0, T0, T0, bytes(8)))
             cur.execute(writer._LOCK_AND_SET)
-            sql = writer._PROBE.format(dirty="", table="readings_p202611")
+            sql = writer._PROBE.format(dirty="", readings="readings_p202611", frames="raw_frames_p202611")
             plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + sql, {"w": timedelta(seconds=120)}))
-        assert "Seq Scan on readings" not in plan and "hashed" not in plan, plan
-        assert plan.count("Index Only Scan") == 2, plan
+        assert "Seq Scan on readings" not in plan and "Seq Scan on raw_frames" not in plan, plan
+        assert "hashed" not in plan, plan
+        assert plan.count("Index Only Scan") == 3, plan
 
 
 def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str,
@@ -84,7 +87,7 @@ def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str
         write_batch(conn, readings=[stored])
         # A probe that sees nothing, as if a writer bypassing the merge lock had stored the row meanwhile.
         monkeypatch.setattr(writer, "_PROBE",
-                            "{dirty}SELECT s.k, s.t FROM stage_keys s WHERE %(w)s IS NULL -- {table}")
+                            "{dirty}SELECT s.k, s.t, s.d FROM stage_probe s WHERE %(w)s IS NULL -- {readings} {frames}")
         r = write_batch(conn, readings=[stored, fresh], dedupe_window_s=120)
         assert (r.readings_inserted, r.readings_duplicate) == (1, 1)
         assert _all(conn, "SELECT total_m3 FROM readings ORDER BY measured_at") == [(1.0,), (2.0,)]
@@ -104,3 +107,24 @@ def test_a_closed_connection_raises_transient(db_url: str) -> None:
     conn.close()
     with pytest.raises(TransientStorageError):
         write_batch(conn, readings=[_reading("00000001", T0, 1.0)])
+
+
+@pytest.mark.parametrize("strategy", ["probe", "staging"])
+def test_frames_heard_again_get_the_reception_appended_and_redelivery_changes_nothing(db_url: str,
+                                                                                       strategy: str) -> None:
+    def frame(digest: bytes, gateway: str, at: datetime, rssi: float) -> StoredFrame:
+        return StoredFrame(received_at=at, frame_digest=digest, payload=b"\x0b\x44" + digest,
+                           status=FrameStatus.DECODED,
+                           gateways=(gateway,), rssi_dbm=(rssi,), heard_at=(at,))
+
+    a, b = b"A" * 8, b"B" * 8
+    later = T0 + timedelta(seconds=2)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        first = write_batch(conn, frames=[frame(a, "gw-a", T0, -70.0)], dedupe_window_s=120, strategy=strategy)
+        second = [frame(a, "gw-b", later, -90.0), frame(b, "gw-b", later, -91.0)]
+        r2 = write_batch(conn, frames=second, dedupe_window_s=120, strategy=strategy)
+        r3 = write_batch(conn, frames=second, dedupe_window_s=120, strategy=strategy)
+        stored = _all(conn, "SELECT frame_digest, gateways, rssi_dbm, heard_at FROM raw_frames ORDER BY frame_digest")
+    assert (first.frames_inserted, r2.frames_inserted, r2.frames_merged) == (1, 1, 1)
+    assert (r3.frames_inserted, r3.frames_merged) == (0, 0)
+    assert stored == [(a, ["gw-a", "gw-b"], [-70.0, -90.0], [T0, later]), (b, ["gw-b"], [-91.0], [later])]
