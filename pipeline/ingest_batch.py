@@ -19,7 +19,7 @@ from datetime import datetime
 from hashlib import blake2b
 
 from core.ids import manufacturer_letters, meter_key
-from core.types import SOURCE_CODES, RawFrame, Reading, ReadingSource, alarm_mask
+from core.types import SOURCE_CODES, Reading, ReadingSource, alarm_mask
 from core.wire import FrameItem, WireError, decode_items
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
@@ -250,10 +250,10 @@ _FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStat
                   "error": FrameStatus.DECODE_ERROR}
 
 
-def to_reading(t: Telegram | Decoded, frame: RawFrame) -> Reading:
-    """A decoded telegram as a reading measured when its frame was first heard."""
-    return Reading(meter_id=t.meter_id, manufacturer=t.manufacturer, measured_at=frame.received_at,
-                   received_at=frame.received_at, total_m3=t.total_m3,
-                   source=ReadingSource.DRIVEBY if frame.position is not None else ReadingSource.RADIO,
+def to_reading(t: Telegram | Decoded, received_at: datetime, *, driveby: bool = False) -> Reading:
+    """A decoded telegram as a reading measured when its frame was first heard (by a drive-by crew or not)."""
+    return Reading(meter_id=t.meter_id, manufacturer=t.manufacturer, measured_at=received_at,
+                   received_at=received_at, total_m3=t.total_m3,
+                   source=ReadingSource.DRIVEBY if driveby else ReadingSource.RADIO,
                    target_m3=t.target_m3, target_date=t.target_date, backward_m3=t.total_backward_m3,
                    flow_m3h=t.flow_m3h, alarms=t.alarms, access_number=t.access_number)

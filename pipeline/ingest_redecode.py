@@ -13,7 +13,7 @@ from datetime import datetime
 import psycopg
 
 from core.ids import meter_key
-from core.types import RawFrame, Reading
+from core.types import Reading
 from decoders import CompactFormatCache, DecodeError, KeyMissingError, WrongKeyError, decode
 from pipeline.ingest_batch import link_address, to_reading
 from storage.frames import FrameOutcome, KeptFrame, kept_frames, record_outcomes
@@ -47,8 +47,7 @@ def _one(f: KeptFrame, ring: KeyRing, cache: CompactFormatCache) -> tuple[FrameO
     mk = meter_key(t.manufacturer, t.meter_id)
     if not ring.knows(t.manufacturer, t.meter_id):
         return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.UNKNOWN_METER, mk, None), None
-    raw = RawFrame(payload=f.payload, received_at=f.received_at, source="redecode")
-    reading = to_reading(t, raw)
+    reading = to_reading(t, f.received_at, driveby=f.has_position)
     return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.DECODED, mk, None), reading
 
 
