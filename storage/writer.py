@@ -281,7 +281,7 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     propagates: :func:`write_batch` rolls the whole transaction back and redoes the batch with staging.
     """
     keys = sorted([(r[0], r[1], r[10], None) for r in rows])  # (meter_key, measured_at) is unique
-    digests = sorted([(f[1], f[0]) for f in frame_rows])  # type: ignore[type-var]
+    digests = sorted([(f[1], f[0]) for f in frame_rows])
     copy_rows(cur, "stage_probe", ("k", "t", "a", "d"), ("int8", "timestamptz", "int2", "bytea"),
               keys + [(None, t, None, d) for d, t in digests])
     cur.execute(_LOCK_AND_SET)
