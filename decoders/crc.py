@@ -75,6 +75,37 @@ def blocks_ok(data: bytes | bytearray | memoryview, spans: tuple[tuple[int, int]
     return True
 
 
+Checks = tuple[tuple[tuple[struct.Struct, int], ...], tuple[tuple[int, int], ...]]
+
+
+def span_checks(spans: tuple[tuple[int, int], ...]) -> Checks:
+    """Precompute :func:`checks_ok` for fixed block spans: (word unpacker, start) per even-length block, and the
+    other spans (odd or too short) as they are."""
+    even = []
+    other = []
+    for start, end in spans:
+        n = end - start
+        if n & 1 or n < 2:
+            other.append((start, end))
+        else:
+            half = n >> 1
+            even.append((_WORDS[half] if half < len(_WORDS) else struct.Struct(f">{half}H"), start))
+    return tuple(even), tuple(other)
+
+
+def checks_ok(data: bytes | bytearray | memoryview, checks: Checks) -> bool:
+    """:func:`blocks_ok` for the spans ``checks`` was made from (see :func:`span_checks`)."""
+    table = _TABLE16
+    for words, start in checks[0]:
+        crc = 0
+        for w in words.unpack_from(data, start):
+            crc = table[crc ^ w]
+        if crc != _RESIDUE:
+            return False
+    odd = checks[1]  # an odd last block: computed and compared (rare, no generator otherwise)
+    return not odd or all(block_ok(data, start, end) for start, end in odd)
+
+
 def block_ok(data: bytes | bytearray | memoryview, start: int, end: int) -> bool:
     """True when ``data[start:end]`` is a block followed by its own CRC (two bytes, big-endian).
 

@@ -11,10 +11,11 @@ TPL long header only.
 
 from __future__ import annotations
 
+import struct
 from typing import NamedTuple
 
 from decoders import layouts
-from decoders.crc import block_ok, blocks_ok
+from decoders.crc import Checks, block_ok, checks_ok, span_checks
 from decoders.errors import LinkLayerError
 
 MIN_FRAME = 11  # L C M(2) A(6) CI
@@ -48,18 +49,21 @@ def _a_layout(length: int) -> tuple[tuple[tuple[int, int], ...], int]:
     return tuple(spans), pos
 
 
-# L → (block spans, raw frame size) for format A, built once at import.
-_A_LAYOUTS = {length: _a_layout(length) for length in range(10, 256)}
+class _APlan(NamedTuple):
+    """Format A for one L value: raw frame size, CRC checks, and an unpacker giving the data parts."""
+
+    size: int
+    checks: Checks
+    parts: struct.Struct
 
 
-def _strip_a(frame: bytes) -> bytes | None:
-    layout = _A_LAYOUTS.get(frame[0])
-    if layout is None or len(frame) != layout[1]:
-        return None
-    spans = layout[0]
-    if not blocks_ok(frame, spans):
-        return None
-    return b"".join([frame[start : end - 2] for start, end in spans])
+def _a_plan(length: int) -> _APlan:
+    spans, size = _a_layout(length)
+    return _APlan(size, span_checks(spans), struct.Struct("".join(f"{end - start - 2}s2x" for start, end in spans)))
+
+
+# L → format A plan (None for L < 10), built once at import.
+_A_PLANS: tuple[_APlan | None, ...] = tuple(_a_plan(n) if n >= 10 else None for n in range(256))
 
 
 def _strip_b(frame: bytes) -> bytes | None:
@@ -103,20 +107,31 @@ def _no_crc(frame: bytes) -> bytes:
 
 def normalize(frame: bytes) -> LinkFrame:
     """Detect the frame shape, check and remove CRCs, and parse the DLL header."""
-    if len(frame) < MIN_FRAME - 1:
-        raise LinkLayerError(f"link: frame of {len(frame)} bytes is shorter than a DLL header")
-    wired = _wired(frame) if frame[0] == 0x68 else None  # a long frame's start byte (also L = 104)
+    n = len(frame)
+    if n < MIN_FRAME - 1:
+        raise LinkLayerError(f"link: frame of {n} bytes is shorter than a DLL header")
+    length = frame[0]
+    wired = _wired(frame) if length == 0x68 else None  # a long frame's start byte (also L = 104)
     if wired is not None:
         return wired
-    fmt = "A"
-    data = _strip_a(frame)
-    if data is None:
+    plan = _A_PLANS[length]
+    if plan is not None and n == plan.size:
+        if not checks_ok(frame, plan.checks):
+            data = _strip_b(frame)
+            if data is None:
+                raise LinkLayerError("link: frame format A CRC mismatch")
+            fmt = "B"
+        else:
+            fmt, data = "A", b"".join(plan.parts.unpack_from(frame))
+    else:
         fmt, data = "B", _strip_b(frame)
-    if data is None:
-        if frame[0] >= 10 and len(frame) == _A_LAYOUTS[frame[0]][1]:
-            raise LinkLayerError("link: frame format A CRC mismatch")
-        fmt, data = "none", _no_crc(frame)
+        if data is None:
+            fmt, data = "none", _no_crc(frame)
     if len(data) < MIN_FRAME:
         raise LinkLayerError(f"link: {len(data)} bytes after CRC removal, no room for a CI field")
-    _l, c, m, ident, version, dtype = layouts.DLL_FAST.unpack_from(data, 0)
-    return LinkFrame(data, fmt, c, m, ident, version, dtype, 10)
+    _l, c, m, ident, version, dtype = _DLL(data, 0)
+    return _new_tuple(LinkFrame, (data, fmt, c, m, ident, version, dtype, 10, False))
+
+
+_DLL = layouts.DLL_FAST.unpack_from
+_new_tuple = tuple.__new__

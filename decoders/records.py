@@ -262,16 +262,14 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
     return rec, pos
 
 
-# A common-header table entry: the header, the record's first ten fields (a prefix of the Record tuple), the
-# data length, for scaled integers (kind "num", integer data field) the divisor or multiplier that
-# ``read_value`` would apply (0 = not a scaled integer), and for other fixed-length kinds a converter from the
-# data bytes to the value (None = take the general path).
-Common = tuple[Header, tuple[object, ...], int, int, int, Callable[[bytes], Value] | None]
+# A common-header table entry: the record's first ten fields (a prefix of the Record tuple), the data length
+# (always > 0), for scaled integers (kind "num", integer data field) the divisor or multiplier that
+# ``read_value`` would apply (0 = not a scaled integer), and for other kinds a converter from the data bytes to
+# the value.
+Common = tuple[tuple[object, ...], int, int, int, Callable[[bytes], Value] | None]
 
 
-def _converter(h: Header) -> Callable[[bytes], Value] | None:
-    if h.length <= 0:
-        return None
+def _converter(h: Header) -> Callable[[bytes], Value]:
     if h.data_field in _INT_FIELDS and h.kind in ("flags", "count"):
         signed = h.kind == "count" and h.quantity != "manufacturer_specific"
         return partial(int.from_bytes, byteorder="little", signed=signed)
@@ -292,25 +290,29 @@ def _common_entry(h: Header) -> Common:
     div = _POW10[-exp] if fast and exp <= 0 else 0
     mul = 10**exp if fast and exp > 0 else 0
     prefix = (h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit)
-    return h, prefix, h.length, div, mul, None if fast else _converter(h)
+    return prefix, h.length, div, mul, None if fast else _converter(h)
 
 
-def _common_headers() -> dict[int, Common]:
-    """Every header of one DIF (no DIFE) and one primary VIF or ``FD xx`` (no further VIFE), parsed once.
+def _common_headers() -> tuple[dict[int, Common], dict[int, Common]]:
+    """Every header of one DIF (no DIFE, fixed data length) and one primary VIF or ``FD xx`` (no further VIFE),
+    parsed once.
 
-    Keys: ``dif << 8 | vif`` and ``dif << 16 | 0xFD00 | code``. Built at import, never mutated.
+    Two tables, built at import and never mutated: ``dif << 8 | vif`` and ``dif << 8 | code`` for ``DIF FD
+    code``. A key absent from a table (filler, special DIFs, extension bits, LVAR or no data) takes the general
+    path.
     """
-    table: dict[int, Common] = {}
-    difs = [d for d in range(0x80) if d & 0x0F not in (0x08, 0x0F)]
+    two: dict[int, Common] = {}
+    fd: dict[int, Common] = {}
+    difs = [d for d in range(0x80) if DATA_LENGTH[d & 0x0F] > 0]
     vifs = [(v, bytes((v,)), vif.PRIMARY[v] or vif.UNKNOWN) for v in range(0x80) if v not in (0x7B, 0x7C, 0x7D)]
     fds = [(c, bytes((0xFD, c)), vif.FD[c] or vif.UNKNOWN) for c in range(0x80)]
     for dif in difs:
         d = bytes((dif,))
         field = dif & 0x0F
         common = (dif & 0x40) >> 6, 0, 0, FUNCTIONS[(dif >> 4) & 3]
-        for key_int, vib, info, vif_byte in (
-            *((dif << 8 | v, vb, i, v) for v, vb, i in vifs),
-            *((dif << 16 | 0xFD00 | c, vb, i, 0xFD) for c, vb, i in fds),
+        for table, key_int, vib, info, vif_byte in (
+            *((two, dif << 8 | v, vb, i, v) for v, vb, i in vifs),
+            *((fd, dif << 8 | c, vb, i, 0xFD) for c, vb, i in fds),
         ):
             table[key_int] = _common_entry(
                 Header(
@@ -327,52 +329,52 @@ def _common_headers() -> dict[int, Common]:
                     DATA_LENGTH[field],
                 )
             )
-    return table
+    return two, fd
 
 
-COMMON_HEADERS = _common_headers()
-_new_record = tuple.__new__
+COMMON_HEADERS, COMMON_FD_HEADERS = _common_headers()
+_new_tuple = tuple.__new__
 
 
 def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRecords:
-    """Run the record loop over ``buf[pos:end]``: common headers (:data:`COMMON_HEADERS`) decoded inline,
-    anything else through :func:`parse_header` / :func:`read_value`."""
+    """Run the record loop over ``buf[pos:end]``: common headers (:data:`COMMON_HEADERS`,
+    :data:`COMMON_FD_HEADERS`) decoded inline, anything else through :func:`parse_header` / :func:`read_value`."""
     stop = len(buf) if end is None else end
     out: list[Record] = []
-    append, common = out.append, COMMON_HEADERS.get
+    append, common, common_fd = out.append, COMMON_HEADERS.get, COMMON_FD_HEADERS.get
     while pos < stop:
+        if pos + 1 < stop:
+            entry = common(buf[pos] << 8 | buf[pos + 1])
+            nxt = pos + 2
+            if entry is None and buf[pos + 1] == 0xFD and nxt < stop:
+                entry = common_fd(buf[pos] << 8 | buf[nxt])
+                nxt += 1
+            if entry is not None:
+                prefix, n, div, mul, convert = entry
+                data_end = nxt + n
+                if data_end <= stop:
+                    if div:
+                        value: Value = int.from_bytes(buf[nxt:data_end], "little", signed=True) / div
+                    elif convert is not None:
+                        value = convert(buf[nxt:data_end])
+                    else:
+                        value = float(int.from_bytes(buf[nxt:data_end], "little", signed=True) * mul)
+                    append(_new_tuple(Record, prefix + (value,)))  # noqa: RUF005 - faster than (*prefix, value)
+                    pos = data_end
+                    continue
         dif = buf[pos]
         if dif == 0x2F or dif == 0x7F:  # idle filler (pads encrypted payloads), global readout: no data
             pos += 1
             continue
-        entry = None
-        if dif < 0x80 and pos + 1 < stop:
-            vif_byte = buf[pos + 1]
-            if vif_byte < 0x80:
-                entry, nxt = common(dif << 8 | vif_byte), pos + 2
-            elif vif_byte == 0xFD and pos + 2 < stop and buf[pos + 2] < 0x80:
-                entry, nxt = common(dif << 16 | 0xFD00 | buf[pos + 2]), pos + 3
-        if entry is not None:
-            _header, prefix, n, div, mul, convert = entry
-            data_end = nxt + n
-            if n > 0 and data_end <= stop:
-                if convert is not None:
-                    value = convert(buf[nxt:data_end])
-                else:
-                    number = int.from_bytes(buf[nxt:data_end], "little", signed=True)
-                    value = number / div if div else float(number * mul)
-                append(_new_record(Record, prefix + (value,)))  # noqa: RUF005 - faster than (*prefix, value)
-                pos = data_end
-                continue
         if dif == 0x0F or dif == 0x1F:
-            return ParsedRecords(tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F)
+            return _new_tuple(ParsedRecords, (tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F, b""))
         try:
             pos = _general_record(buf, pos, stop, append)
         except ApplicationError:
             if not out:
                 raise
-            return ParsedRecords(tuple(out), None, False, bytes(buf[pos:stop]))
-    return ParsedRecords(tuple(out), None, False)
+            return _new_tuple(ParsedRecords, (tuple(out), None, False, bytes(buf[pos:stop])))
+    return _new_tuple(ParsedRecords, (tuple(out), None, False, b""))
 
 
 def _general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], None]) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from decoders import Decoder, KeyLookup, crypto, decode, diehl
 from decoders.ciphers import CipherCache
-from decoders.crc import block_ok, crc16
+from decoders.crc import block_ok, checks_ok, crc16, span_checks
 from decoders.drivers import ALL_DRIVERS
 from decoders.model import Telegram, telegram_from_values
 
@@ -49,6 +49,22 @@ def test_block_ok_accepts_a_block_with_its_crc_and_rejects_a_flipped_bit(n: int)
         broken = bytearray(framed)
         broken[i] ^= 0x10
         assert not block_ok(broken, 1, n + 3)
+
+
+def test_span_checks_agree_with_block_ok_per_span() -> None:
+    for _ in range(300):
+        spans = []
+        pos = RNG.randrange(3)
+        for _ in range(RNG.randrange(1, 6)):
+            n = RNG.choice([0, 1, 2, 3, 12, 17, 18, RNG.randrange(40)])
+            spans.append((pos, pos + n))
+            pos += n
+        data = bytearray(_bytes(pos + 2))
+        for start, end in spans:  # most blocks valid, so a single bad one decides
+            if end - start >= 2 and RNG.random() < 0.8:
+                data[end - 2 : end] = crc16(data, start, end - 2).to_bytes(2, "big")
+        want = all(block_ok(data, start, end) for start, end in spans)
+        assert checks_ok(bytes(data), span_checks(tuple(spans))) is want
 
 
 @pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 32, 47, 48, 90])
