@@ -363,7 +363,10 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                     pos = data_end
                     continue
         dif = buf[pos]
-        if dif == 0x2F or dif == 0x7F:  # idle filler (pads encrypted payloads), global readout: no data
+        if dif == 0x2F:  # idle filler (pads encrypted payloads, often a run of them): skip the whole run
+            pos = stop - len(buf[pos:stop].lstrip(b"\x2f"))
+            continue
+        if dif == 0x7F:  # global readout: no data
             pos += 1
             continue
         if dif == 0x0F or dif == 0x1F:
