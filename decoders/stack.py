@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from hashlib import blake2b
 
+from core.types import Alarm
 from decoders import afl as afl_layer
 from decoders import drivers, layouts, link, security, tables
 from decoders import ell as ell_layer
@@ -26,11 +27,12 @@ from decoders.model import Record, Telegram, telegram_from_values
 
 MFCT_SECURITY_MODES = frozenset({1, 4, 15, *range(16, 32)})
 _LETTERS = "@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_"
+_LETTER_PAIRS = tuple(_LETTERS[i >> 5] + _LETTERS[i & 0x1F] for i in range(1024))  # M-field bits 9–0 → 2 letters
 
 
 def manufacturer_letters(code: int) -> str:
     """M-field → three letters, bit 15 masked (same as ``core.ids.manufacturer_letters``, without a generator)."""
-    return _LETTERS[(code >> 10) & 0x1F] + _LETTERS[(code >> 5) & 0x1F] + _LETTERS[code & 0x1F]
+    return _LETTERS[(code >> 10) & 0x1F] + _LETTER_PAIRS[code & 0x3FF]
 
 
 class _Keys:
@@ -103,11 +105,11 @@ def _decode_link_frame(
     lk: link.LinkFrame, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
 ) -> Telegram:
     data = lk.data
-    get = _Keys(keys)
     if not lk.wired and (data[10] == 0x7A or data[10] == 0x72):
-        fast = _fast(lk, data, get, cache, ciphers)
+        fast = _fast(lk, data, keys, cache, ciphers)
         if fast is not None:
             return fast
+    get = _Keys(keys)
     mfct = link_mfct = manufacturer_letters(lk.m_field)
     meter_id = link_id = meter_id_text(lk.id_bytes)
     version, dtype = lk.version, lk.device_type
@@ -196,80 +198,94 @@ _TPL_LONG = layouts.TPL_LONG_FAST.unpack_from
 
 
 def _fast(
-    lk: link.LinkFrame, data: bytes, get: _Keys, cache: CompactFormatCache | None, ciphers: CipherCache
+    lk: link.LinkFrame, data: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
 ) -> Telegram | None:
     """The fused path for the common shape: no ELL/AFL, short (0x7A) or long (0x72) TPL header, security mode 0
     or 5, and a driver whose ``extract`` is :func:`~decoders.drivers.oms.oms_fields` (``Driver.oms``).
 
     Same steps as the general path without the intermediate ``Tpl``/``Frame``/fields dict; returns None (before
-    any side effect) for anything else, and the general path decodes the frame.
+    any side effect, the key lookup included) for anything else, and the general path decodes the frame.
     """
     n = len(data)
-    mfct = link_mfct = manufacturer_letters(lk.m_field)
-    meter_id = link_id = meter_id_text(lk.id_bytes)
-    if data[10] == 0x7A:
+    m = lk.m_field
+    mfct = link_mfct = _LETTERS[(m >> 10) & 0x1F] + _LETTER_PAIRS[m & 0x3FF]
+    meter_id = link_id = lk.id_bytes[::-1].hex()  # meter_id_text
+    ci = data[10]
+    if ci == 0x7A:
         if n < 15:
             return None
         acc, status, cfg = _TPL_SHORT(data, 11)
         version, dtype = lk.version, lk.device_type
-        m_bytes, a_bytes = data[2:4], data[4:10]
         p = 15
     else:
         if n < 23:
             return None
-        lid, lm, version, dtype, acc, status, cfg = _TPL_LONG(data, 11)
-        mfct = manufacturer_letters(lm)
-        meter_id = meter_id_text(lid)
-        m_bytes, a_bytes = data[15:17], data[11:15] + data[17:19]
+        lid, m, version, dtype, acc, status, cfg = _TPL_LONG(data, 11)
+        mfct = _LETTERS[(m >> 10) & 0x1F] + _LETTER_PAIRS[m & 0x3FF]
+        meter_id = lid[::-1].hex()
         p = 23
     mode = (cfg >> 8) & 0x1F
     if mode != 0 and mode != 5:
         return None
-    driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
+    driver = drivers.select_standard(mfct, version, dtype)
     spec = driver.oms
     if spec is None or driver.cis:
         return None
     if mode == 0:
         payload = data[p:]
     else:
+        if ci == 0x7A:
+            iv = data[2:10] + bytes((acc,)) * 8  # M ‖ A ‖ ACC×8
+        else:
+            iv = data[15:17] + data[11:15] + data[17:19] + bytes((acc,)) * 8
         payload = security.mode5(
             data[p:],
-            m_bytes + a_bytes + bytes((acc,)) * 8,
+            iv,
             (cfg >> 4) & 0x0F,
-            get(mfct, meter_id),
+            () if keys is None else tuple(map(bytes, keys(mfct, meter_id))),
             default_oms_keys(mfct),
             ciphers,
         )
-    records = apl.parse_records(payload).records
+    records = apl.parse_records(payload)[0]
     if cache is not None and records:
         cache.learn_records(records)
     try:
-        values = oms_values(records, status, *spec)
+        values = oms_values(records, status, spec[0], spec[1])
     except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
         raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
+    alarms, history = values[6], values[7]
     return telegram_from_values(
         (
             meter_id,
             mfct,
             version,
             dtype,
-            tables.medium_name(dtype, mfct),
+            _MEDIUM_NAMES[dtype] if mfct != "TCH" else tables.medium_name(dtype, mfct),
             acc,
             status,
             mode,
             driver.name,
-            *values[:6],
-            frozenset(values[6]),
-            frozenset(values[7]),
+            values[0],
+            values[1],
+            values[2],
+            values[3],
+            values[4],
+            values[5],
+            frozenset(alarms) if alarms else _NO_ALARMS,
+            frozenset(history) if history else _NO_ALARMS,
             values[8],
             values[9],
             records,
             blake2b(payload, digest_size=8).digest(),
-            data[10],
+            ci,
             link_mfct,
             link_id,
         )
     )
+
+
+_MEDIUM_NAMES = tables.MEDIUM_NAMES
+_NO_ALARMS: frozenset[Alarm] = frozenset()
 
 
 def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegram:

@@ -59,7 +59,7 @@ WATER_DEVICE_TYPES = frozenset({0x06, 0x07, 0x15, 0x16, 0x17, 0x28})
 
 
 # Every byte value's name, expanded once (the decoder asks for one per telegram).
-_MEDIUM_NAMES = tuple(DEVICE_TYPES.get(t, f"reserved 0x{t:02x}") for t in range(256))
+MEDIUM_NAMES = tuple(DEVICE_TYPES.get(t, f"reserved 0x{t:02x}") for t in range(256))
 
 
 def medium_name(device_type: int, manufacturer: str = "") -> str:
@@ -67,7 +67,7 @@ def medium_name(device_type: int, manufacturer: str = "") -> str:
     if manufacturer == "TCH" and device_type in TECHEM_DEVICE_TYPES:
         return TECHEM_DEVICE_TYPES[device_type]
     if 0 <= device_type < 256:
-        return _MEDIUM_NAMES[device_type]
+        return MEDIUM_NAMES[device_type]
     return DEVICE_TYPES.get(device_type, f"reserved 0x{device_type:02x}")
 
 

@@ -132,6 +132,17 @@ def select(manufacturer: str, version: int, device_type: int, ci: int | None = N
     return _selected(manufacturer, version, device_type)[0]
 
 
+def select_standard(manufacturer: str, version: int, device_type: int) -> Driver:
+    """:func:`select` for a standard CI (never None: the generic OMS driver is the fallback)."""
+    axes = _AXES.get(manufacturer)
+    if axes is None:
+        return GENERIC
+    versions, types = axes
+    version = version if version in versions else -1
+    driver = _SELECTED[manufacturer, version, device_type if device_type in types else -1][0]
+    return GENERIC if driver is None else driver
+
+
 def select_mfct_security(manufacturer: str, version: int, device_type: int) -> Driver | None:
     """The driver that handles a manufacturer-specific TPL security mode for this meter, if any."""
     return _selected(manufacturer, version, device_type)[1]

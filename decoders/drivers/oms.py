@@ -81,21 +81,6 @@ def _float(rec: Record | None) -> float | None:
     return number(rec)
 
 
-def _stored_target(stored: dict[int, list[Record | None]]) -> tuple[float | None, date | None]:
-    """Billing-date target: the lowest storage ≥ 1 with a numeric volume, and the date of that storage."""
-    for s in sorted(stored) if len(stored) > 1 else stored:
-        vol_rec, date_rec, datetime_rec = stored[s]
-        vol = _float(vol_rec)
-        if vol is None:
-            continue
-        when = date_rec or datetime_rec
-        value = when[10] if when else None
-        if isinstance(value, datetime):
-            value = value.date()
-        return vol, value if isinstance(value, date) else None
-    return None, None
-
-
 def oms_values(
     records: tuple[Record, ...],
     status: int | None,
@@ -138,7 +123,22 @@ def oms_values(
         old = first[slot]
         if old is None or (old[7] != _INSTANTANEOUS and r[7] == _INSTANTANEOUS):
             first[slot] = r
-    target, target_date = _stored_target(stored) if stored else (None, None)
+    target: float | None = None
+    target_date: date | None = None
+    if stored:  # billing-date target: the lowest storage ≥ 1 with a numeric volume, and that storage's date
+        for s in sorted(stored) if len(stored) > 1 else stored:
+            vol_rec, date_rec, datetime_rec = stored[s]
+            target = _float(vol_rec)
+            if target is None:
+                continue
+            when = date_rec or datetime_rec
+            if when is not None:
+                value = when[10]
+                if isinstance(value, datetime):
+                    target_date = value.date()
+                elif isinstance(value, date):
+                    target_date = value
+            break
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status and status is not None and status & _STATUS_MASK:
@@ -147,19 +147,18 @@ def oms_values(
         for value in flags:
             if value:  # no bit set, no alarm
                 error_flags.apply(value, alarms, history)
-    when = first[3]
-    battery = first[4]
+    volume, backward, flow, when, battery, voltage = first
     return (
-        _float(first[0]),
+        None if volume is None else _float(volume),
         target,
         target_date,
-        _float(first[1]),
-        _float(first[2]),
+        None if backward is None else _float(backward),
+        None if flow is None else _float(flow),
         when[10] if when and isinstance(when[10], datetime) else None,
         alarms,
         history,
         int(battery[10]) if battery and isinstance(battery[10], int) else None,
-        _float(first[5]),
+        None if voltage is None else _float(voltage),
     )
 
 

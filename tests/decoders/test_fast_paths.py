@@ -143,3 +143,10 @@ def test_telegram_from_values_equals_the_constructor() -> None:
     assert dataclasses.replace(built, total_m3=2.0) == Telegram(*values[:9], 2.0, *values[10:])
     with pytest.raises(TypeError):
         telegram_from_values(values[:-1])
+
+
+def test_manufacturer_letters_table_matches_core_ids() -> None:
+    from core.ids import manufacturer_letters as reference
+    from decoders.stack import manufacturer_letters
+
+    assert all(manufacturer_letters(code) == reference(code) for code in range(0x10000))

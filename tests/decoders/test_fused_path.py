@@ -69,7 +69,7 @@ def test_the_fused_path_is_taken_for_the_benchmark_shape() -> None:
     with _general_only():
         general = Decoder().decode(frame)
     lk = stack.link.normalize(frame)
-    fused = stack._fast(lk, lk.data, stack._Keys(None), None, stack.CipherCache())
+    fused = stack._fast(lk, lk.data, None, None, stack.CipherCache())
     assert fused is not None and fused == general
 
 
