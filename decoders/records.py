@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from datetime import date, datetime
 from functools import partial
 from typing import NamedTuple
 
@@ -271,17 +272,46 @@ Common = tuple[tuple[object, ...], int, int, int, Callable[[bytes], Value] | Non
 
 def _converter(h: Header) -> Callable[[bytes], Value]:
     if h.data_field in _INT_FIELDS and h.kind in ("flags", "count"):
-        signed = h.kind == "count" and h.quantity != "manufacturer_specific"
-        return partial(int.from_bytes, byteorder="little", signed=signed)
+        return _signed if h.kind == "count" and h.quantity != "manufacturer_specific" else _unsigned
     if h.data_field == 2 and h.kind in ("date", "datetime"):
         return _type_g_bytes
     if h.data_field == 4 and h.kind == "datetime":
-        return datetypes.type_f
+        return _type_f_bytes
     return partial(_value, h)
 
 
+# Converters of the common table: plain functions (a ``partial`` with keywords costs more than the work).
+_from_bytes = int.from_bytes
+
+
+def _unsigned(raw: bytes) -> int:
+    return _from_bytes(raw, "little")
+
+
+def _signed(raw: bytes) -> int:
+    return _from_bytes(raw, "little", signed=True)
+
+
 def _type_g_bytes(raw: bytes) -> Value:
-    return datetypes.type_g(raw[0], raw[1])
+    """:func:`datetypes.type_g` of two data bytes, inlined."""
+    b0, b1 = raw
+    if b0 == 0xFF and b1 == 0xFF:
+        return None
+    try:
+        return date(2000 + (((b0 & 0xE0) >> 5) | ((b1 & 0xF0) >> 1)), b1 & 0x0F, b0 & 0x1F)
+    except ValueError:
+        return None
+
+
+def _type_f_bytes(raw: bytes) -> Value:
+    """:func:`datetypes.type_f` of four data bytes, inlined."""
+    b0, b1, b2, b3 = raw
+    if b0 & 0x80:  # IV bit: time invalid
+        return None
+    try:
+        return datetime(2000 + (((b2 & 0xE0) >> 5) | ((b3 & 0xF0) >> 1)), b3 & 0x0F, b2 & 0x1F, b1 & 0x1F, b0 & 0x3F)
+    except ValueError:
+        return None
 
 
 def _common_entry(h: Header) -> Common:

@@ -150,3 +150,14 @@ def test_manufacturer_letters_table_matches_core_ids() -> None:
     from decoders.stack import manufacturer_letters
 
     assert all(manufacturer_letters(code) == reference(code) for code in range(0x10000))
+
+
+def test_inlined_date_converters_match_datetypes() -> None:
+    from decoders import datetypes, records
+
+    for b0 in range(256):
+        for b1 in range(256):
+            assert records._type_g_bytes(bytes((b0, b1))) == datetypes.type_g(b0, b1)
+    for _ in range(100_000):
+        raw = _bytes(4)
+        assert records._type_f_bytes(raw) == datetypes.type_f(raw)
