@@ -53,8 +53,7 @@ class AesKey:
         if n == 0:
             return b""
         raw = self._dec.update(data)
-        chain = int.from_bytes(iv, "big") << (8 * n - 128) | int.from_bytes(data[: n - 16], "big")
-        return (int.from_bytes(raw, "big") ^ chain).to_bytes(n, "big")
+        return (int.from_bytes(raw, "big") ^ int.from_bytes(iv + data[: n - 16], "big")).to_bytes(n, "big")
 
     def ctr(self, counter_block: bytes, data: bytes) -> bytes:
         """AES-128-CTR (encrypt = decrypt) with a 128-bit big-endian counter starting at ``counter_block``."""

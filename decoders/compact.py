@@ -9,6 +9,7 @@ explicit object the caller owns (the decoder keeps no state); a few Kamstrup for
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 
 from decoders import records as apl
 from decoders.crc import crc16
@@ -21,6 +22,9 @@ KNOWN_FORMATS: tuple[str, ...] = (
     "02FF2004134413A1015B8101E7FF0F",
     "02FF2004134413615B5167",
 )
+
+
+_KEY = itemgetter(0)  # Record.key
 
 
 class CompactFormatCache:
@@ -49,7 +53,7 @@ class CompactFormatCache:
         """Remember the format of a full frame's records."""
         if not records:
             return None
-        keys = "".join([r[0] for r in records])  # Record.key
+        keys = "".join(map(_KEY, records))
         sig = self._learnt.get(keys)
         if sig is None or sig not in self._formats:
             sig = self.learn(bytes.fromhex(keys))

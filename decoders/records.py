@@ -265,9 +265,11 @@ def read_value(h: Header, buf: bytes, pos: int, end: int) -> tuple[Record, int]:
 
 # A common-header table entry: the record's first ten fields (a prefix of the Record tuple), the data length
 # (always > 0), for scaled integers (kind "num", integer data field) the divisor or multiplier that
-# ``read_value`` would apply (0 = not a scaled integer), and for other kinds a converter from the data bytes to
-# the value.
-Common = tuple[tuple[object, ...], int, int, int, Callable[[bytes], Value] | None]
+# ``read_value`` would apply (0 = not a scaled integer), for other kinds a converter from the data bytes to the
+# value, and for divided integers of 1, 2, 4 or 8 bytes a ``struct`` reader (``unpack_from``: no slice).
+Reader = Callable[[bytes, int], tuple[int]]
+Common = tuple[tuple[object, ...], int, int, int, Callable[[bytes], Value] | None, Reader | None]
+_READERS: dict[int, Reader] = {n: struct.Struct("<" + "bh_i___q"[n - 1]).unpack_from for n in (1, 2, 4, 8)}
 
 
 def _converter(h: Header) -> Callable[[bytes], Value]:
@@ -320,7 +322,7 @@ def _common_entry(h: Header) -> Common:
     div = _POW10[-exp] if fast and exp <= 0 else 0
     mul = 10**exp if fast and exp > 0 else 0
     prefix = (h.key, h.dif, h.vif, h.vife, h.storage, h.tariff, h.subunit, h.function, h.quantity, h.unit)
-    return prefix, h.length, div, mul, None if fast else _converter(h)
+    return prefix, h.length, div, mul, None if fast else _converter(h), _READERS.get(h.length) if div else None
 
 
 def _common_headers() -> tuple[dict[int, Common], dict[int, Common]]:
@@ -372,6 +374,7 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
     stop = len(buf) if end is None else end
     out: list[Record] = []
     append, common, common_fd = out.append, COMMON_HEADERS.get, COMMON_FD_HEADERS.get
+    from_bytes = _from_bytes
     while pos < stop:
         if pos + 1 < stop:
             entry = common(buf[pos] << 8 | buf[pos + 1])
@@ -380,15 +383,17 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
                 entry = common_fd(buf[pos] << 8 | buf[nxt])
                 nxt += 1
             if entry is not None:
-                prefix, n, div, mul, convert = entry
+                prefix, n, div, mul, convert, read = entry
                 data_end = nxt + n
                 if data_end <= stop:
-                    if div:
-                        value: Value = int.from_bytes(buf[nxt:data_end], "little", signed=True) / div
+                    if read is not None:
+                        value: Value = read(buf, nxt)[0] / div
                     elif convert is not None:
                         value = convert(buf[nxt:data_end])
+                    elif div:
+                        value = from_bytes(buf[nxt:data_end], "little", signed=True) / div
                     else:
-                        value = float(int.from_bytes(buf[nxt:data_end], "little", signed=True) * mul)
+                        value = float(from_bytes(buf[nxt:data_end], "little", signed=True) * mul)
                     append(_new_tuple(Record, prefix + (value,)))  # noqa: RUF005 - faster than (*prefix, value)
                     pos = data_end
                     continue

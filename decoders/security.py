@@ -34,13 +34,15 @@ def mode5(
     """Decrypt a mode-5 payload; raises KeyMissingError / WrongKeyError naming the TPL."""
     if not keys and payload[:2] == CHECK:
         return payload
-    span = _span(n_blocks, len(payload))
+    available = len(payload)
+    span = (min(n_blocks * 16, available) if n_blocks else available) & ~15  # _span, inlined
     if span == 0:
         raise SecurityError(f"TPL mode 5: {len(payload)} payload bytes, no complete AES block", layer="TPL")
-    for key in (*keys, *defaults):
+    encrypted = payload[:span]
+    for key in (*keys, *defaults) if defaults else keys:
         if len(key) != 16:
             continue
-        plain = ciphers.get(key).cbc_decrypt(iv, payload[:span])
+        plain = ciphers.get(key).cbc_decrypt(iv, encrypted)
         if plain[:2] == CHECK:
             return plain + payload[span:]
     if not keys:

@@ -65,3 +65,22 @@ def test_compact_frame_decodes_with_learnt_format() -> None:
     recs = decode_compact(payload, cache)
     assert [r.key for r in recs] == ["02ff20", "0413", "4413"]
     assert recs[1].value == pytest.approx(6.408)
+
+
+def test_common_header_tables_decode_like_the_general_path() -> None:
+    """Every entry of the inline tables gives the record that ``parse_header`` + ``read_value`` give."""
+    import random
+
+    from decoders import records
+
+    rng = random.Random(2468)
+    headers = [bytes((key >> 8, key & 0xFF)) for key in records.COMMON_HEADERS]
+    headers += [bytes((key >> 8, 0xFD, key & 0xFF)) for key in records.COMMON_FD_HEADERS]
+    assert len(headers) > 20_000
+    for head in headers:
+        for _ in range(3):
+            raw = head + bytes(rng.randrange(256) for _ in range(8))
+            h, pos = records.parse_header(raw, 0, len(raw))
+            want, end = records.read_value(h, raw, pos, len(raw))
+            parsed = parse_records(raw, 0, end)
+            assert repr(parsed.records) == repr((want,)), head.hex()
