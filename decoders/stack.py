@@ -94,6 +94,11 @@ def decode_frame(
     """Run every layer over one frame (see module docstring)."""
     lk = link.normalize(frame)
     try:
+        data = lk.data
+        if not lk.wired and (data[10] == 0x7A or data[10] == 0x72):
+            fast = _fast(lk, data, keys, cache, ciphers)
+            if fast is not None:
+                return fast
         return _decode_link_frame(lk, keys, cache, ciphers)
     except DecodeError as exc:
         if not lk.wired:
@@ -104,11 +109,8 @@ def decode_frame(
 def _decode_link_frame(
     lk: link.LinkFrame, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
 ) -> Telegram:
+    """The general path: every layer, any frame shape (:func:`_fast` declined it)."""
     data = lk.data
-    if not lk.wired and (data[10] == 0x7A or data[10] == 0x72):
-        fast = _fast(lk, data, keys, cache, ciphers)
-        if fast is not None:
-            return fast
     get = _Keys(keys)
     mfct = link_mfct = manufacturer_letters(lk.m_field)
     meter_id = link_id = meter_id_text(lk.id_bytes)

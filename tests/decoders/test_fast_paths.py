@@ -161,3 +161,17 @@ def test_inlined_date_converters_match_datetypes() -> None:
     for _ in range(100_000):
         raw = _bytes(4)
         assert records._type_f_bytes(raw) == datetypes.type_f(raw)
+
+
+def test_decoder_and_decode_turn_internal_bugs_into_decode_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    import decoders
+    from decoders import DecodeError
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(decoders, "decode_frame", broken)
+    for run in (decoders.decode, decoders.Decoder().decode):
+        with pytest.raises(DecodeError, match="internal error: RuntimeError: boom") as info:
+            run(b"\x00" * 20)
+        assert info.value.layer == "internal"
