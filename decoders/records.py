@@ -407,7 +407,7 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
         if dif == 0x0F or dif == 0x1F:
             return _new_tuple(ParsedRecords, (tuple(out), bytes(buf[pos + 1 : stop]), dif == 0x1F, b""))
         try:
-            pos = _general_record(buf, pos, stop, append)
+            pos = general_record(buf, pos, stop, append)
         except ApplicationError:
             if not out:
                 raise
@@ -415,7 +415,9 @@ def parse_records(buf: bytes, pos: int = 0, end: int | None = None) -> ParsedRec
     return _new_tuple(ParsedRecords, (tuple(out), None, False, b""))
 
 
-def _general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], None]) -> int:
+def general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], None]) -> int:
+    """Decode one record at ``pos`` with :func:`parse_header` / :func:`read_value`, append it, return the next
+    offset (raises :class:`ApplicationError`)."""
     if (buf[pos] & 0x0F) == 0x0F:
         raise _err(f"reserved special DIF 0x{buf[pos]:02x}", pos)
     header, nxt = parse_header(buf, pos, stop)

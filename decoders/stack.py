@@ -19,7 +19,7 @@ from decoders.address import meter_id_text
 from decoders.ciphers import CipherCache
 from decoders.compact import CompactFormatCache, decode_compact
 from decoders.drivers.base import Driver
-from decoders.drivers.oms import oms_values
+from decoders.drivers.oms import oms_finish, parse_oms
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
 from decoders.frame import Frame
 from decoders.keys import KeyLookup, default_oms_keys
@@ -248,11 +248,11 @@ def _fast(
             default_oms_keys(mfct),
             ciphers,
         )
-    records = apl.parse_records(payload)[0]
+    records, state = parse_oms(payload)  # parse_records + the oms_values pass, one loop
     if cache is not None and records:
         cache.learn_records(records)
     try:
-        values = oms_values(records, status, spec[0], spec[1])
+        values = oms_finish(state, status, spec[0], spec[1])
     except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
         raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
     alarms, history = values[6], values[7]

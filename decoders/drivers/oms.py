@@ -12,9 +12,11 @@ from datetime import date, datetime
 from typing import Any
 
 from core.types import Alarm
+from decoders import records as apl
 from decoders.drivers.base import AlarmBits, Fields
+from decoders.errors import ApplicationError
 from decoders.frame import Frame
-from decoders.model import Record
+from decoders.model import Record, Value
 
 # TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits).
 STATUS_BITS = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x10: Alarm.ERROR})
@@ -123,6 +125,18 @@ def oms_values(
         old = first[slot]
         if old is None or (old[7] != _INSTANTANEOUS and r[7] == _INSTANTANEOUS):
             first[slot] = r
+    return oms_finish((first, flags, stored), status, error_flags, use_status)
+
+
+State = tuple[list[Record | None], list[int], dict[int, list[Record | None]]]
+
+
+def oms_finish(
+    state: State, status: int | None, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, use_status: bool = True
+) -> tuple[Any, ...]:
+    """:func:`oms_values` from what its record pass collected: first records per slot, error-flag values,
+    billing-date records per storage."""
+    first, flags, stored = state
     target: float | None = None
     target_date: date | None = None
     if stored:  # billing-date target: the lowest storage ≥ 1 with a numeric volume, and that storage's date
@@ -160,6 +174,132 @@ def oms_values(
         int(battery[10]) if battery and isinstance(battery[10], int) else None,
         None if voltage is None else _float(voltage),
     )
+
+
+def _observe(r: Record, first: list[Record | None], flags: list[int], stored: dict[int, list[Record | None]]) -> None:
+    """One record of :func:`oms_values`' pass (for records the fused loop decodes off its tables)."""
+    storage = r[4]
+    q = r[8]
+    if storage:
+        if r[10] is not None and not r[5] and not r[6]:
+            slot = _STORED_SLOTS.get(q)
+            if slot is not None:
+                per = stored.get(storage)
+                if per is None:
+                    per = stored[storage] = [None, None, None]
+                if per[slot] is None:
+                    per[slot] = r
+        return
+    slot = _FIRST_SLOTS.get(q)
+    if slot is None:
+        if q == "error_flags" and isinstance(r[10], int):
+            flags.append(r[10])
+        return
+    if r[5] or r[6] or r[10] is None:
+        return
+    old = first[slot]
+    if old is None or (old[7] != _INSTANTANEOUS and r[7] == _INSTANTANEOUS):
+        first[slot] = r
+
+
+def _roles(table: dict[int, apl.Common]) -> dict[int, int]:
+    """Key → role for the common-table entries whose records the pass reads (tariff and subunit are 0 there,
+    storage 0 or 1): storage-0 slot k → k, storage-0 error flags → 6, storage-1 billing slot k → 7 + k."""
+    roles: dict[int, int] = {}
+    for key, entry in table.items():
+        storage, quantity = entry[0][4], entry[0][8]
+        if storage:
+            if quantity in _STORED_SLOTS:
+                roles[key] = 7 + _STORED_SLOTS[quantity]
+        elif quantity in _FIRST_SLOTS:
+            roles[key] = _FIRST_SLOTS[quantity]
+        elif quantity == "error_flags":
+            roles[key] = 6
+    return roles
+
+
+_ROLES = _roles(apl.COMMON_HEADERS)
+_FD_ROLES = _roles(apl.COMMON_FD_HEADERS)
+_new_tuple = tuple.__new__
+_from_bytes = int.from_bytes
+
+
+def parse_oms(buf: bytes) -> tuple[tuple[Record, ...], State]:
+    """``parse_records(buf).records`` and the pass of :func:`oms_values` over them, in one loop (the decoder's
+    fused path); finish with :func:`oms_finish`.
+
+    The loop is :func:`decoders.records.parse_records` (same tables, same general path; trailing manufacturer
+    data and unparsed bytes are dropped, the OMS fields do not read them) with each record's role looked up
+    by its table key. ``tests/decoders/test_oms_values.py`` checks both against the two-pass result.
+    """
+    stop = len(buf)
+    pos = 0
+    out: list[Record] = []
+    append, common, common_fd = out.append, apl.COMMON_HEADERS.get, apl.COMMON_FD_HEADERS.get
+    first: list[Record | None] = [None, None, None, None, None, None]
+    flags: list[int] = []
+    stored: dict[int, list[Record | None]] = {}
+    from_bytes = _from_bytes
+    while pos < stop:
+        if pos + 1 < stop:
+            key = buf[pos] << 8 | buf[pos + 1]
+            entry = common(key)
+            roles = _ROLES
+            nxt = pos + 2
+            if entry is None and buf[pos + 1] == 0xFD and nxt < stop:
+                key = buf[pos] << 8 | buf[nxt]
+                entry = common_fd(key)
+                roles = _FD_ROLES
+                nxt += 1
+            if entry is not None:
+                prefix, n, div, mul, convert, read = entry
+                data_end = nxt + n
+                if data_end <= stop:
+                    if read is not None:
+                        value: Value = read(buf, nxt)[0] / div
+                    elif convert is not None:
+                        value = convert(buf[nxt:data_end])
+                    elif div:
+                        value = from_bytes(buf[nxt:data_end], "little", signed=True) / div
+                    else:
+                        value = float(from_bytes(buf[nxt:data_end], "little", signed=True) * mul)
+                    rec = _new_tuple(Record, prefix + (value,))  # noqa: RUF005 - faster than (*prefix, value)
+                    append(rec)
+                    pos = data_end
+                    role = roles.get(key)
+                    if role is None or value is None:
+                        continue
+                    if role < 6:
+                        old = first[role]
+                        if old is None or (old[7] != _INSTANTANEOUS and prefix[7] == _INSTANTANEOUS):
+                            first[role] = rec
+                    elif role == 6:
+                        if isinstance(value, int):
+                            flags.append(value)
+                    else:
+                        per = stored.get(1)
+                        if per is None:
+                            per = stored[1] = [None, None, None]
+                        if per[role - 7] is None:
+                            per[role - 7] = rec
+                    continue
+        dif = buf[pos]
+        if dif == 0x2F:
+            pos = stop - len(buf[pos:stop].lstrip(b"\x2f"))
+            continue
+        if dif == 0x7F:
+            pos += 1
+            continue
+        if dif == 0x0F or dif == 0x1F:
+            break
+        try:
+            pos = apl.general_record(buf, pos, stop, append)
+        except ApplicationError:
+            if not out:
+                raise
+            break
+        _observe(out[-1], first, flags, stored)
+    return tuple(out), (first, flags, stored)
 
 
 OMS_FIELDS = (

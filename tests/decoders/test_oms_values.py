@@ -9,13 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.types import Alarm
+from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits
-from decoders.drivers.oms import GENERIC_ERROR_FLAGS, STATUS_BITS, number, oms_values
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, STATUS_BITS, number, oms_finish, oms_values, parse_oms
+from decoders.errors import ApplicationError
 from decoders.model import Record
+from decoders.records import parse_records
 
 _STORED = frozenset({"volume", "date", "datetime"})
 
@@ -129,3 +133,68 @@ def test_oms_values_matches_the_reference(
     want = _reference(tuple(records), status, error_flags, use_status)
     assert repr(got) == repr(want)
     assert [type(v) for v in got] == [type(v) for v in want]
+
+
+_DIFS = [
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+    0x06,
+    0x07,
+    0x0B,
+    0x0C,
+    0x0D,
+    0x05,
+    0x41,
+    0x42,
+    0x44,
+    0x4C,
+    0x84,
+    0xC4,
+    0x12,
+    0x22,
+    0x32,
+]
+_VIFS = [0x13, 0x14, 0x16, 0x3B, 0x3E, 0x6C, 0x6D, 0x74, 0xFD, 0x93, 0x7F, 0x7C, 0x7B, 0x10]
+_PIECE = st.one_of(
+    st.builds(enc.total_volume, st.floats(0, 1e6).map(lambda v: round(v, 3))),
+    st.builds(enc.billing_volume, st.floats(0, 1e6).map(lambda v: round(v, 3)), storage=st.integers(1, 15)),
+    st.builds(enc.billing_date, st.dates(date(2000, 1, 1), date(2099, 12, 31)), storage=st.integers(1, 3)),
+    st.builds(enc.date_time, st.datetimes(datetime(2000, 1, 1), datetime(2099, 1, 1)), storage=st.integers(0, 2)),
+    st.builds(enc.error_flags, st.integers(0, 0xFFFF)),
+    st.builds(enc.backward_volume, st.floats(0, 1e4).map(lambda v: round(v, 3))),
+    st.builds(enc.flow, st.floats(0, 30).map(lambda v: round(v, 3))),
+    st.builds(enc.battery_days, st.integers(0, 9999)),
+    st.builds(
+        lambda d, v, data: bytes((d, v)) + data, st.sampled_from(_DIFS), st.sampled_from(_VIFS), st.binary(max_size=9)
+    ),
+    st.builds(
+        lambda d, c, data: bytes((d, 0xFD, c)) + data,
+        st.sampled_from(_DIFS),
+        st.integers(0, 0xFF),
+        st.binary(max_size=6),
+    ),
+    st.sampled_from([b"\x2f", b"\x2f\x2f\x2f", b"\x7f", b"\x0f\x01\x02", b"\x1f"]),
+    st.binary(min_size=1, max_size=4),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pieces=st.lists(_PIECE, max_size=8), status=st.integers(0, 0xFF), use_status=st.booleans())
+def test_fused_parse_oms_matches_parse_records_then_oms_values(
+    pieces: list[bytes], status: int, use_status: bool
+) -> None:
+    payload = b"".join(pieces)
+    try:
+        want_records = parse_records(payload).records
+    except ApplicationError as exc:
+        with pytest.raises(ApplicationError) as info:
+            parse_oms(payload)
+        assert str(info.value) == str(exc)
+        return
+    records, state = parse_oms(payload)
+    assert repr(records) == repr(want_records)
+    for flags in (GENERIC_ERROR_FLAGS, _FLAGS, None):
+        got = oms_finish(state, status, flags, use_status)
+        assert repr(got) == repr(oms_values(records, status, flags, use_status))
