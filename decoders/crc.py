@@ -75,22 +75,28 @@ def blocks_ok(data: bytes | bytearray | memoryview, spans: tuple[tuple[int, int]
     return True
 
 
-Checks = tuple[tuple[tuple[struct.Struct, int], ...], tuple[tuple[int, int], ...]]
+Checks = tuple[tuple[tuple[struct.Struct, int], ...], tuple[tuple[struct.Struct, int, int], ...]]
+
+
+def _words(n_words: int) -> struct.Struct:
+    return _WORDS[n_words] if n_words < len(_WORDS) else struct.Struct(f">{n_words}H")
 
 
 def span_checks(spans: tuple[tuple[int, int], ...]) -> Checks:
-    """Precompute :func:`checks_ok` for fixed block spans: (word unpacker, start) per even-length block, and the
-    other spans (odd or too short) as they are."""
+    """Precompute :func:`checks_ok` for fixed block spans of at least 2 bytes: (word unpacker, start) per
+    even-length block; for an odd one (the last block of some frames) the unpacker of its even-length head and
+    the offset of its last data byte."""
     even = []
-    other = []
+    odd = []
     for start, end in spans:
         n = end - start
-        if n & 1 or n < 2:
-            other.append((start, end))
+        if n < 2:
+            raise ValueError(f"CRC block {start}..{end} is shorter than its CRC")
+        if n & 1:
+            odd.append((_words((n - 3) >> 1), start, end - 3))
         else:
-            half = n >> 1
-            even.append((_WORDS[half] if half < len(_WORDS) else struct.Struct(f">{half}H"), start))
-    return tuple(even), tuple(other)
+            even.append((_words(n >> 1), start))
+    return tuple(even), tuple(odd)
 
 
 def checks_ok(data: bytes | bytearray | memoryview, checks: Checks) -> bool:
@@ -102,8 +108,14 @@ def checks_ok(data: bytes | bytearray | memoryview, checks: Checks) -> bool:
             crc = table[crc ^ w]
         if crc != _RESIDUE:
             return False
-    odd = checks[1]  # an odd last block: computed and compared (rare, no generator otherwise)
-    return not odd or all(block_ok(data, start, end) for start, end in odd)
+    for words, start, last in checks[1]:  # head by words, the odd last data byte by bytes, then compare
+        crc = 0
+        for w in words.unpack_from(data, start):
+            crc = table[crc ^ w]
+        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ data[last]]
+        if crc ^ 0xFFFF != (data[last + 1] << 8 | data[last + 2]):
+            return False
+    return True
 
 
 def block_ok(data: bytes | bytearray | memoryview, start: int, end: int) -> bool:
