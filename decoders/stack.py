@@ -19,7 +19,7 @@ from decoders.address import meter_id_text
 from decoders.ciphers import CipherCache
 from decoders.compact import CompactFormatCache, decode_compact
 from decoders.drivers.base import Driver
-from decoders.drivers.oms import oms_finish, parse_oms
+from decoders.drivers.oms import oms_finish, oms_values, parse_oms
 from decoders.errors import DecodeError, DriverError, SecurityError, TplError
 from decoders.frame import Frame
 from decoders.keys import KeyLookup, default_oms_keys
@@ -291,6 +291,42 @@ _NO_ALARMS: frozenset[Alarm] = frozenset()
 
 
 def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegram:
+    spec = driver.oms
+    if spec is not None:  # extract is oms_fields(fr, *spec): take its values without the fields dict
+        try:
+            values = oms_values(fr.records, fr.status, spec[0], spec[1])
+        except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
+            raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
+        tpl = fr.tpl
+        alarms, history = values[6], values[7]
+        return telegram_from_values(
+            (
+                fr.meter_id,
+                fr.manufacturer,
+                fr.version,
+                fr.device_type,
+                tables.medium_name(fr.device_type, fr.manufacturer),
+                tpl.acc if tpl else None,
+                tpl.status if tpl else None,
+                tpl.security_mode if tpl else 0,
+                driver.name,
+                values[0],
+                values[1],
+                values[2],
+                values[3],
+                values[4],
+                values[5],
+                frozenset(alarms) if alarms else _NO_ALARMS,
+                frozenset(history) if history else _NO_ALARMS,
+                values[8],
+                values[9],
+                fr.records,
+                blake2b(fr.payload, digest_size=8).digest(),
+                fr.ci,
+                link_mfct,
+                link_id,
+            )
+        )
     try:
         f = driver.extract(fr)
     except DecodeError:

@@ -129,3 +129,34 @@ def test_generated_frames_decode_the_same_fused_and_general(
     frames = [frame, plain, plain[: max(11, len(plain) - cut)], bytes(damaged)]
     _same(frames, lambda _m, _i: [KEY])
     _same(frames, None)
+
+
+def test_drivers_declaring_oms_extract_exactly_oms_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Driver.oms`` lets both paths skip ``extract``: it must equal ``oms_fields(frame, *oms)``."""
+    from decoders.drivers.oms import oms_fields
+    from decoders.frame import Frame
+
+    seen: list[tuple[Frame, object]] = []
+    telegram = stack._telegram
+
+    def spy(fr: Frame, driver: object, *rest: str) -> object:
+        seen.append((fr, driver))
+        return telegram(fr, driver, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stack, "_telegram", spy)
+    frames = [bytes.fromhex(c.hex) for d in ALL_DRIVERS for c in d.cases]
+    for d in ALL_DRIVERS:
+        for m in d.matches:
+            for version in sorted(m.versions or {1}):
+                for dtype in sorted(m.device_types or {7}):
+                    recs = [enc.total_volume(1.5), enc.billing_volume(1.0), enc.error_flags(0x11)]
+                    frames.append(enc.encode_oms(m.manufacturer, "12345678", version, dtype, 1, 0x14, recs, ell="II"))
+    with _general_only():
+        _outcome(frames, lambda _m, _i: [KEY])
+    checked = 0
+    for fr, driver in seen:
+        spec = driver.oms  # type: ignore[attr-defined]
+        if spec is not None:
+            assert driver.extract(fr) == oms_fields(fr, spec[0], use_status=spec[1])  # type: ignore[attr-defined]
+            checked += 1
+    assert checked > 20
