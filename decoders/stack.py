@@ -236,10 +236,7 @@ def _fast(
     if mode == 0:
         payload = data[p:]
     else:
-        if ci == 0x7A:
-            iv = data[2:10] + bytes((acc,)) * 8  # M ‖ A ‖ ACC×8
-        else:
-            iv = data[15:17] + data[11:15] + data[17:19] + bytes((acc,)) * 8
+        iv = (data[2:10] if ci == 0x7A else data[15:17] + data[11:15] + data[17:19]) + _ACC8[acc]  # M ‖ A ‖ ACC×8
         payload = security.mode5(
             data[p:],
             iv,
@@ -287,6 +284,7 @@ def _fast(
 
 
 _MEDIUM_NAMES = tables.MEDIUM_NAMES
+_ACC8 = tuple(bytes((acc,)) * 8 for acc in range(256))  # the access number's half of the mode 5 IV
 _NO_ALARMS: frozenset[Alarm] = frozenset()
 
 
