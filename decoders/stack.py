@@ -203,7 +203,8 @@ def _fast(
     lk: link.LinkFrame, data: bytes, keys: KeyLookup | None, cache: CompactFormatCache | None, ciphers: CipherCache
 ) -> Telegram | None:
     """The fused path for the common shape: no ELL/AFL, short (0x7A) or long (0x72) TPL header, security mode 0
-    or 5, and a driver whose ``extract`` is :func:`~decoders.drivers.oms.oms_fields` (``Driver.oms``).
+    or 5, and a driver whose ``extract`` is :func:`~decoders.drivers.oms.oms_fields` (``Driver.oms``), possibly
+    followed by ``Driver.refine``.
 
     Same steps as the general path without the intermediate ``Tpl``/``Frame``/fields dict; returns None (before
     any side effect, the key lookup included) for anything else, and the general path decodes the frame.
@@ -250,9 +251,11 @@ def _fast(
         cache.learn_records(records)
     try:
         values = oms_finish(state, status, spec[0], spec[1])
+        alarms, history = values[6], values[7]
+        if driver.refine is not None:
+            driver.refine(records, status, alarms, history)
     except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
         raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
-    alarms, history = values[6], values[7]
     return telegram_from_values(
         (
             meter_id,
@@ -293,10 +296,12 @@ def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegr
     if spec is not None:  # extract is oms_fields(fr, *spec): take its values without the fields dict
         try:
             values = oms_values(fr.records, fr.status, spec[0], spec[1])
+            alarms, history = values[6], values[7]
+            if driver.refine is not None:
+                driver.refine(fr.records, fr.status, alarms, history)
         except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
             raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
         tpl = fr.tpl
-        alarms, history = values[6], values[7]
         return telegram_from_values(
             (
                 fr.meter_id,

@@ -13,8 +13,11 @@ from typing import Any
 
 from core.types import Alarm
 from decoders.frame import Frame
+from decoders.model import Record
 
 Fields = dict[str, Any]
+# records, TPL status byte, current alarms, history alarms → adds alarms in place (see ``Driver.refine``)
+Refine = Callable[[tuple[Record, ...], int | None, set[Alarm], set[Alarm]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,10 @@ class Driver:
     # Set when ``extract`` is exactly ``oms_fields(frame, *oms)`` (error-flag bits, use_status): standard
     # frames of such a driver take the decoder's fused fast path (``decoders.stack._fast``).
     oms: tuple[AlarmBits | None, bool] | None = None
+    # With ``oms``: ``extract`` is ``oms_fields(frame, *oms)`` followed by
+    # ``refine(frame.records, frame.status, fields["alarms"], fields["alarms_history"])``, which only adds
+    # alarms (a manufacturer's status bits or info-code record); such drivers take the fused path too.
+    refine: Refine | None = None
 
     def detects(self, manufacturer: str, version: int, device_type: int) -> bool:
         """True when any detection key fits."""

@@ -9,16 +9,22 @@ from __future__ import annotations
 from core.types import Alarm
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
-from decoders.drivers.oms import oms_fields
+from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
+from decoders.model import Record
+
+
+def refine(_records: tuple[Record, ...], status: int | None, alarms: set[Alarm], _history: set[Alarm]) -> None:
+    """The status-byte leak bits on top of the standard fields."""
+    st = status or 0
+    if st & 0x03 == 0x03 and st & 0x60:
+        alarms.add(Alarm.LEAK)
 
 
 def extract(frame: Frame) -> Fields:
     """Standard fields plus the status-byte leak bits."""
     f = oms_fields(frame)
-    st = frame.status or 0
-    if st & 0x03 == 0x03 and st & 0x60:
-        f["alarms"].add(Alarm.LEAK)
+    refine(frame.records, frame.status, f["alarms"], f["alarms_history"])
     return f
 
 
@@ -31,6 +37,8 @@ DRIVER = Driver(
     matches=(Match("KDN"), Match("VIP")),
     extract=extract,
     description="Kaden/Ecomess water meters.",
+    oms=(GENERIC_ERROR_FLAGS, True),
+    refine=refine,
     cases=(
         Case(
             _CASE.hex(),

@@ -11,6 +11,7 @@ from core.types import Alarm
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
+from decoders.model import Record
 
 INFO_CODES = AlarmBits(current={0x01: Alarm.DRY, 0x02: Alarm.REVERSE_FLOW, 0x04: Alarm.LEAK, 0x08: Alarm.BURST})
 FLOWIQ_STATUS = AlarmBits(
@@ -27,12 +28,9 @@ FLOWIQ_STATUS = AlarmBits(
 _HISTORY = AlarmBits(history={0x0070: Alarm.DRY, 0x0380: Alarm.REVERSE_FLOW, 0x1C00: Alarm.LEAK, 0xE000: Alarm.BURST})
 
 
-def extract(frame: Frame) -> Fields:
-    """Standard volumes plus info-code alarms."""
-    f = oms_fields(frame, error_flags=None, use_status=False)
-    alarms: set[Alarm] = f["alarms"]
-    history: set[Alarm] = f["alarms_history"]
-    for r in frame.records:
+def refine(records: tuple[Record, ...], _status: int | None, alarms: set[Alarm], history: set[Alarm]) -> None:
+    """Info-code alarms on top of the standard fields."""
+    for r in records:
         if not isinstance(r.value, int):
             continue
         if r.key == "02ff20":
@@ -40,6 +38,12 @@ def extract(frame: Frame) -> Fields:
             _HISTORY.apply(r.value, alarms, history)
         elif r.key == "04ff23":
             FLOWIQ_STATUS.apply(r.value, alarms, history)
+
+
+def extract(frame: Frame) -> Fields:
+    """Standard volumes plus info-code alarms."""
+    f = oms_fields(frame, error_flags=None, use_status=False)
+    refine(frame.records, frame.status, f["alarms"], f["alarms_history"])
     return f
 
 
@@ -51,6 +55,8 @@ DRIVER = Driver(
     ),
     extract=extract,
     description="Kamstrup Multical 21 / flowIQ water meters.",
+    oms=(None, False),
+    refine=refine,
     cases=(
         # Fact sheet V6 (wmbusmeters simulations/serial_aes.msg): compact-capable Multical 21, full frame.
         Case(

@@ -132,7 +132,8 @@ def test_generated_frames_decode_the_same_fused_and_general(
 
 
 def test_drivers_declaring_oms_extract_exactly_oms_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``Driver.oms`` lets both paths skip ``extract``: it must equal ``oms_fields(frame, *oms)``."""
+    """``Driver.oms`` lets both paths skip ``extract``: it must equal ``oms_fields(frame, *oms)`` (then
+    ``Driver.refine``, where set)."""
     from decoders.drivers.oms import oms_fields
     from decoders.frame import Frame
 
@@ -154,9 +155,15 @@ def test_drivers_declaring_oms_extract_exactly_oms_fields(monkeypatch: pytest.Mo
     with _general_only():
         _outcome(frames, lambda _m, _i: [KEY])
     checked = 0
+    refined: set[str] = set()
     for fr, driver in seen:
         spec = driver.oms  # type: ignore[attr-defined]
         if spec is not None:
-            assert driver.extract(fr) == oms_fields(fr, spec[0], use_status=spec[1])  # type: ignore[attr-defined]
+            want = oms_fields(fr, spec[0], use_status=spec[1])
+            if driver.refine is not None:  # type: ignore[attr-defined]
+                driver.refine(fr.records, fr.status, want["alarms"], want["alarms_history"])  # type: ignore[attr-defined]
+                refined.add(driver.name)  # type: ignore[attr-defined]
+            assert driver.extract(fr) == want  # type: ignore[attr-defined]
             checked += 1
     assert checked > 20
+    assert refined == {"kamwater", "kadenwater"}
