@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.settings import IngestSettings, MqttSettings
-from pipeline.ingest_batch import Batch, BatchBuilder, Message
+from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
 from pipeline.ingest_pool import DecodePool
 from pipeline.metrics import IngestMetrics, ingest_metrics
 from storage.errors import StorageError, TransientStorageError
@@ -197,23 +197,44 @@ class IngestWorker:
     # --- batch loop -----------------------------------------------------------------------------------
 
     def _batch_loop(self) -> None:
-        """Parse, dedupe and decode batches; hand each to the writer thread (decode N+1 while N commits)."""
-        assert self._builder is not None
+        """Parse, dedupe and decode batches; hand each to the writer thread (decode N+1 while N commits).
+
+        With decode processes, batch N is finished (its outcomes applied) only after batch N+1 was filled and
+        sent to them, so they decode N+1 while this thread applies N; an idle stream finishes N at once.
+        """
+        builder = self._builder
+        assert builder is not None
+        pending: Decoding | None = None
         try:
             while not self._stop.is_set():
-                if not self._fill(self._builder):
+                if not self._fill(builder):
+                    if pending is not None:
+                        self._hand(builder.finish(pending))
+                        pending = None
                     continue
-                batch = self._builder.take()
-                if self.crash_hook:
-                    self.crash_hook("received")
-                while not self._stop.is_set():
-                    try:
-                        self._to_writer.put(batch, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                current = builder.detach()
+                if pending is not None:
+                    self._hand(builder.finish(pending))
+                    pending = None
+                if self._pool is None:
+                    self._hand(builder.finish(current))
+                else:
+                    pending = current
+            if pending is not None:
+                self._hand(builder.finish(pending), stopping=True)
         finally:
             self._to_writer.put(None)  # the writer drains what it holds, then ends
+
+    def _hand(self, batch: Batch, *, stopping: bool = False) -> None:
+        """Give the writer thread ``batch`` (waiting while it commits the previous one)."""
+        if self.crash_hook:
+            self.crash_hook("received")
+        while stopping or not self._stop.is_set():
+            try:
+                self._to_writer.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def _writer_loop(self) -> None:
         """Commit batches in order and acknowledge each one's messages only after it committed."""

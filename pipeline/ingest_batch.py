@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from hashlib import blake2b
@@ -23,7 +22,7 @@ from core.types import SOURCE_CODES, Reading, ReadingSource, alarm_mask
 from core.wire import FrameItem, WireError, decode_items
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
-from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, decode_outcome, resolve
+from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, Ticket, decode_outcome
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus
 
@@ -120,6 +119,15 @@ def link_address(payload: bytes) -> tuple[str, str] | None:
         return None
 
 
+@dataclass
+class Decoding:
+    """A detached batch whose frames may still be decoding (:meth:`BatchBuilder.detach`)."""
+
+    batch: Batch
+    waiting: list[_Pending]  # sent to the pool, in arrival order
+    inflight: list[tuple[list[_Pending], Ticket]]
+
+
 class BatchBuilder:
     """Turns messages into batch content, keeping the per-worker dedupe windows across batches."""
 
@@ -133,7 +141,7 @@ class BatchBuilder:
         self.batch = Batch()
         self._waiting: list[_Pending] = []  # sent to the pool, in arrival order
         self._chunks: list[list[_Pending]] = [[] for _ in range(pool.size if pool else 0)]
-        self._inflight: list[tuple[list[_Pending], Future[list[Outcome]]]] = []
+        self._inflight: list[tuple[list[_Pending], Ticket]] = []
 
     @property
     def keyring(self) -> KeyRing:
@@ -166,18 +174,33 @@ class BatchBuilder:
                     self._chunks[process] = []
         return None
 
+    def detach(self) -> Decoding:
+        """End the current batch without waiting for its decoding (see :meth:`finish`); a new one starts.
+
+        The worker detaches batch N+1 and only then finishes batch N, so the decode processes are never
+        left without work while the worker applies N's outcomes.
+        """
+        decoding = Decoding(self.batch, self._waiting, self._inflight)
+        self.batch, self._waiting, self._inflight = Batch(), [], []
+        return decoding
+
+    def finish(self, decoding: Decoding) -> Batch:
+        """The detached batch, complete: its pool outcomes waited for and applied in arrival order.
+
+        Batches must be finished in the order they were detached (telegram dedupe follows arrival order).
+        """
+        if decoding.inflight:
+            assert self.pool is not None
+            outcomes: dict[int, Outcome] = {}
+            for chunk, ticket in decoding.inflight:
+                outcomes.update(zip(map(id, chunk), self.pool.resolve(ticket, self._decode_here), strict=True))
+            for p in decoding.waiting:
+                self._apply(decoding.batch, p, outcomes[id(p)])
+        return decoding.batch
+
     def take(self) -> Batch:
         """The finished batch (waiting for the pool's outcomes, applied in arrival order); a new one starts."""
-        if self._inflight:
-            outcomes: dict[int, Outcome] = {}
-            for chunk, future in self._inflight:
-                payloads = [p.payload for p in chunk]
-                outcomes.update(zip(map(id, chunk), resolve(future, payloads, self._decode_here), strict=True))
-            for p in self._waiting:
-                self._apply(p, outcomes[id(p)])
-            self._inflight, self._waiting = [], []
-        batch, self.batch = self.batch, Batch()
-        return batch
+        return self.finish(self.detach())
 
     def _dead(self, msg: Message, reason: str, detail: str) -> None:
         self.batch.counts[f"dead:{reason}"] += 1
@@ -204,7 +227,7 @@ class BatchBuilder:
         pending = _Pending(item, gateway, digest)
         self.batch.frames[digest] = pending
         if self.pool is None:
-            self._apply(pending, self._decode_here(payload))
+            self._apply(self.batch, pending, self._decode_here(payload))
         else:
             self._waiting.append(pending)
             self._chunks[self.pool.route(payload)].append(pending)
@@ -212,33 +235,34 @@ class BatchBuilder:
     def _decode_here(self, payload: bytes) -> Outcome:
         return decode_outcome(self.decoder, payload)
 
-    def _apply(self, p: _Pending, outcome: Outcome) -> None:
+    def _apply(self, batch: Batch, p: _Pending, outcome: Outcome) -> None:
         link = _link_address(p.payload[:10]) if len(p.payload) >= 10 else None
         p.link_key = _meter_key(*link) if link else None
         if type(outcome) is Failed:
             known = link is not None and self.keyring.knows(*link)
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
-            return self._undecoded(p, status, outcome.message)
+            return _undecoded(batch, p, status, outcome.message)
         assert type(outcome) is Decoded
         key = p.meter_key = _meter_key(outcome.manufacturer, outcome.meter_id)
         if not self.keyring.knows(outcome.manufacturer, outcome.meter_id):
-            return self._undecoded(p, FrameStatus.UNKNOWN_METER, None)
+            return _undecoded(batch, p, FrameStatus.UNKNOWN_METER, None)
         tkey = (key, outcome.access_number, outcome.payload_digest)
         if self.telegrams_seen.get(tkey, p.received_at):
-            self.batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
+            batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
             return None
         self.telegrams_seen.add(tkey, p.received_at)
-        self.batch.counts["decoded"] += 1
-        self.batch.reading_rows.append((key, p.received_at, p.received_at, outcome.total_m3, outcome.target_m3,
-                                        outcome.target_date, outcome.total_backward_m3, outcome.flow_m3h,
-                                        _alarm_mask(outcome.alarms), _DRIVEBY if p.position else _RADIO,
-                                        outcome.access_number))
+        batch.counts["decoded"] += 1
+        batch.reading_rows.append((key, p.received_at, p.received_at, outcome.total_m3, outcome.target_m3,
+                                   outcome.target_date, outcome.total_backward_m3, outcome.flow_m3h,
+                                   _alarm_mask(outcome.alarms), _DRIVEBY if p.position else _RADIO,
+                                   outcome.access_number))
         return None
 
-    def _undecoded(self, p: _Pending, status: FrameStatus, error: str | None) -> None:
-        p.status = status
-        p.error = None if error is None else error[:500]
-        self.batch.counts[f"undecoded:{status.name.lower()}"] += 1
+
+def _undecoded(batch: Batch, p: _Pending, status: FrameStatus, error: str | None) -> None:
+    p.status = status
+    p.error = None if error is None else error[:500]
+    batch.counts[f"undecoded:{status.name.lower()}"] += 1
 
 
 # meters repeat all day: their address and key are computed once (bounded caches, pure functions)

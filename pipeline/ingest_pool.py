@@ -1,22 +1,31 @@
 """Decoding frames in worker processes, so one ingest worker can use more than one core.
 
-Each decode process is a single-process executor of its own, so the parent chooses where a frame goes: by
+Each decode process has a pipe of its own (a socket pair), and the parent chooses where a frame goes: by
 its link address, so the frames of one meter always meet the same :class:`decoders.Decoder` (its compact
-formats, learnt from that meter's full frames, are where its compact frames are decoded). Tasks of one
-executor run in order, so a key-ring update submitted before a chunk is in force for that chunk.
+formats, learnt from that meter's full frames, are where its compact frames are decoded). A process answers
+its chunks in order, so a key-ring update sent before a chunk is in force for that chunk.
+
+No ``ProcessPoolExecutor``: its manager and queue-feeder threads spent about as much of the worker's GIL as
+the batch thread itself (pickling work items and results one more time, waking each other through a pipe
+that could fill), and a GIL-bound worker is what limits ingest once decoding has moved out. Here the batch
+thread writes a chunk straight into the pipe and reads the answers back when it needs them. At most
+:data:`WINDOW` chunks of at most :data:`CHUNK` frames are unanswered per process, so the answers always fit
+in the socket buffer: neither side can block the other for good.
 
 Frames travel as bytes, results come back as :class:`Outcome` tuples (a few fields, not the whole
-:class:`decoders.Telegram`), which keeps pickling cheap. The key ring is sent once at start and on refresh.
-The parent applies outcomes in arrival order, so deduplication is the same as decoding in-process.
+:class:`decoders.Telegram`), which keeps pickling cheap. The parent applies outcomes in arrival order, so
+deduplication is the same as decoding in-process. A process that dies is replaced; its unanswered chunks are
+decoded in the parent.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import signal
+from collections import deque
+from collections.abc import Callable
 from datetime import date
+from multiprocessing.connection import Connection
 from typing import NamedTuple
 
 from core.types import Alarm
@@ -62,71 +71,153 @@ def decode_outcome(decoder: Decoder, payload: bytes) -> Outcome:
                    t.target_date, t.total_backward_m3, t.flow_m3h, t.alarms)
 
 
-# --- inside a decode process (its own decoder, set up by the first key-ring message) ----------------------
+# --- inside a decode process ----------------------------------------------------------------------------
 
-_decoder: Decoder | None = None
-
-
-def _set_keys(keys: KeyMap) -> None:
-    global _decoder
-    if _decoder is None:
-        _decoder = Decoder(None, ciphers=CipherCache(max_size=1 << 16))
-    _decoder.keys = lambda manufacturer, meter_id: keys.get((manufacturer, meter_id), ())
-
-
-def _decode_chunk(payloads: list[bytes]) -> list[Outcome]:
-    assert _decoder is not None, "the key ring is sent before any frame"
-    return [decode_outcome(_decoder, p) for p in payloads]
+def _serve(conn: Connection) -> None:
+    """A decode process: ``("keys", KeyMap)`` replaces the key ring, ``("decode", [frame, …])`` is answered
+    with the outcomes; the parent closing the pipe ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    decoder = Decoder(None, ciphers=CipherCache(max_size=1 << 16))
+    while True:
+        try:
+            kind, body = conn.recv()
+        except (EOFError, OSError):
+            return
+        if kind == "keys":
+            decoder.keys = lambda manufacturer, meter_id, keys=body: keys.get((manufacturer, meter_id), ())
+        else:
+            conn.send([decode_outcome(decoder, p) for p in body])
 
 
 # --- in the ingest worker ---------------------------------------------------------------------------------
 
+CHUNK = 256  # frames per request at most
+WINDOW = 8  # unanswered requests per process at most (≈ 8 × 256 × 80 bytes of answers: within the buffer)
+
+
+class Ticket:
+    """The outcomes of one :meth:`DecodePool.submit`, read back by :meth:`DecodePool.resolve`."""
+
+    __slots__ = ("parts", "payloads")
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = payloads
+        self.parts: list[tuple[_Process, _Part]] = []
+
+
+class _Part:
+    """One request: its frames, and its outcomes once answered (``failed``: its process died first)."""
+
+    __slots__ = ("failed", "payloads", "result")
+
+    def __init__(self, payloads: list[bytes]) -> None:
+        self.payloads = payloads
+        self.result: list[Outcome] | None = None
+        self.failed = False
+
+
+class _Process:
+    """One decode process and its unanswered requests (oldest first)."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext) -> None:
+        self.conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_serve, args=(child,), name="odczyt-decode", daemon=True)
+        self.process.start()
+        child.close()
+        self.waiting: deque[_Part] = deque()
+        self.keys_version = -1
+        self.broken = False
+
+    def send(self, message: tuple[str, object]) -> bool:
+        try:
+            self.conn.send(message)
+        except OSError:
+            self.fail()
+            return False
+        return True
+
+    def read_one(self) -> None:
+        """Wait for the answer to the oldest unanswered request."""
+        part = self.waiting[0]
+        try:
+            part.result = self.conn.recv()
+        except (EOFError, OSError):
+            self.fail()
+        else:
+            self.waiting.popleft()
+
+    def fail(self) -> None:
+        """The process died: what it did not answer is decoded by the parent; submit() starts a new one."""
+        self.broken = True
+        for part in self.waiting:
+            part.failed = True
+        self.waiting.clear()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
 class DecodePool:
-    """``processes`` decode processes; :meth:`submit` routes a chunk of frames by link address."""
+    """``processes`` decode processes; :meth:`submit` routes a chunk of frames by link address.
+
+    Used from one thread (the batch thread); :meth:`set_keys` may be called from another: the new key ring is
+    sent by the next :meth:`submit`.
+    """
 
     def __init__(self, processes: int, keys: KeyMap) -> None:
         self._context = multiprocessing.get_context("spawn")  # the worker has threads: no fork
-        self._keys = keys
-        self._executors = [self._executor() for _ in range(processes)]
-        for ex in self._executors:  # wait for the processes to start (spawn imports the decoders: ~1 s)
-            ex.submit(len, ()).result()
+        self._keys, self._keys_version = keys, 0
+        self._processes = [_Process(self._context) for _ in range(processes)]
+        for k in range(processes):  # wait for the processes to start (spawn imports the decoders: ~1 s)
+            self.resolve(self.submit(k, []), lambda p: Failed("error", "unreachable"))
 
     @property
     def size(self) -> int:
-        return len(self._executors)
-
-    def _executor(self) -> ProcessPoolExecutor:
-        ex = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
-        ex.submit(_set_keys, self._keys)
-        return ex
+        return len(self._processes)
 
     def set_keys(self, keys: KeyMap) -> None:
         """Use ``keys`` for every chunk submitted from now on."""
-        self._keys = keys
-        for ex in self._executors:
-            ex.submit(_set_keys, keys)
+        self._keys, self._keys_version = keys, self._keys_version + 1
 
     def route(self, payload: bytes) -> int:
         """The process that decodes frames with this payload's link address."""
-        return hash(payload[2:8]) % len(self._executors)
+        return hash(payload[2:8]) % len(self._processes)
 
-    def submit(self, process: int, payloads: list[bytes]) -> Future[list[Outcome]]:
-        """Decode ``payloads`` in process ``process``; a broken process is replaced first."""
-        try:
-            return self._executors[process].submit(_decode_chunk, payloads)
-        except BrokenProcessPool:
-            self._executors[process] = self._executor()
-            return self._executors[process].submit(_decode_chunk, payloads)
+    def submit(self, process: int, payloads: list[bytes]) -> Ticket:
+        """Send ``payloads`` to process ``process`` (a dead process is replaced first)."""
+        proc = self._processes[process]
+        if proc.broken:
+            proc.close()
+            proc = self._processes[process] = _Process(self._context)
+        ticket = Ticket(payloads)
+        for i in range(0, max(len(payloads), 1), CHUNK):
+            part = _Part(payloads[i:i + CHUNK])
+            ticket.parts.append((proc, part))
+            while len(proc.waiting) >= WINDOW and not proc.broken:
+                proc.read_one()
+            if proc.keys_version != self._keys_version and not proc.broken:
+                version = self._keys_version
+                if proc.send(("keys", self._keys)):
+                    proc.keys_version = version
+            if proc.broken or not proc.send(("decode", part.payloads)):
+                part.failed = True
+                continue
+            proc.waiting.append(part)
+        return ticket
+
+    def resolve(self, ticket: Ticket, fallback: Callable[[bytes], Outcome]) -> list[Outcome]:
+        """The ticket's outcomes, in order; decoded here by ``fallback`` where its process died."""
+        out: list[Outcome] = []
+        for proc, part in ticket.parts:
+            while part.result is None and not part.failed:
+                proc.read_one()
+            out.extend(part.result if part.result is not None else [fallback(p) for p in part.payloads])
+        return out
 
     def close(self) -> None:
-        for ex in self._executors:
-            ex.shutdown(wait=True, cancel_futures=True)
-
-
-def resolve(future: Future[list[Outcome]], payloads: Sequence[bytes],
-            fallback: Callable[[bytes], Outcome]) -> list[Outcome]:
-    """The chunk's outcomes; decoded in-process by ``fallback`` when its decode process died."""
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        return [fallback(p) for p in payloads]
+        for proc in self._processes:
+            proc.close()

@@ -71,3 +71,35 @@ def test_pool_uses_a_refreshed_key_ring() -> None:
         assert builder.take().counts["decoded"] == 1
     finally:
         pool.close()
+
+
+def test_a_killed_decode_process_loses_nothing_and_is_replaced() -> None:
+    ids = [f"{i:08d}" for i in range(1, 31)]
+    ring = _Ring(frozenset(("KAM", i) for i in ids), {("KAM", i): (KEY,) for i in ids})
+    pool = DecodePool(1, ring.keys)
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        builder.add(Message(1, 1, "t", frames_message("gw", [(telegram(i, 1), T0) for i in ids[:15]]), 0, T0))
+        first = pool._processes[0].process
+        first.kill()  # mid-batch: its answer for the first message may or may not have been sent
+        first.join(5)
+        builder.add(Message(2, 1, "t", frames_message("gw", [(telegram(i, 1), T0) for i in ids[15:]]), 0, T0))
+        assert builder.take().counts["decoded"] == 30
+        builder.add(Message(3, 1, "t", frames_message("gw", [(telegram(i, 2), T0) for i in ids]), 0, T0))
+        assert builder.take().counts["decoded"] == 30
+        assert pool._processes[0].process is not first and pool._processes[0].process.is_alive()
+    finally:
+        pool.close()
+
+
+def test_more_frames_than_the_window_holds_do_not_block() -> None:
+    """A message far larger than CHUNK × WINDOW frames: requests and answers keep flowing."""
+    ids = [f"{i:08d}" for i in range(1, 3001)]
+    ring = _Ring(frozenset(("KAM", i) for i in ids), {("KAM", i): (KEY,) for i in ids})
+    pool = DecodePool(1, ring.keys)
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        builder.add(Message(1, 1, "t", frames_message("gw", [(telegram(i, 1), T0) for i in ids]), 0, T0))
+        assert builder.take().counts["decoded"] == 3000
+    finally:
+        pool.close()
