@@ -6,6 +6,7 @@ analysis (``pipeline.analyze.AnalysisScheduler``) in a thread of its own and sto
 
 from __future__ import annotations
 
+import os
 import signal
 
 import typer
@@ -28,8 +29,9 @@ def register(app: typer.Typer) -> None:
                analyze_every: float = typer.Option(None, "--analyze-every", min=0,
                                                    help="Seconds between analysis runs (0 = none; default: "
                                                         "ingest.analyze_every_s setting)."),
-               decode_processes: int = typer.Option(0, min=0, help="Processes that decode frames for the worker "
-                                                                  "(0 = decode in the worker's batch thread).")
+               decode_processes: int = typer.Option(None, min=0, help="Processes that decode frames for the "
+                                                                     "worker (0 = decode in the worker's batch "
+                                                                     "thread; default 1 on a multi-core machine).")
                ) -> None:
         """Consume frames from MQTT (shared subscription), decode, store; runs until SIGTERM/Ctrl-C."""
         from prometheus_client import start_http_server
@@ -48,6 +50,8 @@ def register(app: typer.Typer) -> None:
             start_http_server(metrics_port)
         master = bytes.fromhex(settings.master_key.get_secret_value()) if settings.master_key else None
         interval = settings.ingest.analyze_every_s if analyze_every is None else analyze_every
+        if decode_processes is None:  # measured: 1 worker ≈ 13 k readings/s alone, ≈ 21 k with a decode process
+            decode_processes = 1 if (os.cpu_count() or 1) > 1 else 0
         signal.signal(signal.SIGTERM, _raise_interrupt)
         scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics).start() if interval else None
         try:
