@@ -115,11 +115,30 @@ def _gateways(values: Sequence[str]) -> bytes:
     return hit
 
 
+# The usual row in three packs: both keys, no error, one reception heard at received_at, no position.
+_USUAL_HEAD = struct.Struct("!hiqi8siqiqi").pack  # fields, received_at, digest, link_key, meter_key, payload length
+_USUAL_STATUS = struct.Struct("!ihi").pack  # status, error NULL
+_USUAL_TAIL_DECODED = struct.Struct("!iiiiiiifiiiiiiiqiiiq").pack  # rssi[1], heard_at[1], lat, lon, decoded_at
+_USUAL_TAIL = struct.Struct("!iiiiiiifiiiiiiiqiii").pack  # ... decoded_at NULL
+
+
 def frame_row_bytes(row: tuple[object, ...]) -> bytes:
     """One ``raw_frames`` row (``storage.writer.FRAME_COLUMNS`` order and types) in binary COPY form."""
     (received_at, digest, link_key, meter_key, payload, status, error, link_mode, gateways, rssi, heard_at, lat,
      lon, decoded_at) = cast(FrameRow, row)
     t = _ts(received_at)
+    if (link_key is not None and meter_key is not None and error is None and lat is None and lon is None
+            and len(digest) == 8 and len(heard_at) == 1 and heard_at[0] is received_at and rssi[0] is not None
+            and (decoded_at is None or decoded_at is received_at) and len(rssi) == 1 and abs(rssi[0]) < 1e38):
+        head = _USUAL_HEAD(14, 8, t, 8, digest, 8, link_key, 8, meter_key, len(payload))
+        if decoded_at is None:
+            tail = _USUAL_TAIL(28, 1, 0, _OID_FLOAT4, 1, 1, 4, rssi[0], 32, 1, 0, _OID_TIMESTAMPTZ, 1, 1, 8, t,
+                               -1, -1, -1)
+        else:
+            tail = _USUAL_TAIL_DECODED(28, 1, 0, _OID_FLOAT4, 1, 1, 4, rssi[0], 32, 1, 0, _OID_TIMESTAMPTZ, 1, 1,
+                                       8, t, -1, -1, 8, t)
+        return b"".join((head, payload, _USUAL_STATUS(2, status, -1), _cached_text(link_mode), _gateways(gateways),
+                         tail))
     parts: list[bytes] = [_HEAD(14, 8, t, len(digest)), digest]
     if link_key is not None and meter_key is not None:
         parts.append(_KEYS(8, link_key, 8, meter_key))
