@@ -94,13 +94,14 @@ def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -
     rows = [Reading(meter_id=f"{i % meters:08d}", manufacturer="KAM", received_at=t0, total_m3=i * 0.001,
                     measured_at=t0 + timedelta(seconds=16 * (i // meters), microseconds=i % meters),
                     access_number=(i // meters) % 256, flow_m3h=0.1) for i in range(n)]
-    rates: dict[str, list[float]] = {"raw_copy": [], "probe": [], "staging": [], "raw_copy_pk_only": []}
+    rates: dict[str, list[float]] = {"raw_copy": [], "probe": [], "staging": [], "raw_copy_old_key": []}
     for rep in range(repeats):
         for kind in rates:
             url = _db(pg, f"st_{kind}_{rep}")
             with psycopg.connect(url, autocommit=True) as conn:
-                if kind == "raw_copy_pk_only":  # what the dedupe index (migration 005) costs a plain COPY
-                    conn.execute("DROP INDEX readings_telegram")
+                if kind == "raw_copy_old_key":  # what the access number in the key (migration 005) costs a COPY
+                    conn.execute("ALTER TABLE readings DROP CONSTRAINT readings_pkey, "
+                                 "ADD PRIMARY KEY (meter_key, measured_at)")
                 started = time.perf_counter()
                 for i in range(0, n, 2000):
                     if kind.startswith("raw_copy"):
@@ -113,8 +114,8 @@ def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -
     med = {k: statistics.median(v) for k, v in rates.items()}
     best = {k: max(v) for k, v in rates.items()}  # on a shared machine the best run is the least disturbed
     return {"raw_copy_per_s": med["raw_copy"], "probe_per_s": med["probe"], "staging_per_s": med["staging"],
-            "raw_copy_pk_only_per_s": med["raw_copy_pk_only"],
-            "probe_ratio_to_pk_only_copy": med["probe"] / med["raw_copy_pk_only"],
+            "raw_copy_old_key_per_s": med["raw_copy_old_key"],
+            "probe_ratio_to_old_key_copy": med["probe"] / med["raw_copy_old_key"],
             "probe_ratio": med["probe"] / med["raw_copy"], "staging_ratio": med["staging"] / med["raw_copy"],
             "best": {"raw_copy_per_s": best["raw_copy"], "probe_per_s": best["probe"],
                      "staging_per_s": best["staging"], "probe_ratio": best["probe"] / best["raw_copy"],
@@ -151,8 +152,8 @@ def main() -> None:
                 print(f"storage: raw COPY {st['raw_copy_per_s']:.0f}/s, probe {st['probe_per_s']:.0f}/s "
                       f"({st['probe_ratio']:.0%}), staging {st['staging_per_s']:.0f}/s ({st['staging_ratio']:.0%}) "
                       f"[median of 3; best: probe {st['best']['probe_ratio']:.0%}, "
-                      f"staging {st['best']['staging_ratio']:.0%}]; raw COPY without the dedupe index "
-                      f"{st['raw_copy_pk_only_per_s']:.0f}/s (probe = {st['probe_ratio_to_pk_only_copy']:.0%} of it)")
+                      f"staging {st['best']['staging_ratio']:.0%}]; raw COPY with the key (meter, time) only "
+                      f"{st['raw_copy_old_key_per_s']:.0f}/s (probe = {st['probe_ratio_to_old_key_copy']:.0%} of it)")
             print(json.dumps(result, separators=(",", ":")))
 
 

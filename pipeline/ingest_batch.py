@@ -25,6 +25,7 @@ from pipeline.dedupe import WindowSet
 from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, Ticket, decode_outcome
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus
+from storage.writer import NO_ACCESS_NUMBER
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -255,7 +256,7 @@ class BatchBuilder:
         batch.reading_rows.append((key, p.received_at, p.received_at, outcome.total_m3, outcome.target_m3,
                                    outcome.target_date, outcome.total_backward_m3, outcome.flow_m3h,
                                    _alarm_mask(outcome.alarms), _DRIVEBY if p.position else _RADIO,
-                                   outcome.access_number))
+                                   NO_ACCESS_NUMBER if outcome.access_number is None else outcome.access_number))
         return None
 
 

@@ -1,4 +1,5 @@
-"""PostgreSQL binary COPY encoding of ``raw_frames`` rows, written directly instead of through psycopg's dumpers.
+"""PostgreSQL binary encodings written directly instead of through psycopg's dumpers: ``raw_frames`` rows for
+binary COPY, and one-dimensional arrays for the writer's probe parameters.
 
 psycopg dumps arrays in Python (a few µs per array; a frame row has three), which made the raw frames the
 largest client-side cost of an ingest batch. The binary COPY format is simple and stable (PostgreSQL docs,
@@ -169,3 +170,52 @@ def frame_row_bytes(row: tuple[object, ...]) -> bytes:
 def frame_copy_data(rows: Iterable[tuple[object, ...]]) -> bytes:
     """A whole binary COPY stream (signature, rows, trailer) of ``raw_frames`` rows."""
     return b"".join((SIGNATURE, *map(frame_row_bytes, rows), TRAILER))
+
+
+# --- one-dimensional arrays as binary query parameters (the writer's probe) ------------------------------------
+
+_OID_INT2, _OID_INT8, _OID_BYTEA = 21, 20, 17
+_PARAM_ARRAY_HEAD = struct.Struct("!iiiii").pack  # ndim, has-nulls, element oid, size, lower bound
+_EMPTY = struct.Struct("!iii").pack
+
+
+def _param_array(oid: int, item: str, width: int, values: Sequence[int]) -> bytes:
+    if not values:
+        return _EMPTY(0, 0, oid)
+    n = len(values)
+    items = [0] * (2 * n)
+    items[0::2] = [width] * n
+    items[1::2] = values
+    return _PARAM_ARRAY_HEAD(1, 0, oid, n, 1) + struct.pack("!" + ("i" + item) * n, *items)
+
+
+def int8_array(values: Sequence[int]) -> bytes:
+    """``int8[]`` in binary send format."""
+    return _param_array(_OID_INT8, "q", 8, values)
+
+
+def int2_array(values: Sequence[int]) -> bytes:
+    """``int2[]`` in binary send format."""
+    return _param_array(_OID_INT2, "h", 2, values)
+
+
+def timestamptz_array(values: Sequence[datetime]) -> bytes:
+    """``timestamptz[]`` in binary send format."""
+    return pg_times_array([_ts(v) for v in values])
+
+
+def pg_times(values: Sequence[datetime]) -> list[int]:
+    """Microseconds since 2000-01-01 UTC (PostgreSQL's timestamptz representation)."""
+    return [_ts(v) for v in values]
+
+
+def pg_times_array(values: Sequence[int]) -> bytes:
+    """``timestamptz[]`` in binary send format, from :func:`pg_times` values."""
+    return _param_array(_OID_TIMESTAMPTZ, "q", 8, values)
+
+
+def bytea_array(values: Sequence[bytes]) -> bytes:
+    """``bytea[]`` in binary send format."""
+    if not values:
+        return _EMPTY(0, 0, _OID_BYTEA)
+    return _PARAM_ARRAY_HEAD(1, 0, _OID_BYTEA, len(values), 1) + b"".join(_LEN(len(v)) + v for v in values)

@@ -79,7 +79,8 @@ def _reading(row: _ReadingRow) -> Reading:
     return Reading(meter_id=meter_id, manufacturer=manufacturer, measured_at=row[1], received_at=row[2],
                    total_m3=row[3], target_m3=row[4], target_date=row[5], backward_m3=row[6],
                    flow_m3h=row[7], alarms=alarms_from_mask(int(row[8])),
-                   source=SOURCE_BY_CODE[int(row[9])], access_number=row[10])
+                   source=SOURCE_BY_CODE[int(row[9])],
+                   access_number=None if row[10] is None or row[10] < 0 else row[10])  # -1: none (migration 005)
 
 
 def meter_readings(conn: psycopg.Connection, *, meter_key: int, start: datetime, end: datetime,

@@ -19,17 +19,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import psycopg
+from psycopg.abc import AdaptContext, Buffer
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from core.ids import meter_key
 from core.types import SOURCE_CODES, Reading, alarm_mask
-from storage.copybin import frame_copy_data
+from storage.copybin import (
+    bytea_array,
+    frame_copy_data,
+    int2_array,
+    int8_array,
+    pg_times,
+    pg_times_array,
+    timestamptz_array,
+)
 from storage.errors import StorageError, TransientStorageError
 from storage.rows import BatchResult, DeadLetter, StoredFrame
 
+NO_ACCESS_NUMBER = -1  # readings.access_number of a reading without one (it is part of the primary key)
 MERGE_LOCK = 0x6F64637A79745F77  # "odczyt_w": serialises the merge step of every writer
 MAX_DEAD_LETTER_BYTES = 64 * 1024
 
@@ -45,16 +57,15 @@ FRAME_TYPES = ("timestamptz", "bytea", "int8", "int8", "bytea", "int2", "text", 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_readings (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_frames (LIKE raw_frames INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS stage_probe (k int8, t timestamptz, a int2, d bytea) ON COMMIT DELETE ROWS;
 """
 
 _MERGE_READINGS = """
 INSERT INTO readings SELECT s.* FROM stage_readings s
  WHERE NOT EXISTS (
        SELECT 1 FROM readings r
-        WHERE r.meter_key = s.meter_key
-          AND r.measured_at BETWEEN s.measured_at - %(window)s AND s.measured_at + %(window)s
-          AND r.access_number = s.access_number)
+        WHERE r.meter_key = s.meter_key AND r.access_number = s.access_number
+          AND r.measured_at BETWEEN s.measured_at - CASE WHEN s.access_number < 0 THEN '0 s' ELSE %(window)s END
+                                AND s.measured_at + CASE WHEN s.access_number < 0 THEN '0 s' ELSE %(window)s END)
 ON CONFLICT DO NOTHING
 RETURNING meter_key, measured_at
 """
@@ -64,43 +75,30 @@ INSERT INTO rollup_dirty SELECT DISTINCT date_bin('1 hour', {t}, '2000-01-01 00:
 ON CONFLICT DO NOTHING
 """
 
-# One probe for the batch's readings (k, t, a) and frames (t, d), each a row of ``stage_probe``; it returns the
-# readings already stored (d NULL) and the frames already stored (d set). Every lookup is index-only and finds
-# nothing for a new telegram, so the heap is never read: the same telegram (meter, access number) within the
-# window through ``readings_telegram``; the exact key through the primary key, needed only without an access
-# number (a redelivery carries its access number, and the rare same key with another access number ends in a
-# unique violation, which redoes the batch through staging); a frame's digest within the window through the
-# ``raw_frames`` primary key. The exact-key range ``BETWEEN t AND t`` keeps the planner from turning that
-# subquery into a hashed scan of the partition.
+# One probe for the batch's readings (k, t, a) and frames (d, t), passed as binary array parameters; it returns
+# the readings already stored (d NULL) and the frames already stored (k NULL). Both are one range scan of a
+# primary key whose every condition is checked on index entries, so a new telegram reads no table page: the
+# same telegram (meter, access number) within the window — only at its own time for a reading without an
+# access number (-1) — and a frame's digest within the window. The hours the readings fall in are marked dirty
+# for the rollups in the same statement (a duplicate's hour too: a needless recompute is harmless, a missed one
+# is not).
 _PROBE = """
-{dirty}SELECT s.k, s.t, s.d FROM stage_probe s
- WHERE (s.k IS NOT NULL
-        AND (EXISTS (SELECT 1 FROM {readings} r
-                      WHERE r.meter_key = s.k AND r.access_number = s.a
-                        AND r.measured_at BETWEEN s.t - %(w)s AND s.t + %(w)s)
-             OR (s.a IS NULL AND EXISTS (SELECT 1 FROM {readings} r
-                                          WHERE r.meter_key = s.k AND r.measured_at BETWEEN s.t AND s.t))))
-    OR (s.d IS NOT NULL
-        AND EXISTS (SELECT 1 FROM {frames} f
-                     WHERE f.frame_digest = s.d AND f.received_at BETWEEN s.t - %(w)s AND s.t + %(w)s))
+WITH dirty AS (INSERT INTO rollup_dirty SELECT unnest(%(hours)s::timestamptz[]) ON CONFLICT DO NOTHING)
+SELECT s.k, s.t, s.a, NULL::bytea FROM unnest(%(k)b, %(t)b, %(a)b) AS s(k, t, a)
+ WHERE EXISTS (SELECT 1 FROM {readings} r
+                WHERE r.meter_key = s.k AND r.access_number = s.a
+                  AND r.measured_at BETWEEN s.t - CASE WHEN s.a < 0 THEN interval '0' ELSE %(w)s END
+                                        AND s.t + CASE WHEN s.a < 0 THEN interval '0' ELSE %(w)s END)
+UNION ALL
+SELECT NULL, f.t, NULL, f.d FROM unnest(%(d)b, %(ft)b) AS f(d, t)
+ WHERE EXISTS (SELECT 1 FROM {frames} x
+                WHERE x.frame_digest = f.d AND x.received_at BETWEEN f.t - %(w)s AND f.t + %(w)s)
 """
 
-# Marks the batch's hours dirty in the probe's round trip (a duplicate's hour too: a needless recompute is
-# harmless, a missed one is not). date_bin on a UTC-aligned origin = date_trunc('hour', t, 'UTC'), without a
-# time-zone lookup per row (≈ 1 ms per 2,000 rows).
-_PROBE_DIRTY = """WITH dirty AS (
-    INSERT INTO rollup_dirty SELECT DISTINCT date_bin('1 hour', t, '2000-01-01 00:00+00') FROM stage_probe
-     WHERE k IS NOT NULL
-    ON CONFLICT DO NOTHING)
-"""
-
-_REPLACE_READINGS = """
-INSERT INTO readings SELECT s.* FROM stage_readings s
-ON CONFLICT (meter_key, measured_at) DO UPDATE SET
-    total_m3 = EXCLUDED.total_m3, target_m3 = EXCLUDED.target_m3, target_date = EXCLUDED.target_date,
-    backward_m3 = EXCLUDED.backward_m3, flow_m3h = EXCLUDED.flow_m3h, alarms = EXCLUDED.alarms,
-    access_number = EXCLUDED.access_number
-"""
+_REPLACE_READINGS = (
+    "DELETE FROM readings r USING stage_readings s WHERE r.meter_key = s.meter_key AND r.measured_at = s.measured_at",
+    "INSERT INTO readings SELECT s.* FROM stage_readings s",
+)
 
 _MERGE_FRAMES_UPDATE = """
 UPDATE raw_frames f
@@ -138,7 +136,7 @@ def reading_row(r: Reading) -> tuple[object, ...]:
     """A ``core.types.Reading`` as a ``readings`` row (column order of :data:`READING_COLUMNS`)."""
     return (_meter_key(r.manufacturer, r.meter_id), r.measured_at, r.received_at, r.total_m3, r.target_m3,
             r.target_date, r.backward_m3, r.flow_m3h, alarm_mask(r.alarms), SOURCE_CODES[r.source],
-            r.access_number)
+            NO_ACCESS_NUMBER if r.access_number is None else r.access_number)
 
 
 def frame_row(f: StoredFrame) -> tuple[object, ...]:
@@ -157,9 +155,46 @@ def copy_rows(cur: psycopg.Cursor, table: str, columns: Sequence[str], types: Se
             copy.write_row(row)
 
 
+class _Int8Array(bytes):
+    """An ``int8[]`` already in binary send format (:mod:`storage.copybin`); the other classes likewise."""
+
+
+class _Int2Array(bytes):
+    pass
+
+
+class _TimestamptzArray(bytes):
+    pass
+
+
+class _ByteaArray(bytes):
+    pass
+
+
+def _passthrough(oid: int) -> type[Dumper]:
+    class _Encoded(Dumper):
+        format = Format.BINARY
+
+        def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
+            super().__init__(cls, context)
+            self.oid = oid
+
+        def dump(self, obj: Buffer) -> Buffer:
+            return obj
+
+    return _Encoded
+
+
+_ARRAY_DUMPERS = ((_Int8Array, 1016), (_Int2Array, 1005), (_TimestamptzArray, 1185), (_ByteaArray, 1001))
+_HOUR_US = 3_600_000_000
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def ensure_staging(conn: psycopg.Connection) -> None:
-    """Create this session's temp staging tables (no-op when they exist)."""
+    """Create this session's temp staging tables and array dumpers (no-op when done)."""
     if not getattr(conn, "_odczyt_staged", False):
+        for cls, oid in _ARRAY_DUMPERS:
+            conn.adapters.register_dumper(cls, _passthrough(oid))
         with conn.transaction():
             # temp_buffers can only change before the session first touches a temp table
             conn.execute("SET temp_buffers = '64MB'")
@@ -203,15 +238,18 @@ def write_rows(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[object,
     try:
         native = is_native(conn)
         ensure_staging(conn)
-        rows = _unique(reading_rows)
+        # The probe path needs no check that (meter, time) is unique within the batch: a repeated key ends in a
+        # unique violation, which redoes the batch through staging (whose ON CONFLICT handles it).
+        rows = _unique(reading_rows) if replace or strategy != "probe" else list(reading_rows)
         try:
             inserted, merged, new_frames = _transaction(conn, rows, frame_rows, dead_letters, window, native,
                                                         replace, strategy)
         except psycopg.errors.UniqueViolation:
             if strategy != "probe" or replace:
                 raise
-            # A writer that bypasses the merge lock stored one of the probed-new keys first: the transaction
-            # was rolled back, so redo all of it on the slow, always-correct path.
+            # The batch repeats a key, or a writer that bypasses the merge lock stored one of the probed-new keys
+            # first: the transaction was rolled back, so redo all of it on the slow, always-correct path.
+            rows = _unique(rows)
             inserted, merged, new_frames = _transaction(conn, rows, frame_rows, dead_letters, window, native,
                                                         replace, "staging")
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
@@ -260,7 +298,8 @@ def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window:
         return []
     if replace:
         copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
-        cur.execute(_REPLACE_READINGS)
+        for sql in _REPLACE_READINGS:
+            cur.execute(sql)
         new = rows
     else:
         new = _staging_merge(cur, rows, window)
@@ -274,30 +313,37 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
                     window: timedelta, native: bool) -> tuple[list[tuple[object, ...]], int, int]:
     """Drop what is already stored, binary COPY the rest straight into ``readings`` and ``raw_frames``.
 
-    The batch's reading keys and frame digests go into ``stage_probe`` (each sorted, so the probe walks the
-    indexes in order) before the merge lock is taken; one query under the lock finds the stored ones and marks
-    the batch's hours dirty. A frame already stored (another gateway's copy, merged by another worker or in an
+    The batch's reading keys and frame digests (each sorted, so the probe walks the indexes in order) are sent
+    as binary array parameters of one query under the merge lock, which finds the stored ones and marks the
+    batch's hours dirty (no staging table, no COPY of the keys: that COPY cost as much as the probe). A frame
+    already stored (another gateway's copy, merged by another worker or in an
     earlier batch) gets its receptions appended through ``stage_frames``. A unique violation in a final COPY
     propagates: :func:`write_batch` rolls the whole transaction back and redoes the batch with staging.
     """
-    keys = sorted([(r[0], r[1], r[10], None) for r in rows])  # (meter_key, measured_at) is unique
-    digests = sorted([(f[1], f[0]) for f in frame_rows])
-    copy_rows(cur, "stage_probe", ("k", "t", "a", "d"), ("int8", "timestamptz", "int2", "bytea"),
-              keys + [(None, t, None, d) for d, t in digests])
+    keys = cast(list[tuple[int, datetime, int]], sorted([(r[0], r[1], r[10]) for r in rows]))
+    digests = cast(list[tuple[bytes, datetime]], sorted([(f[1], f[0]) for f in frame_rows]))
     cur.execute(_LOCK_AND_SET)
     if not keys and not digests:
         return [], 0, 0
-    sql = _PROBE.format(dirty=_PROBE_DIRTY if native and keys else "",
-                        readings=_probe_table(cur, "readings", [k[1] for k in keys], window),
+    times = [k[1] for k in keys]
+    pg_t = pg_times(times)
+    hours = [_PG_EPOCH + timedelta(microseconds=h * _HOUR_US) for h in {t // _HOUR_US for t in pg_t}] if native else []
+    sql = _PROBE.format(readings=_probe_table(cur, "readings", times, window),
                         frames=_probe_table(cur, "raw_frames", [t for _, t in digests], window))
-    dup_readings: set[tuple[object, object]] = set()
+    params = {"hours": hours, "w": window,
+              "k": _Int8Array(int8_array([k[0] for k in keys])),
+              "t": _TimestamptzArray(pg_times_array(pg_t)),
+              "a": _Int2Array(int2_array([k[2] for k in keys])),
+              "d": _ByteaArray(bytea_array([d for d, _ in digests])),
+              "ft": _TimestamptzArray(timestamptz_array([t for _, t in digests]))}
+    dup_readings: set[tuple[object, object, object]] = set()
     stored_frames: set[tuple[object, object]] = set()
-    for k, t, d in cur.execute(sql, {"w": window}).fetchall():
+    for k, t, a, d in cur.execute(sql, params).fetchall():
         if d is None:
-            dup_readings.add((k, t))
+            dup_readings.add((k, t, a))
         else:
             stored_frames.add((t, d))
-    new = [r for r in rows if (r[0], r[1]) not in dup_readings] if dup_readings else rows
+    new = [r for r in rows if (r[0], r[1], r[10]) not in dup_readings] if dup_readings else rows
     if new:
         copy_rows(cur, "readings", READING_COLUMNS, READING_TYPES, new)
     if not stored_frames:
@@ -312,7 +358,7 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     return new, merged, len(new_frames)
 
 
-def _probe_table(cur: psycopg.Cursor, parent: str, times: list[object], window: timedelta) -> str:
+def _probe_table(cur: psycopg.Cursor, parent: str, times: Sequence[datetime], window: timedelta) -> str:
     """The monthly partition of ``parent`` holding every time in ``times`` (± the window) when there is one,
     else ``parent``.
 
@@ -321,7 +367,7 @@ def _probe_table(cur: psycopg.Cursor, parent: str, times: list[object], window: 
     """
     if not times:
         return parent
-    lo, hi = cast(datetime, min(times)) - window, cast(datetime, max(times)) + window  # type: ignore[type-var]
+    lo, hi = min(times) - window, max(times) + window
     if (lo.year, lo.month) != (hi.year, hi.month):
         return parent
     name = f"{parent}_p{lo.year:04d}{lo.month:02d}"

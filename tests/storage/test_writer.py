@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from core.types import Reading, ReadingSource
-from storage import writer
+from storage import copybin, writer
 from storage.errors import TransientStorageError
 from storage.rows import FrameStatus, StoredFrame
 from storage.writer import write_batch
@@ -50,15 +50,28 @@ def test_probe_keeps_a_reading_without_access_number_and_drops_a_window_copy(db_
 
 
 @pytest.mark.parametrize("strategy", ["probe", "staging"])
-def test_same_key_with_another_access_number_is_a_duplicate_not_an_error(db_url: str, strategy: str) -> None:
+def test_redelivery_is_dropped_and_another_telegram_at_the_same_instant_is_kept(db_url: str, strategy: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        write_batch(conn, readings=[_reading("00000001", T0, 1.0, access=7)], dedupe_window_s=120)
-        r = write_batch(conn, readings=[_reading("00000001", T0, 2.0, access=8),  # same key, other telegram
+        write_batch(conn, readings=[_reading("00000001", T0, 1.0, access=7),
+                                    _reading("00000003", T0, 5.0, access=None)], dedupe_window_s=120)
+        r = write_batch(conn, readings=[_reading("00000001", T0, 2.0, access=8),  # same instant, other telegram
                                         _reading("00000001", T0, 1.0, access=7),  # redelivery
+                                        _reading("00000003", T0, 5.0, access=None),  # redelivered manual reading
                                         _reading("00000002", T0, 3.0, access=7)],  # another meter
                         dedupe_window_s=120, strategy=strategy)
-        assert (r.readings_inserted, r.readings_duplicate) == (1, 2)
-        assert _all(conn, "SELECT total_m3 FROM readings ORDER BY meter_key") == [(1.0,), (3.0,)]
+        assert (r.readings_inserted, r.readings_duplicate) == (2, 2)
+        assert _all(conn, "SELECT total_m3, access_number FROM readings ORDER BY meter_key, access_number") == [
+            (1.0, 7), (2.0, 8), (3.0, 7), (5.0, -1)]
+
+
+@pytest.mark.parametrize("strategy", ["probe", "staging"])
+def test_a_key_repeated_within_a_batch_is_stored_once(db_url: str, strategy: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = [_reading("00000001", T0, 1.0, access=7), _reading("00000001", T0, 1.0, access=7),
+                _reading("00000002", T0, 2.0, access=7)]
+        r = write_batch(conn, readings=rows, dedupe_window_s=120, strategy=strategy)
+        assert (r.readings_inserted, r.readings_duplicate) == (2, 1)
+        assert _all(conn, "SELECT total_m3 FROM readings ORDER BY meter_key") == [(1.0,), (2.0,)]
 
 
 def test_probe_reads_indexes_only(db_url: str) -> None:
@@ -68,15 +81,32 @@ def test_probe_reads_indexes_only(db_url: str) -> None:
                                     for i in range(1, 200) for s in range(0, 160, 16)], dedupe_window_s=120)
         conn.execute("VACUUM ANALYZE readings")
         with conn.transaction(), conn.cursor() as cur:
-            writer.ensure_staging(conn)
-            cur.execute("INSERT INTO stage_probe VALUES (5, %s, 3, NULL), (6, %s, NULL, NULL), (NULL, %s, NULL, %s)",
-                        (T0, T0, T0, bytes(8)))
             cur.execute(writer._LOCK_AND_SET)
-            sql = writer._PROBE.format(dirty="", readings="readings_p202611", frames="raw_frames_p202611")
-            plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + sql, {"w": timedelta(seconds=120)}))
+            sql = writer._PROBE.format(readings="readings_p202611", frames="raw_frames_p202611")
+            params = {"hours": [], "w": timedelta(seconds=120),
+                      "k": writer._Int8Array(copybin.int8_array([5, 6])),
+                      "t": writer._TimestamptzArray(copybin.timestamptz_array([T0, T0])),
+                      "a": writer._Int2Array(copybin.int2_array([3, -1])),
+                      "d": writer._ByteaArray(copybin.bytea_array([bytes(8)])),
+                      "ft": writer._TimestamptzArray(copybin.timestamptz_array([T0]))}
+            plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + sql, params))
         assert "Seq Scan on readings" not in plan and "Seq Scan on raw_frames" not in plan, plan
-        assert "hashed" not in plan, plan
-        assert plan.count("Index Only Scan") == 3, plan
+        assert "hashed" not in plan and "Hash" not in plan, plan
+        assert plan.count("Index Only Scan") == 2, plan
+        assert "Filter: " not in plan.split("Index Only Scan")[1], plan  # every readings condition in the index
+
+
+def test_array_parameters_round_trip(db_url: str) -> None:
+    times = [T0, T0 + timedelta(microseconds=1), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        writer.ensure_staging(conn)
+        row = conn.execute("SELECT %b, %b, %b, %b, %b", (
+            writer._Int8Array(copybin.int8_array([-(2**63), 0, 2**63 - 1])),
+            writer._Int2Array(copybin.int2_array([-1, 255])),
+            writer._TimestamptzArray(copybin.timestamptz_array(times)),
+            writer._ByteaArray(copybin.bytea_array([b"", b"\x00\xff"])),
+            writer._Int8Array(copybin.int8_array([])))).fetchone()
+    assert row == ([-(2**63), 0, 2**63 - 1], [-1, 255], times, [b"", b"\x00\xff"], [])
 
 
 def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str,
@@ -86,8 +116,9 @@ def test_probe_conflict_rolls_back_and_redoes_the_batch_with_staging(db_url: str
     with psycopg.connect(db_url, autocommit=True) as conn:
         write_batch(conn, readings=[stored])
         # A probe that sees nothing, as if a writer bypassing the merge lock had stored the row meanwhile.
-        monkeypatch.setattr(writer, "_PROBE",
-                            "{dirty}SELECT s.k, s.t, s.d FROM stage_probe s WHERE %(w)s IS NULL -- {readings} {frames}")
+        monkeypatch.setattr(writer, "_PROBE", "SELECT NULL::int8, NULL::timestamptz, NULL::int2, NULL::bytea "
+                            "WHERE false AND %(hours)s IS NULL AND %(w)s IS NULL AND %(k)b IS NULL AND %(t)b IS NULL "
+                            "AND %(a)b IS NULL AND %(d)b IS NULL AND %(ft)b IS NULL -- {readings} {frames}")
         r = write_batch(conn, readings=[stored, fresh], dedupe_window_s=120)
         assert (r.readings_inserted, r.readings_duplicate) == (1, 1)
         assert _all(conn, "SELECT total_m3 FROM readings ORDER BY measured_at") == [(1.0,), (2.0,)]
@@ -100,6 +131,8 @@ def test_replace_overwrites_the_stored_values(db_url: str) -> None:
         r = write_batch(conn, readings=[_reading("00000001", T0, 9.5, access=3)], replace=True)
         assert r.readings_inserted == 1
         assert _all(conn, "SELECT total_m3, access_number FROM readings") == [(9.5, 3)]
+        write_batch(conn, readings=[_reading("00000001", T0, 9.75, access=3)], replace=True)  # same key again
+        assert _all(conn, "SELECT total_m3, access_number FROM readings") == [(9.75, 3)]
 
 
 def test_a_closed_connection_raises_transient(db_url: str) -> None:
