@@ -81,7 +81,8 @@ def test_probe_reads_indexes_only(db_url: str) -> None:
                                     for i in range(1, 200) for s in range(0, 160, 16)], dedupe_window_s=120)
         conn.execute("VACUUM ANALYZE readings")
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(writer._LOCK_AND_SET)
+            for statement in writer._LOCK_AND_SET:
+                cur.execute(statement)
             sql = writer._PROBE.format(readings="readings_p202611", frames="raw_frames_p202611")
             params = {"hours": [], "w": timedelta(seconds=120),
                       "k": writer._Int8Array(copybin.int8_array([5, 6])),
