@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from hashlib import blake2b
+from typing import Any
 
 from core.types import Alarm
 from decoders import afl as afl_layer
@@ -256,32 +257,28 @@ def _fast(
             driver.refine(records, status, alarms, history)
     except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
         raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
+    medium = _MEDIUM_NAMES[dtype] if mfct != "TCH" else tables.medium_name(dtype, mfct)
+    return _oms_telegram((meter_id, mfct, version, dtype, medium, acc, status, mode), driver, values, records,
+                         payload, (ci, link_mfct, link_id))
+
+
+def _oms_telegram(head: tuple[object, ...], driver: Driver, values: tuple[Any, ...], records: tuple[Record, ...],
+                  payload: bytes, tail: tuple[object, ...]) -> Telegram:
+    """A telegram from the OMS field values (``drivers.oms.OMS_FIELDS`` order): identity and TPL fields in
+    ``head``, ``(ci, link manufacturer, link id)`` in ``tail``."""
+    alarms, history = values[6], values[7]
     return telegram_from_values(
         (
-            meter_id,
-            mfct,
-            version,
-            dtype,
-            _MEDIUM_NAMES[dtype] if mfct != "TCH" else tables.medium_name(dtype, mfct),
-            acc,
-            status,
-            mode,
+            *head,
             driver.name,
-            values[0],
-            values[1],
-            values[2],
-            values[3],
-            values[4],
-            values[5],
+            *values[:6],
             frozenset(alarms) if alarms else _NO_ALARMS,
             frozenset(history) if history else _NO_ALARMS,
             values[8],
             values[9],
             records,
             blake2b(payload, digest_size=8).digest(),
-            ci,
-            link_mfct,
-            link_id,
+            *tail,
         )
     )
 
@@ -302,34 +299,10 @@ def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegr
         except (ValueError, IndexError, KeyError, TypeError, ArithmeticError) as exc:
             raise DriverError(f"driver {driver.name}: {type(exc).__name__}: {exc}") from exc
         tpl = fr.tpl
-        return telegram_from_values(
-            (
-                fr.meter_id,
-                fr.manufacturer,
-                fr.version,
-                fr.device_type,
-                tables.medium_name(fr.device_type, fr.manufacturer),
-                tpl.acc if tpl else None,
-                tpl.status if tpl else None,
-                tpl.security_mode if tpl else 0,
-                driver.name,
-                values[0],
-                values[1],
-                values[2],
-                values[3],
-                values[4],
-                values[5],
-                frozenset(alarms) if alarms else _NO_ALARMS,
-                frozenset(history) if history else _NO_ALARMS,
-                values[8],
-                values[9],
-                fr.records,
-                blake2b(fr.payload, digest_size=8).digest(),
-                fr.ci,
-                link_mfct,
-                link_id,
-            )
-        )
+        head = (fr.meter_id, fr.manufacturer, fr.version, fr.device_type,
+                tables.medium_name(fr.device_type, fr.manufacturer), tpl.acc if tpl else None,
+                tpl.status if tpl else None, tpl.security_mode if tpl else 0)
+        return _oms_telegram(head, driver, values, fr.records, fr.payload, (fr.ci, link_mfct, link_id))
     try:
         f = driver.extract(fr)
     except DecodeError:

@@ -101,30 +101,8 @@ def oms_values(
     first: list[Record | None] = [None, None, None, None, None, None]
     flags: list[int] = []
     stored: dict[int, list[Record | None]] = {}
-    first_slot = _FIRST_SLOTS.get
     for r in records:
-        storage = r[4]
-        q = r[8]
-        if storage:
-            if r[10] is not None and not r[5] and not r[6]:
-                slot = _STORED_SLOTS.get(q)
-                if slot is not None:
-                    per = stored.get(storage)
-                    if per is None:
-                        per = stored[storage] = [None, None, None]
-                    if per[slot] is None:
-                        per[slot] = r
-            continue
-        slot = first_slot(q)
-        if slot is None:
-            if q == "error_flags" and isinstance(r[10], int):
-                flags.append(r[10])
-            continue
-        if r[5] or r[6] or r[10] is None:
-            continue
-        old = first[slot]
-        if old is None or (old[7] != _INSTANTANEOUS and r[7] == _INSTANTANEOUS):
-            first[slot] = r
+        _observe(r, first, flags, stored)
     return oms_finish((first, flags, stored), status, error_flags, use_status)
 
 
@@ -177,7 +155,7 @@ def oms_finish(
 
 
 def _observe(r: Record, first: list[Record | None], flags: list[int], stored: dict[int, list[Record | None]]) -> None:
-    """One record of :func:`oms_values`' pass (for records the fused loop decodes off its tables)."""
+    """One record of :func:`oms_values`' pass (also for records the fused loop decodes off its tables)."""
     storage = r[4]
     q = r[8]
     if storage:
