@@ -67,7 +67,7 @@ class IngestWorker:
                  client_id: str | None = None, mqtt_settings: MqttSettings | None = None,
                  metrics: IngestMetrics | None = None, crash_hook: Callable[[str], None] | None = None,
                  maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
-                 write_strategy: str = "probe", decode_processes: int = 0) -> None:
+                 write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
         self.client_id = client_id or settings.client_id
         self.mqtt_settings = mqtt_settings or MqttSettings()
@@ -76,6 +76,7 @@ class IngestWorker:
         self.maintenance_every_s, self.keyring_every_s = maintenance_every_s, keyring_every_s
         self.write_strategy = write_strategy
         self.decode_processes = decode_processes  # 0: decode in the batch thread
+        self.leave = leave  # unsubscribe on connect: only drain what the broker kept for this session (leave())
         self._pool: DecodePool | None = None
         self._queue: queue.Queue[Message] = queue.Queue()
         self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
@@ -85,6 +86,8 @@ class IngestWorker:
         self._counts: dict[str, int] = {f.name: 0 for f in fields(IngestStats)}
         self._count_lock = threading.Lock()
         self._lags: deque[float] = deque(maxlen=200_000)
+        self._received_qos1 = 0
+        self._last_message_at = time.monotonic()
         self._threads: list[threading.Thread] = []
         self._conn: psycopg.Connection | None = None
         self._builder: BatchBuilder | None = None
@@ -131,17 +134,51 @@ class IngestWorker:
             self._threads.append(thread)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish (commit and ack) the batch in hand, then disconnect; unacked messages stay on the broker."""
+    def stop(self, timeout: float = 10.0, *, end_session: bool = False) -> None:
+        """Finish (commit and ack) the batch in hand, then disconnect; unacked messages stay on the broker.
+
+        ``end_session`` disconnects with a session expiry of 0: the broker forgets this client id.
+        """
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        self._client.disconnect()
+        if end_session:
+            props = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]  # paho is untyped here
+            props.SessionExpiryInterval = 0
+            self._client.disconnect(properties=props)
+        else:
+            self._client.disconnect()
         self._client.loop_stop()
         if self._conn is not None:
             self._conn.close()
         if self._pool is not None:
             self._pool.close()
+
+    def leave_group(self, idle_s: float = 5.0, timeout_s: float = 3600.0) -> IngestStats:
+        """Retire this worker's client id for good (``leave=True``): unsubscribe, so the broker routes no new
+        share here; commit and acknowledge what it kept for the session while the worker was down; once nothing
+        has arrived for ``idle_s`` and everything received is acknowledged, end the session. Without this a
+        retired id keeps receiving its share until its session expires (7 days).
+        """
+        if not self.leave:
+            raise ValueError("leave_group() needs IngestWorker(leave=True)")
+        self.start()
+        deadline = time.monotonic() + timeout_s
+        try:
+            if not self.wait_connected(60):
+                raise TimeoutError("broker did not confirm the unsubscribe")
+            while time.monotonic() < deadline:
+                idle = time.monotonic() - self._last_message_at >= idle_s
+                if idle and self._queue.empty() and self.stats.messages_acked >= self._received_qos1:
+                    break
+                time.sleep(0.1)
+            else:
+                raise TimeoutError(f"still receiving after {timeout_s:.0f} s; session kept")
+        except BaseException:
+            self.stop()
+            raise
+        self.stop(end_session=True)
+        return self.stats
 
     def run_forever(self) -> None:
         """Start and block until interrupted (Ctrl-C / SIGTERM raising KeyboardInterrupt)."""
@@ -169,6 +206,7 @@ class IngestWorker:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         return client
 
@@ -177,13 +215,19 @@ class IngestWorker:
             log.warning("broker refused connection: %s", reason)
             return
         self._generation += 1
-        client.subscribe(self.topic, qos=1)
+        if self.leave:
+            client.unsubscribe(self.topic)
+        else:
+            client.subscribe(self.topic, qos=1)
 
     def _on_subscribe(self, _c: object, _u: object, _mid: int, reasons: list, _p: object) -> None:  # type: ignore[type-arg]
         if all(not getattr(r, "is_failure", False) for r in reasons):
             self._connected.set()  # only now does the broker route the group's messages to this session
         else:
             log.error("subscription to %s refused: %s", self.topic, reasons)
+
+    def _on_unsubscribe(self, _c: object, _u: object, _mid: int, _reasons: object, _p: object) -> None:
+        self._connected.set()  # leaving: the broker routes no new share here; what it kept still arrives
 
     def _on_disconnect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
         self._generation += 1  # acks of messages from the lost connection must not be sent on the next one
@@ -192,6 +236,9 @@ class IngestWorker:
             log.warning("broker connection lost (%s); reconnecting", reason)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        self._last_message_at = time.monotonic()
+        if msg.qos:
+            self._received_qos1 += 1
         self._queue.put(Message(msg.mid, msg.qos, msg.topic, bytes(msg.payload), self._generation, datetime.now(UTC)))
 
     # --- batch loop -----------------------------------------------------------------------------------

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
 import pytest
 from ingest_helpers import (
     MASTER,
@@ -17,6 +20,9 @@ from ingest_helpers import (
     telegram,
     wait_for,
 )
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest import IngestWorker
@@ -132,4 +138,58 @@ def test_two_workers_on_one_shared_subscription_split_the_load(db_url: str, mqtt
         w1.stop()
         w2.stop()
     assert w1.stats.frames_in > 0 and w2.stats.frames_in > 0
+    assert count(db_url) == 400
+
+
+def _session_present(host: str, port: int, client_id: str) -> bool:
+    """Whether the broker still holds a session for ``client_id`` (asked without creating one)."""
+    seen: list[bool] = []
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    client.on_connect = lambda _c, _u, flags, _r, _p: seen.append(bool(flags.session_present))
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    client.connect(host, port, clean_start=False, properties=props)
+    client.loop_start()
+    try:
+        wait_for(lambda: bool(seen), timeout=10, what="CONNACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return seen[0]
+
+
+def test_a_retired_worker_leaves_the_group_after_draining_what_the_broker_kept(db_url: str, mqtt_broker,
+                                                                              tmp_path: Path) -> None:
+    ids = register_meters(db_url, tmp_path, 50)
+    first = make_messages(ids, rounds=4, per_message=5)
+    later = make_messages(ids, rounds=4, per_message=5, start=T0 + timedelta(hours=1))
+    topic = f"t/leave-{_prefix(tmp_path)}"
+    a_id, b_id = f"leave-a-{uuid.uuid4().hex[:8]}", f"leave-b-{uuid.uuid4().hex[:8]}"
+
+    def worker(client_id: str, **kw: object) -> IngestWorker:
+        return IngestWorker(db_url=db_url, mqtt_url=mqtt_broker.url, master_key=MASTER, client_id=client_id,
+                            settings=IngestSettings(batch_size=200, batch_ms=50, dedupe_window_s=120),
+                            mqtt_settings=MqttSettings(topic_prefix=topic), maintenance_every_s=3600,
+                            **kw)  # type: ignore[arg-type]
+
+    a, b = worker(a_id).start(), worker(b_id).start()
+    pub = Publisher(mqtt_broker.host, mqtt_broker.port, topic)
+    try:
+        assert a.wait_connected() and b.wait_connected()
+        b.stop()  # retired, but its persistent session keeps taking a share
+        pub.publish(first)
+        wait_for(lambda: a.stats.messages_acked > 0, what="worker a at work")
+        time.sleep(1.0)
+        assert count(db_url) < 200  # b's share waits in the broker
+        left = worker(b_id, leave=True).leave_group(idle_s=1.0)
+        assert left.messages_acked > 0
+        wait_for(lambda: count(db_url) == 200, what="200 readings")
+        assert not _session_present(mqtt_broker.host, mqtt_broker.port, b_id)
+        pub.publish(later)  # the group is a alone now: nothing waits for b
+        wait_for(lambda: count(db_url) == 400, what="400 readings")
+        wait_for(lambda: a.stats.messages_acked + left.messages_acked == len(first) + len(later), what="all acked")
+    finally:
+        pub.close()
+        a.stop()
     assert count(db_url) == 400
