@@ -83,6 +83,21 @@ class AnalyticsSettings(BaseModel):
     anomaly_ratio: float = 2.5
 
 
+class NotifySettings(BaseModel):
+    """Notification channels for alert subscriptions (``odczyt alerts subscribe``); a channel a subscription
+    names but that is not configured here counts as a failed delivery and is retried."""
+
+    webhook: bool = True
+    webhook_timeout_s: float = 5.0
+    smtp_host: str | None = None  # e-mail is off until set
+    smtp_port: int = 25
+    smtp_sender: str = "odczyt@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    mqtt: bool = True  # publish on the MQTT broker of ``mqtt_url``
+
+
 class Settings(BaseSettings):
     """Everything configurable in odczyt."""
 
@@ -99,3 +114,4 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     api: ApiSettings = ApiSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    notify: NotifySettings = NotifySettings()

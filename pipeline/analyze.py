@@ -22,7 +22,7 @@ from alerts.config import RuleConfig
 from alerts.engine import RULES, evaluate, kinds_of
 from alerts.lifecycle import OpenAlert, Plan, plan
 from alerts.notify import Channel, Outcome, RetryPolicy, build_payload, deliver
-from core.settings import AnalyticsSettings
+from core.settings import AnalyticsSettings, Settings
 from core.types import Severity
 from storage import alerts as store
 from storage import alerts_outbox as outbox
@@ -176,6 +176,36 @@ def dispatch_outbox(
                     conn, outbox_id=o.outbox_id, error=o.error or "", at=now, next_attempt_at=o.next_attempt_at
                 )
                 log.warning("notification %s failed%s: %s", o.outbox_id, " (dead-lettered)" if o.dead else "", o.error)
+    return outcomes
+
+
+def configured_channels(settings: Settings) -> dict[str, Channel]:
+    """The notification channels ``settings.notify`` configures (webhook, e-mail, MQTT)."""
+    from urllib.parse import urlsplit
+
+    from alerts.channels import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
+
+    n = settings.notify
+    channels: dict[str, Channel] = {}
+    if n.webhook:
+        channels["webhook"] = WebhookChannel(timeout_s=n.webhook_timeout_s)
+    if n.smtp_host:
+        channels["email"] = EmailChannel(SmtpConfig(
+            host=n.smtp_host, port=n.smtp_port, sender=n.smtp_sender, starttls=n.smtp_starttls,
+            username=n.smtp_username, password=n.smtp_password.get_secret_value() if n.smtp_password else None))
+    if n.mqtt and settings.mqtt_url:
+        url = urlsplit(settings.mqtt_url)
+        channels["mqtt"] = MqttChannel(url.hostname or "127.0.0.1", url.port or 1883)
+    return channels
+
+
+def dispatch_all(db_url: str, channels: dict[str, Channel], *, now: datetime | None = None) -> list[Outcome]:
+    """:func:`dispatch_outbox` until nothing is due (each pass claims at most 100 notifications)."""
+    outcomes: list[Outcome] = []
+    while batch := dispatch_outbox(db_url, channels, now=now):
+        outcomes += batch
+        if len(batch) < 100:
+            break
     return outcomes
 
 

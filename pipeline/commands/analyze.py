@@ -102,6 +102,21 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"alert {alert_id} not found")
         typer.echo(f"alert {alert_id}: {row['state']}")
 
+    @alerts.command("dispatch")
+    def dispatch(db_url: str = typer.Option(None)) -> None:
+        """Send the notifications that are due now through the configured channels (ODCZYT_NOTIFY__*); failed
+        ones are rescheduled with backoff or dead-lettered. `odczyt ingest --analyze-every` does this after
+        every analysis run."""
+        from pipeline.analyze import configured_channels, dispatch_all
+
+        settings = Settings()
+        outcomes = dispatch_all(_db_url(settings, db_url), configured_channels(settings))
+        sent = sum(1 for o in outcomes if o.ok)
+        dead = sum(1 for o in outcomes if o.dead)
+        typer.echo(f"{sent} sent, {len(outcomes) - sent - dead} to retry, {dead} dead-lettered")
+        if len(outcomes) > sent:
+            raise typer.Exit(1)
+
     @alerts.command("subscribe")
     def subscribe(
         channel: str,

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         """Consume frames from MQTT (shared subscription), decode, store; runs until SIGTERM/Ctrl-C."""
         from prometheus_client import start_http_server
 
-        from pipeline.analyze import AnalysisScheduler
+        from pipeline.analyze import AnalysisScheduler, configured_channels
         from pipeline.ingest import IngestWorker
         from storage.migrate import migrate
 
@@ -63,7 +63,8 @@ def register(app: typer.Typer) -> None:
         if decode_processes is None:  # measured: 1 worker ≈ 13 k readings/s alone, ≈ 21 k with a decode process
             decode_processes = 1 if (os.cpu_count() or 1) > 1 else 0
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics).start() if interval else None
+        scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics,
+                                      channels=configured_channels(settings)).start() if interval else None
         try:
             IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
                          client_id=client_id, mqtt_settings=settings.mqtt,

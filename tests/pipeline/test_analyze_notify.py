@@ -88,3 +88,35 @@ def test_email_and_crash_after_claim(db_url: str) -> None:
         ctl.stop()
     assert sink.messages[0].rcpt_tos == ["ops@example.pl"]
     assert "continuous_flow" in sink.messages[0].content.decode()
+
+
+def test_alerts_dispatch_command_sends_through_the_configured_channels(db_url: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from core.settings import Settings
+    from pipeline.analyze import configured_channels
+    from pipeline.cli import app
+
+    port = free_port()
+    with psycopg.connect(db_url) as conn:
+        outbox.add_subscription(conn, channel="webhook", target=f"http://127.0.0.1:{port}/hook",
+                                kinds=["continuous_flow"])
+        outbox.add_subscription(conn, channel="email", target="ops@example.org", kinds=["continuous_flow"])
+    _raise_leak(db_url)
+    monkeypatch.setenv("ODCZYT_NOTIFY__MQTT", "false")
+    monkeypatch.delenv("ODCZYT_NOTIFY__SMTP_HOST", raising=False)
+    runner = CliRunner()
+    with Receiver(port) as rx:
+        res = runner.invoke(app, ["alerts", "dispatch", "--db-url", db_url])
+    assert res.exit_code == 1, res.output  # e-mail is not configured: that one waits for a retry
+    assert "1 sent, 1 to retry, 0 dead-lettered" in res.output
+    assert len(rx.got) == 1 and json.loads(rx.got[0][1])["alert"]["kind"] == "continuous_flow"
+    res = runner.invoke(app, ["alerts", "dispatch", "--db-url", db_url])
+    assert "0 sent, 0 to retry" in res.output  # nothing due until the backoff ends
+
+    monkeypatch.setenv("ODCZYT_NOTIFY__SMTP_HOST", "mail.example.org")
+    monkeypatch.setenv("ODCZYT_NOTIFY__SMTP_PORT", "2525")
+    channels = configured_channels(Settings())
+    assert set(channels) == {"webhook", "email"}
+    assert isinstance(channels["email"], EmailChannel) and channels["email"].config.port == 2525
