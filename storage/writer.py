@@ -1,18 +1,22 @@
-"""Batch writer: binary COPY into temp staging tables, then one deduplicating merge per batch.
+"""Batch writer: one transaction per ingest batch, deduplicated against what is already stored.
 
-One call to :func:`write_batch` is one transaction: readings, raw frames and dead letters of an ingest batch
-are committed together or not at all, so the caller may acknowledge the batch's messages after it returns.
+One call to :func:`write_rows` (or :func:`write_batch`) is one transaction: readings, raw frames and dead
+letters of an ingest batch are committed together or not at all, so the caller may acknowledge the batch's
+messages after it returns.
 
-Deduplication, in the merge (under a transaction advisory lock so concurrent workers cannot both insert the
-same telegram):
+Deduplication, under a transaction advisory lock so concurrent workers cannot both insert the same telegram:
 
-* ``readings``: ``INSERT … ON CONFLICT DO NOTHING`` on ``(meter_key, measured_at)`` — a redelivered message
-  carries the same reception time, hence the same key; plus, when ``dedupe_window_s`` > 0, a reading of the
-  same meter with the same access number within the window already stored (another gateway's copy of the
-  same telegram, merged by another worker) suppresses the new one.
+* ``readings``: a reading of the same meter with the same access number within ``dedupe_window_s`` already
+  stored (a redelivered message, or another gateway's copy of the same telegram merged by another worker)
+  suppresses the new one; a reading without an access number (-1) only matches its own time. The key is
+  ``(meter_key, measured_at, access_number)``.
 * ``raw_frames``: a frame with the same digest received within the window gets the new receptions appended
   to its ``gateways``/``rssi_dbm``/``heard_at`` arrays instead of a new row; a reception already there is
   skipped.
+
+The default ``probe`` strategy looks everything up in one index-only query and binary-COPYs the new rows
+straight into the month's partitions; ``staging`` (and the fallback after a unique violation) COPYs into temp
+tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md for the measurements.
 """
 
 from __future__ import annotations
