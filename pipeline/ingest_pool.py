@@ -180,7 +180,10 @@ class DecodePool:
         return len(self._processes)
 
     def set_keys(self, keys: KeyMap) -> None:
-        """Use ``keys`` for every chunk submitted from now on."""
+        """Use ``keys`` for every chunk submitted from now on (sent to the processes only when it changed: the
+        worker reloads the registry every 30 s, and a utility's key ring pickles to megabytes)."""
+        if keys == self._keys:
+            return
         self._keys, self._keys_version = keys, self._keys_version + 1
 
     def route(self, payload: bytes) -> int:
