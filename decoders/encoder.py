@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from core.dll import add_format_a_crcs, add_format_b_crcs
 from core.ids import manufacturer_code
 from decoders import crypto, datetypes, layouts
 from decoders.crc import crc16
@@ -101,29 +102,6 @@ def battery_days(days: int) -> bytes:
 # --- link layer -----------------------------------------------------------------------------------
 
 
-def add_crcs_a(frame: bytes) -> bytes:
-    """Insert format-A block CRCs into a CRC-free frame (L unchanged)."""
-    out = bytearray(frame[:10]) + crc16(frame[:10]).to_bytes(2, "big")
-    for i in range(10, len(frame), 16):
-        block = frame[i : i + 16]
-        out += block + crc16(block).to_bytes(2, "big")
-    return bytes(out)
-
-
-def add_crcs_b(frame: bytes) -> bytes:
-    """Re-encode a CRC-free frame as format B (L counts the CRCs; second CRC beyond byte 127)."""
-    body = frame[1:]
-    if 1 + len(body) + 2 <= 128:
-        head = bytes((len(body) + 2,)) + body
-        return head + crc16(head).to_bytes(2, "big")
-    length = len(body) + 4
-    if length > 255:
-        raise ValueError("frame too long for format B")
-    full = bytes((length,)) + body
-    first, rest = full[:126], full[126:]
-    return first + crc16(first).to_bytes(2, "big") + rest + crc16(rest).to_bytes(2, "big")
-
-
 def _id_bytes(meter_id: str) -> bytes:
     if len(meter_id) != 8:
         raise ValueError(f"meter id must have 8 digits, got {meter_id!r}")
@@ -195,9 +173,9 @@ def encode_oms(
     frame = bytes((len(inner) + 9, c_field)) + dll_m + dll_a + inner
     layouts.DLL_HEADER_C.parse(frame[:10])  # sanity: header layout round-trips
     if frame_format == "A":
-        return add_crcs_a(frame)
+        return add_format_a_crcs(frame)
     if frame_format == "B":
-        return add_crcs_b(frame)
+        return add_format_b_crcs(frame)
     if frame_format != "none":
         raise ValueError(f"frame_format must be 'A', 'B' or 'none', got {frame_format!r}")
     return frame

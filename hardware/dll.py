@@ -1,104 +1,23 @@
-"""Link-layer CRC handling (EN 13757-4 frame formats A and B), for receivers that keep the CRCs.
+"""Link-layer CRC handling for receivers that keep the CRCs (EN 13757-4 frame formats A and B).
 
-Fact sheet §1.2–1.4. Format A: a 10-byte first block (L C M A) then 16-byte blocks, each followed by a
-big-endian CRC-16/EN-13757; L excludes the CRCs. Format B: block 1 (10 bytes) has no CRC, one CRC over
-bytes 0..125 at offset 126, a second over the rest (only if L > 127); L includes the CRC bytes.
-
-This module only strips and adds CRCs: it never interprets what is inside a frame (that is ``decoders``).
+The framing itself lives in :mod:`core.dll` (the decoders' link layer and encoder use the same code); this
+module adds what receivers need on top: taking a frame whichever way it came. It never interprets what is
+inside a frame (that is ``decoders``).
 """
 
 from __future__ import annotations
 
-_POLY = 0x3D65
+from core.dll import (
+    add_format_a_crcs,
+    add_format_b_crcs,
+    crc16,
+    format_a_length,
+    strip_format_a,
+    strip_format_b,
+)
 
-
-def _make_table() -> tuple[int, ...]:
-    rows = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ _POLY) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-        rows.append(crc)
-    return tuple(rows)
-
-
-_TABLE = _make_table()
-
-
-def crc16_en13757(data: bytes | bytearray | memoryview) -> int:
-    """CRC-16/EN-13757 (poly 0x3D65, init 0, not reflected, xorout 0xFFFF); ``b"123456789"`` → 0xC2B7."""
-    crc = 0
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _TABLE[(crc >> 8) ^ byte]
-    return crc ^ 0xFFFF
-
-
-def format_a_length(l_field: int) -> int:
-    """On-air length (L byte included) of a format-A frame whose L-field is ``l_field``."""
-    blocks_after_first = max(0, -(-(l_field - 9) // 16))
-    return 1 + l_field + 2 * (1 + blocks_after_first)
-
-
-def _a_blocks(total: int) -> list[tuple[int, int]]:
-    """(start, end) of each CRC-protected data block of a format-A frame of ``total`` data bytes."""
-    blocks = [(0, min(10, total))]
-    start = 10
-    while start < total:
-        blocks.append((start, min(start + 16, total)))
-        start += 16
-    return blocks
-
-
-def strip_format_a(frame: bytes) -> bytes | None:
-    """Remove the block CRCs of a format-A frame; ``None`` if the length or any CRC is wrong."""
-    if not frame or len(frame) != format_a_length(frame[0]):
-        return None
-    out = bytearray()
-    pos = 0
-    for start, end in _a_blocks(frame[0] + 1):
-        size = end - start
-        block = frame[pos : pos + size]
-        crc = int.from_bytes(frame[pos + size : pos + size + 2], "big")
-        if crc16_en13757(block) != crc:
-            return None
-        out += block
-        pos += size + 2
-    return bytes(out)
-
-
-def add_format_a_crcs(frame: bytes) -> bytes:
-    """Insert format-A block CRCs into a CRC-less frame starting with L (for simulators)."""
-    out = bytearray()
-    for start, end in _a_blocks(len(frame)):
-        block = frame[start:end]
-        out += block + crc16_en13757(block).to_bytes(2, "big")
-    return bytes(out)
-
-
-def strip_format_b(frame: bytes) -> bytes | None:
-    """Remove the CRC(s) of a format-B frame and rewrite L to format-A meaning; ``None`` if invalid."""
-    if len(frame) < 12 or len(frame) != frame[0] + 1 or frame[0] == 128:
-        return None
-    if len(frame) <= 128:
-        body, crc = frame[:-2], int.from_bytes(frame[-2:], "big")
-        if crc16_en13757(body) != crc:
-            return None
-        return bytes([frame[0] - 2]) + body[1:]
-    first, crc1 = frame[:126], int.from_bytes(frame[126:128], "big")
-    second, crc2 = frame[128:-2], int.from_bytes(frame[-2:], "big")
-    if crc16_en13757(first) != crc1 or crc16_en13757(second) != crc2:
-        return None
-    return bytes([frame[0] - 4]) + first[1:] + second
-
-
-def add_format_b_crcs(frame: bytes) -> bytes:
-    """Turn a CRC-less frame (format-A L meaning) into a format-B frame with its CRC(s) (for simulators)."""
-    if len(frame) + 2 <= 128:
-        body = bytes([frame[0] + 2]) + frame[1:]
-        return body + crc16_en13757(body).to_bytes(2, "big")
-    body = bytes([frame[0] + 4]) + frame[1:]
-    first, second = body[:126], body[126:]
-    return first + crc16_en13757(first).to_bytes(2, "big") + second + crc16_en13757(second).to_bytes(2, "big")
+__all__ = ["add_format_a_crcs", "add_format_b_crcs", "crc16", "format_a_length", "strip_crcs", "strip_format_a",
+           "strip_format_b"]
 
 
 def strip_crcs(frame: bytes) -> bytes:
