@@ -14,10 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
+from alerts.channels import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
 from alerts.config import RuleConfig
 from alerts.engine import RULES, evaluate, kinds_of
 from alerts.lifecycle import OpenAlert, Plan, plan
@@ -181,10 +183,6 @@ def dispatch_outbox(
 
 def configured_channels(settings: Settings) -> dict[str, Channel]:
     """The notification channels ``settings.notify`` configures (webhook, e-mail, MQTT)."""
-    from urllib.parse import urlsplit
-
-    from alerts.channels import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
-
     n = settings.notify
     channels: dict[str, Channel] = {}
     if n.webhook:

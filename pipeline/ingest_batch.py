@@ -220,9 +220,7 @@ class BatchBuilder:
                 pending.rssi.append(item[2])
                 pending.heard.append(received_at)
             else:  # first heard in an earlier batch: the merge appends this reception to the stored frame
-                self.batch.extra_receptions.append((received_at, digest, None, None, payload, FrameStatus.DECODED,
-                                                    None, None, [gateway], [item[2]], [received_at], None, None,
-                                                    None))
+                self.batch.extra_receptions.append(_Pending(item, gateway, digest).row())
             return
         self.frames_seen.add(digest, received_at)
         pending = _Pending(item, gateway, digest)

@@ -98,10 +98,9 @@ WINDOW = 8  # unanswered requests per process at most (≈ 8 × 256 × 80 bytes 
 class Ticket:
     """The outcomes of one :meth:`DecodePool.submit`, read back by :meth:`DecodePool.resolve`."""
 
-    __slots__ = ("parts", "payloads")
+    __slots__ = ("parts",)
 
-    def __init__(self, payloads: list[bytes]) -> None:
-        self.payloads = payloads
+    def __init__(self) -> None:
         self.parts: list[tuple[_Process, _Part]] = []
 
 
@@ -196,7 +195,7 @@ class DecodePool:
         if proc.broken:
             proc.close()
             proc = self._processes[process] = _Process(self._context)
-        ticket = Ticket(payloads)
+        ticket = Ticket()
         for i in range(0, max(len(payloads), 1), CHUNK):
             part = _Part(payloads[i:i + CHUNK])
             ticket.parts.append((proc, part))
