@@ -18,14 +18,13 @@ from datetime import datetime
 from hashlib import blake2b
 
 from core.ids import manufacturer_letters, meter_key
-from core.types import SOURCE_CODES, Reading, ReadingSource, alarm_mask
+from core.types import SOURCE_CODES, Reading, ReadingSource
 from core.wire import FrameItem, WireError, decode_items
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
-from pipeline.ingest_pool import Decoded, DecodePool, Failed, Outcome, Ticket, decode_outcome
+from pipeline.ingest_pool import DecodePool, Failed, Outcome, Ticket, decode_outcome, known_identities
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus
-from storage.writer import NO_ACCESS_NUMBER
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -53,6 +52,7 @@ class _Pending:
         "link_key",
         "link_mode",
         "meter_key",
+        "outcome",
         "payload",
         "position",
         "received_at",
@@ -68,6 +68,7 @@ class _Pending:
         self.error: str | None = None
         self.link_key: int | None = None
         self.meter_key: int | None = None
+        self.outcome: Outcome | None = None  # while its batch waits for the pool
 
     def row(self) -> tuple[object, ...]:
         """This frame as a ``raw_frames`` row (``storage.writer.FRAME_COLUMNS``)."""
@@ -137,6 +138,7 @@ class BatchBuilder:
         self.decoder = Decoder(keyring.lookup, ciphers=CipherCache(max_size=1 << 16))
         self.pool = pool
         self._keyring = keyring
+        self._known = known_identities(keyring.meters)  # KeyRing.knows() as a set of meter_identity() values
         self.frames_seen = WindowSet(dedupe_window_s)
         self.telegrams_seen = WindowSet(dedupe_window_s)
         self.batch = Batch()
@@ -151,6 +153,8 @@ class BatchBuilder:
 
     @keyring.setter
     def keyring(self, keyring: KeyRing) -> None:
+        if keyring.meters != self._keyring.meters:  # the registry is reloaded every 30 s, and rarely changes
+            self._known = known_identities(keyring.meters)
         self._keyring = keyring
         self.decoder.keys = keyring.lookup
         if self.pool is not None:
@@ -192,11 +196,13 @@ class BatchBuilder:
         """
         if decoding.inflight:
             assert self.pool is not None
-            outcomes: dict[int, Outcome] = {}
             for chunk, ticket in decoding.inflight:
-                outcomes.update(zip(map(id, chunk), self.pool.resolve(ticket, self._decode_here), strict=True))
+                for p, answer in zip(chunk, self.pool.resolve(ticket, self._decode_here), strict=True):
+                    p.outcome = answer
             for p in decoding.waiting:
-                self._apply(decoding.batch, p, outcomes[id(p)])
+                outcome, p.outcome = p.outcome, None
+                assert outcome is not None
+                self._apply(decoding.batch, p, outcome)
         return decoding.batch
 
     def take(self) -> Batch:
@@ -235,26 +241,25 @@ class BatchBuilder:
         return decode_outcome(self.decoder, payload)
 
     def _apply(self, batch: Batch, p: _Pending, outcome: Outcome) -> None:
-        link = _link_address(p.payload[:10]) if len(p.payload) >= 10 else None
-        p.link_key = _meter_key(*link) if link else None
-        if type(outcome) is Failed:
-            known = link is not None and self.keyring.knows(*link)
+        payload = p.payload
+        link_key = p.link_key = _link_key(payload[:10]) if len(payload) >= 10 else None
+        if isinstance(outcome, Failed):
+            known = link_key is not None and link_key in self._known  # the link address is spelt as a key spells it
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
             return _undecoded(batch, p, status, outcome.message)
-        assert type(outcome) is Decoded
-        key = p.meter_key = _meter_key(outcome.manufacturer, outcome.meter_id)
-        if not self.keyring.knows(outcome.manufacturer, outcome.meter_id):
+        identity, access_number, digest, total, target, target_date, backward, flow, alarms = outcome
+        key = p.meter_key = identity if type(identity) is int else _meter_key(*identity)  # type: ignore[misc]
+        if identity not in self._known:
             return _undecoded(batch, p, FrameStatus.UNKNOWN_METER, None)
-        tkey = (key, outcome.access_number, outcome.payload_digest)
-        if self.telegrams_seen.get(tkey, p.received_at):
+        tkey = (key, access_number, digest)
+        at = p.received_at
+        if self.telegrams_seen.get(tkey, at):
             batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
             return None
-        self.telegrams_seen.add(tkey, p.received_at)
+        self.telegrams_seen.add(tkey, at)
         batch.counts["decoded"] += 1
-        batch.reading_rows.append((key, p.received_at, p.received_at, outcome.total_m3, outcome.target_m3,
-                                   outcome.target_date, outcome.total_backward_m3, outcome.flow_m3h,
-                                   _alarm_mask(outcome.alarms), _DRIVEBY if p.position else _RADIO,
-                                   NO_ACCESS_NUMBER if outcome.access_number is None else outcome.access_number))
+        batch.reading_rows.append((key, at, at, total, target, target_date, backward, flow, alarms,
+                                   _DRIVEBY if p.position else _RADIO, access_number))
         return None
 
 
@@ -264,16 +269,21 @@ def _undecoded(batch: Batch, p: _Pending, status: FrameStatus, error: str | None
     batch.counts[f"undecoded:{status.name.lower()}"] += 1
 
 
+def _link_key_of(head: bytes) -> int | None:
+    """The meter key of a frame's DLL address (``head``: its first 10 bytes)."""
+    link = link_address(head)
+    return meter_key(*link) if link else None
+
+
 # meters repeat all day: their address and key are computed once (bounded caches, pure functions)
-_link_address = functools.lru_cache(maxsize=1 << 17)(link_address)
+_link_key = functools.lru_cache(maxsize=1 << 17)(_link_key_of)
 _meter_key = functools.lru_cache(maxsize=1 << 17)(meter_key)
-_alarm_mask = functools.lru_cache(maxsize=4096)(alarm_mask)
 _RADIO, _DRIVEBY = SOURCE_CODES[ReadingSource.RADIO], SOURCE_CODES[ReadingSource.DRIVEBY]
 _FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStatus.WRONG_KEY,
                   "error": FrameStatus.DECODE_ERROR}
 
 
-def to_reading(t: Telegram | Decoded, received_at: datetime, *, driveby: bool = False) -> Reading:
+def to_reading(t: Telegram, received_at: datetime, *, driveby: bool = False) -> Reading:
     """A decoded telegram as a reading measured when its frame was first heard (by a drive-by crew or not)."""
     return Reading(meter_id=t.meter_id, manufacturer=t.manufacturer, measured_at=received_at,
                    received_at=received_at, total_m3=t.total_m3,

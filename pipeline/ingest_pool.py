@@ -12,42 +12,56 @@ thread writes a chunk straight into the pipe and reads the answers back when it 
 :data:`WINDOW` chunks of at most :data:`CHUNK` frames are unanswered per process, so the answers always fit
 in the socket buffer: neither side can block the other for good.
 
-Frames travel as bytes, results come back as :class:`Outcome` tuples (a few fields, not the whole
-:class:`decoders.Telegram`), which keeps pickling cheap. The parent applies outcomes in arrival order, so
-deduplication is the same as decoding in-process. A process that dies is replaced; its unanswered chunks are
-decoded in the parent.
+Frames travel as bytes, results come back as :data:`Outcome` tuples: for a decoded frame a plain tuple of
+what its reading row needs, already computed here (meter key, access number, alarm mask), not the whole
+:class:`decoders.Telegram` nor a named tuple of enums and strings, which keeps pickling and the parent's work
+per frame small. The parent applies outcomes in arrival order, so deduplication is the same as decoding
+in-process. A process that dies is replaced; its unanswered chunks are decoded in the parent.
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from multiprocessing.connection import Connection
 from typing import NamedTuple
 
-from core.types import Alarm
+from core.ids import meter_key, split_meter_key
+from core.types import alarm_mask
 from decoders import CipherCache, DecodeError, Decoder, KeyMissingError, WrongKeyError
+from storage.writer import NO_ACCESS_NUMBER
 
 KeyMap = dict[tuple[str, str], tuple[bytes, ...]]
+Identity = int | tuple[str, str]  # see meter_identity()
+
+# A decoded frame: (identity, access number or NO_ACCESS_NUMBER, payload digest, total_m3, target_m3, target_date,
+# total_backward_m3, flow_m3h, alarm mask), in the order and form the worker's reading row and dedupe key take.
+Decoded = tuple[Identity, int, bytes, float | None, float | None, date | None, float | None, float | None, int]
 
 
-class Decoded(NamedTuple):
-    """What the ingest keeps of a decoded telegram (attribute names as in :class:`decoders.Telegram`)."""
+@functools.lru_cache(maxsize=1 << 17)
+def meter_identity(manufacturer: str, meter_id: str) -> Identity:
+    """What stands for a meter in registry checks: its meter key, or ``(manufacturer, meter_id)`` itself when
+    the key does not spell exactly these strings (a non-BCD id printed in lower case, letters no key has).
 
-    manufacturer: str
-    meter_id: str
-    access_number: int | None
-    payload_digest: bytes
-    total_m3: float | None
-    target_m3: float | None
-    target_date: date | None
-    total_backward_m3: float | None
-    flow_m3h: float | None
-    alarms: frozenset[Alarm]
+    The registry matches manufacturer and id as strings; keys are cheaper to send and to look up, and this
+    keeps the match exact: two identities are equal exactly when both strings are.
+    """
+    try:
+        key = meter_key(manufacturer, meter_id)
+    except ValueError:
+        return (manufacturer, meter_id)
+    return key if split_meter_key(key) == (manufacturer, meter_id) else (manufacturer, meter_id)
+
+
+def known_identities(meters: Iterable[tuple[str, str]]) -> frozenset[Identity]:
+    """The identities of registered meters: ``meter_identity(m, i) in known_identities(…)`` is ``(m, i) in …``."""
+    return frozenset(meter_identity.__wrapped__(m, i) for m, i in meters)  # not through the bounded cache
 
 
 class Failed(NamedTuple):
@@ -68,8 +82,12 @@ def decode_outcome(decoder: Decoder, payload: bytes) -> Outcome:
         kind = "key_missing" if isinstance(exc, KeyMissingError) else "wrong_key" \
             if isinstance(exc, WrongKeyError) else "error"
         return Failed(kind, f"{getattr(exc, 'layer', 'decoder')}: {exc}")
-    return Decoded(t.manufacturer, t.meter_id, t.access_number, t.payload_digest, t.total_m3, t.target_m3,
-                   t.target_date, t.total_backward_m3, t.flow_m3h, t.alarms)
+    return (meter_identity(t.manufacturer, t.meter_id), NO_ACCESS_NUMBER if t.access_number is None else
+            t.access_number, t.payload_digest, t.total_m3, t.target_m3, t.target_date, t.total_backward_m3,
+            t.flow_m3h, _alarm_mask(t.alarms) if t.alarms else 0)
+
+
+_alarm_mask = functools.lru_cache(maxsize=4096)(alarm_mask)
 
 
 GC_GEN0_THRESHOLD = 10_000

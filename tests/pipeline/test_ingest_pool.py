@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ingest_helpers import KEY, T0, frames_message, telegram
 
+from core.ids import meter_key
+from core.types import ALARM_BITS, Alarm, Position, RawFrame
+from core.wire import encode_frames
+from decoders.encoder import backward_volume, billing_date, billing_volume, encode_oms, flow, record, total_volume
 from pipeline.ingest_batch import BatchBuilder, Message
-from pipeline.ingest_pool import DecodePool
+from pipeline.ingest_pool import DecodePool, known_identities, meter_identity
 
 
 @dataclass
@@ -103,3 +110,40 @@ def test_more_frames_than_the_window_holds_do_not_block() -> None:
         assert builder.take().counts["decoded"] == 3000
     finally:
         pool.close()
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_reading_row_carries_every_decoded_value(processes: int) -> None:
+    """Billing value and date, backward volume, flow, alarms (Kamstrup info codes: dry and leak), access
+    number, a drive-by source and the meter key reach the row, whichever process decoded the frame."""
+    info_codes = record(0x02, b"\xff\x20", (0x0005).to_bytes(2, "little"))
+    frame = encode_oms("KAM", "00000042", access_number=7, mode=5, key=KEY, frame_format="A",
+                       records=[total_volume(12.345), billing_volume(10.5), billing_date(date(2026, 10, 31)),
+                                backward_volume(0.25), flow(0.5), info_codes])
+    payload = encode_frames("car-1", [RawFrame(payload=frame, received_at=T0, source="car-1", rssi_dbm=-70.0,
+                                               position=Position(lat=50.06, lon=19.94))])
+    ring = _Ring(frozenset({("KAM", "00000042")}), {("KAM", "00000042"): (KEY,)})
+    pool = DecodePool(processes, ring.keys) if processes else None
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        builder.add(Message(1, 1, "t", payload, 0, T0))
+        batch = builder.take()
+    finally:
+        if pool is not None:
+            pool.close()
+    key = meter_key("KAM", "00000042")
+    alarms = ALARM_BITS[Alarm.DRY] | ALARM_BITS[Alarm.LEAK]
+    assert batch.reading_rows == [(key, T0, T0, 12.345, 10.5, date(2026, 10, 31), 0.25, 0.5, alarms, 1, 7)]
+    (row,) = batch.frame_rows()
+    assert row[2] == row[3] == key and row[5] == 0 and row[13] == T0  # link and meter key, decoded at
+
+
+_IDS = st.text("0123456789abcdefABCDEF", min_size=7, max_size=9)
+_PAIRS = st.tuples(st.sampled_from(["KAM", "APA", "kam", "@AB", "ZZZ"]), _IDS)
+
+
+@given(st.lists(_PAIRS, max_size=6), _PAIRS)
+def test_identities_match_exactly_when_manufacturer_and_id_strings_do(registry: list[tuple[str, str]],
+                                                                     meter: tuple[str, str]) -> None:
+    """Keys stand for registered meters, yet a lower-case id is not its upper-case twin, as in the registry."""
+    assert (meter_identity(*meter) in known_identities(registry)) == (meter in registry)
