@@ -22,7 +22,7 @@ from core.types import SOURCE_CODES, Reading, ReadingSource
 from core.wire import FrameItem, WireError, decode_items
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
-from pipeline.ingest_pool import DecodePool, Failed, Outcome, Ticket, decode_outcome, known_identities
+from pipeline.ingest_pool import CHUNK, DecodePool, Failed, Outcome, Ticket, decode_outcome, known_identities
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus
 
@@ -172,11 +172,6 @@ class BatchBuilder:
         self.batch.counts["frames_in"] += len(items)
         for item in items:
             self._frame(item, gateway)
-        if self.pool is not None:
-            for process, chunk in enumerate(self._chunks):
-                if chunk:
-                    self._inflight.append((chunk, self.pool.submit(process, [p.payload for p in chunk])))
-                    self._chunks[process] = []
         return None
 
     def detach(self) -> Decoding:
@@ -185,6 +180,9 @@ class BatchBuilder:
         The worker detaches batch N+1 and only then finishes batch N, so the decode processes are never
         left without work while the worker applies N's outcomes.
         """
+        for process, chunk in enumerate(self._chunks):
+            if chunk:
+                self._submit(process)
         decoding = Decoding(self.batch, self._waiting, self._inflight)
         self.batch, self._waiting, self._inflight = Batch(), [], []
         return decoding
@@ -235,7 +233,18 @@ class BatchBuilder:
             self._apply(self.batch, pending, self._decode_here(payload))
         else:
             self._waiting.append(pending)
-            self._chunks[self.pool.route(payload)].append(pending)
+            process = self.pool.route(payload)
+            chunk = self._chunks[process]
+            chunk.append(pending)
+            if len(chunk) >= CHUNK:
+                self._submit(process)
+
+    def _submit(self, process: int) -> None:
+        """Send the frames gathered for ``process`` (a full chunk, or what :meth:`detach` finds): one request
+        per chunk, not per message, costs both sides less."""
+        assert self.pool is not None
+        chunk, self._chunks[process] = self._chunks[process], []
+        self._inflight.append((chunk, self.pool.submit(process, [p.payload for p in chunk])))
 
     def _decode_here(self, payload: bytes) -> Outcome:
         return decode_outcome(self.decoder, payload)
