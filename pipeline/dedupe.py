@@ -40,6 +40,21 @@ class WindowSet:
             return None
         return hit[1]
 
+    def add_new(self, key: Hashable, at: datetime) -> bool:
+        """``get(key, at) is None`` followed, when true, by ``add(key, at)`` — in one look-up of ``key``, as the
+        ingest asks of every frame and telegram."""
+        seen = self._seen
+        hit = seen.get(key)
+        if hit is not None:
+            if hit[1] is not None and abs((at - hit[0]).total_seconds()) <= self.window_s:
+                return False
+            seen.move_to_end(key)
+        now = self._clock()
+        seen[key] = (at, True, now)
+        if now >= self._next_sweep or len(seen) > self.max_entries:
+            self._sweep(now)
+        return True
+
     def add(self, key: Hashable, at: datetime, value: object = True) -> None:
         """Remember ``key`` (replacing an older entry) and forget what arrived too long ago.
 

@@ -64,7 +64,7 @@ class _Pending:
         self.payload, self.received_at, rssi, self.link_mode, self.position = item
         self.digest = digest
         self.gateways, self.rssi, self.heard = [gateway], [rssi], [self.received_at]
-        self.status = FrameStatus.DECODED
+        self.status = _DECODED
         self.error: str | None = None
         self.link_key: int | None = None
         self.meter_key: int | None = None
@@ -72,7 +72,7 @@ class _Pending:
 
     def row(self) -> tuple[object, ...]:
         """This frame as a ``raw_frames`` row (``storage.writer.FRAME_COLUMNS``)."""
-        decoded = self.meter_key is not None and self.status == FrameStatus.DECODED
+        decoded = self.meter_key is not None and self.status == _DECODED
         pos = self.position
         return (self.received_at, self.digest, self.link_key, self.meter_key, self.payload, self.status, self.error,
                 self.link_mode, self.gateways, self.rssi, self.heard, pos.lat if pos else None,
@@ -201,6 +201,8 @@ class BatchBuilder:
                 outcome, p.outcome = p.outcome, None
                 assert outcome is not None
                 self._apply(decoding.batch, p, outcome)
+        if decoding.batch.reading_rows:  # a reading row per decoded telegram: counted here, not per frame
+            decoding.batch.counts["decoded"] = len(decoding.batch.reading_rows)
         return decoding.batch
 
     def take(self) -> Batch:
@@ -215,9 +217,11 @@ class BatchBuilder:
 
     def _frame(self, item: FrameItem, gateway: str) -> None:
         payload, received_at = item[0], item[1]
-        digest = blake2b(payload, digest_size=8).digest()
+        hasher = _FRAME_HASH.copy()  # a copy skips blake2b()'s argument parsing: a quarter fewer instructions
+        hasher.update(payload)
+        digest = hasher.digest()
         pending = self.batch.frames.get(digest)
-        if pending is not None or self.frames_seen.get(digest, received_at):
+        if pending is not None or not self.frames_seen.add_new(digest, received_at):
             self.batch.counts["duplicates"] += 1
             if pending is not None:
                 pending.gateways.append(gateway)
@@ -226,14 +230,13 @@ class BatchBuilder:
             else:  # first heard in an earlier batch: the merge appends this reception to the stored frame
                 self.batch.extra_receptions.append(_Pending(item, gateway, digest).row())
             return
-        self.frames_seen.add(digest, received_at)
         pending = _Pending(item, gateway, digest)
         self.batch.frames[digest] = pending
         if self.pool is None:
             self._apply(self.batch, pending, self._decode_here(payload))
         else:
             self._waiting.append(pending)
-            process = self.pool.route(payload)
+            process = self.pool.route(payload) if len(self._chunks) > 1 else 0
             chunk = self._chunks[process]
             chunk.append(pending)
             if len(chunk) >= CHUNK:
@@ -260,13 +263,10 @@ class BatchBuilder:
         key = p.meter_key = identity if type(identity) is int else _meter_key(*identity)  # type: ignore[misc]
         if identity not in self._known:
             return _undecoded(batch, p, FrameStatus.UNKNOWN_METER, None)
-        tkey = (key, access_number, digest)
         at = p.received_at
-        if self.telegrams_seen.get(tkey, at):
+        if not self.telegrams_seen.add_new((key, access_number, digest), at):
             batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
             return None
-        self.telegrams_seen.add(tkey, at)
-        batch.counts["decoded"] += 1
         batch.reading_rows.append((key, at, at, total, target, target_date, backward, flow, alarms,
                                    _DRIVEBY if p.position else _RADIO, access_number))
         return None
@@ -288,6 +288,8 @@ def _link_key_of(head: bytes) -> int | None:
 _link_key = functools.lru_cache(maxsize=1 << 17)(_link_key_of)
 _meter_key = functools.lru_cache(maxsize=1 << 17)(meter_key)
 _RADIO, _DRIVEBY = SOURCE_CODES[ReadingSource.RADIO], SOURCE_CODES[ReadingSource.DRIVEBY]
+_DECODED = FrameStatus.DECODED  # an enum member read through its class costs ~0.2 µs, a global far less
+_FRAME_HASH = blake2b(digest_size=8)  # a frame's digest: blake2b-8 of its bytes
 _FAILED_STATUS = {"key_missing": FrameStatus.KEY_MISSING, "wrong_key": FrameStatus.WRONG_KEY,
                   "error": FrameStatus.DECODE_ERROR}
 
