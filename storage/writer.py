@@ -22,7 +22,7 @@ tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import cast
@@ -36,12 +36,13 @@ from core.ids import meter_key
 from core.types import SOURCE_CODES, Reading, alarm_mask
 from storage.copybin import (
     bytea_array,
-    frame_copy_data,
+    copy_data,
+    encode_frame_rows,
+    frame_row_bytes,
     int2_array,
     int8_array,
     pg_times,
     pg_times_array,
-    timestamptz_array,
 )
 from storage.errors import StorageError, TransientStorageError
 from storage.rows import BatchResult, DeadLetter, StoredFrame
@@ -283,8 +284,12 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
 
 
 def _copy_frames(cur: psycopg.Cursor, table: str, frame_rows: Sequence[tuple[object, ...]]) -> None:
+    _copy_encoded_frames(cur, table, map(frame_row_bytes, frame_rows))
+
+
+def _copy_encoded_frames(cur: psycopg.Cursor, table: str, encoded: Iterable[bytes]) -> None:
     with cur.copy(f"COPY {table} ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(frame_copy_data(frame_rows))
+        copy.write(copy_data(encoded))
 
 
 def _unique(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
@@ -328,23 +333,27 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     """
     keys = cast(list[tuple[int, datetime, int]], [(r[0], r[1], r[10]) for r in rows])
     keys.sort(key=itemgetter(0))  # meter order is what walks the index in order (sorting on times too costs more)
-    digests = cast(list[tuple[bytes, datetime]], [(f[1], f[0]) for f in frame_rows])
+    # Frames are encoded before the probe, which needs their times: each time is converted once (a reading's time
+    # is usually its frame's very object, so the readings' times come from the same conversions).
+    encoded, frame_t = encode_frame_rows(frame_rows)
+    frame_times = [cast(datetime, f[0]) for f in frame_rows]
+    digests = cast(list[tuple[bytes, int]], list(zip([f[1] for f in frame_rows], frame_t, strict=True)))
     digests.sort(key=itemgetter(0))
     if not keys and not digests:
         return [], 0, 0
     times = [k[1] for k in keys]
-    pg_t = pg_times(times)
+    pg_t = pg_times(times, dict(zip(map(id, frame_times), frame_t, strict=True)))
     hours = [_PG_EPOCH + timedelta(microseconds=h * _HOUR_US) for h in {t // _HOUR_US for t in pg_t}] if native else []
     # The month's partitions when the batch (± the window) lies in one: probed, and COPYed into, directly.
     readings_table = _probe_table(cur, "readings", times, window)
-    frames_table = _probe_table(cur, "raw_frames", [t for _, t in digests], window)
+    frames_table = _probe_table(cur, "raw_frames", frame_times, window)
     sql = _PROBE.format(readings=readings_table, frames=frames_table)
     params = {"hours": hours, "w": window,
               "k": _Int8Array(int8_array([k[0] for k in keys])),
               "t": _TimestamptzArray(pg_times_array(pg_t)),
               "a": _Int2Array(int2_array([k[2] for k in keys])),
               "d": _ByteaArray(bytea_array([d for d, _ in digests])),
-              "ft": _TimestamptzArray(timestamptz_array([t for _, t in digests]))}
+              "ft": _TimestamptzArray(pg_times_array([t for _, t in digests]))}
     with cur.connection.pipeline():  # the lock, the planner settings and the probe in one round trip
         for statement in _LOCK_AND_SET:
             cur.execute(statement)
@@ -360,14 +369,15 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     if new:
         copy_rows(cur, readings_table, READING_COLUMNS, READING_TYPES, new)
     if not stored_frames:
-        new_frames = frame_rows
+        new_frames = encoded
         merged = 0
     else:
-        new_frames = [f for f in frame_rows if (f[0], f[1]) not in stored_frames]
-        _copy_frames(cur, "stage_frames", [f for f in frame_rows if (f[0], f[1]) in stored_frames])
+        stored = [(f[0], f[1]) in stored_frames for f in frame_rows]
+        new_frames = [e for e, s in zip(encoded, stored, strict=True) if not s]
+        _copy_encoded_frames(cur, "stage_frames", [e for e, s in zip(encoded, stored, strict=True) if s])
         merged = cur.execute(_MERGE_FRAMES_UPDATE, {"window": window}).rowcount
     if new_frames:
-        _copy_frames(cur, frames_table, new_frames)
+        _copy_encoded_frames(cur, frames_table, new_frames)
     return new, merged, len(new_frames)
 
 
