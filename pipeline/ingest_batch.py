@@ -260,9 +260,10 @@ class BatchBuilder:
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
             return _undecoded(batch, p, status, outcome.message)
         identity, access_number, digest, total, target, target_date, backward, flow, alarms = outcome
-        key = p.meter_key = identity if type(identity) is int else _meter_key(*identity)  # type: ignore[misc]
-        if identity not in self._known:
-            return _undecoded(batch, p, FrameStatus.UNKNOWN_METER, None)
+        key = p.meter_key = identity if type(identity) is int else meter_key_or_none(*identity)  # type: ignore[misc]
+        if identity not in self._known or key is None:
+            return _undecoded(batch, p, FrameStatus.UNKNOWN_METER, None if key is not None else
+                              f"no meter key for manufacturer {identity[0]!r} id {identity[1]!r}")  # type: ignore[index]
         at = p.received_at
         if not self.telegrams_seen.add_new((key, access_number, digest), at):
             batch.counts["duplicates"] += 1  # a repeater's copy: the frame is kept, no second reading
@@ -278,15 +279,23 @@ def _undecoded(batch: Batch, p: _Pending, status: FrameStatus, error: str | None
     batch.counts[f"undecoded:{status.name.lower()}"] += 1
 
 
+def meter_key_or_none(manufacturer: str, meter_id: str) -> int | None:
+    """The meter key, or None where there is none (an M-field no three letters spell, such as 0x0000, or an id
+    that is not 8 hex digits): such a frame is kept and counted, never a crash of the batch thread."""
+    try:
+        return meter_key(manufacturer, meter_id)
+    except ValueError:
+        return None
+
+
 def _link_key_of(head: bytes) -> int | None:
     """The meter key of a frame's DLL address (``head``: its first 10 bytes)."""
     link = link_address(head)
-    return meter_key(*link) if link else None
+    return meter_key_or_none(*link) if link else None
 
 
 # meters repeat all day: their address and key are computed once (bounded caches, pure functions)
 _link_key = functools.lru_cache(maxsize=1 << 17)(_link_key_of)
-_meter_key = functools.lru_cache(maxsize=1 << 17)(meter_key)
 _RADIO, _DRIVEBY = SOURCE_CODES[ReadingSource.RADIO], SOURCE_CODES[ReadingSource.DRIVEBY]
 _DECODED = FrameStatus.DECODED  # an enum member read through its class costs ~0.2 µs, a global far less
 _FRAME_HASH = blake2b(digest_size=8)  # a frame's digest: blake2b-8 of its bytes

@@ -12,10 +12,9 @@ from datetime import datetime
 
 import psycopg
 
-from core.ids import meter_key
 from core.types import Reading
 from decoders import CompactFormatCache, DecodeError, KeyMissingError, WrongKeyError, decode
-from pipeline.ingest_batch import link_address, to_reading
+from pipeline.ingest_batch import link_address, meter_key_or_none, to_reading
 from storage.frames import FrameOutcome, KeptFrame, kept_frames, record_outcomes
 from storage.registry import KeyRing, load_keyring
 from storage.rows import FrameStatus
@@ -44,8 +43,8 @@ def _one(f: KeptFrame, ring: KeyRing, cache: CompactFormatCache) -> tuple[FrameO
     except DecodeError as exc:
         return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.DECODE_ERROR, None,
                             f"{exc.layer}: {exc}"[:500]), None
-    mk = meter_key(t.manufacturer, t.meter_id)
-    if not ring.knows(t.manufacturer, t.meter_id):
+    mk = meter_key_or_none(t.manufacturer, t.meter_id)
+    if mk is None or not ring.knows(t.manufacturer, t.meter_id):
         return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.UNKNOWN_METER, mk, None), None
     reading = to_reading(t, f.received_at, driveby=f.has_position)
     return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.DECODED, mk, None), reading

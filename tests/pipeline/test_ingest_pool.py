@@ -147,3 +147,33 @@ def test_identities_match_exactly_when_manufacturer_and_id_strings_do(registry: 
                                                                      meter: tuple[str, str]) -> None:
     """Keys stand for registered meters, yet a lower-case id is not its upper-case twin, as in the registry."""
     assert (meter_identity(*meter) in known_identities(registry)) == (meter in registry)
+
+
+def _with_m_field(frame: bytes, m_field: bytes) -> bytes:
+    """``frame`` (CRC-less, starting at L) with another M-field, as format A with valid CRCs."""
+    from core.dll import add_format_a_crcs
+
+    return add_format_a_crcs(frame[:2] + m_field + frame[4:])
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_frame_whose_address_has_no_meter_key_is_kept_not_a_crash(processes: int) -> None:
+    plain = encode_oms("KAM", "00000001", access_number=1, records=[total_volume(1.5)])
+    frames = [_with_m_field(plain, b"\x00\x00"),  # "@@@": decodes, but no meter key spells it
+              _with_m_field(plain, b"\xff\x7f"),  # "___"
+              telegram("00000001", 1)]
+    ring = _Ring(frozenset({("KAM", "00000001")}), {("KAM", "00000001"): (KEY,)})
+    pool = DecodePool(processes, ring.keys) if processes else None
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        builder.add(Message(1, 1, "t", frames_message("gw-1", [(f, T0) for f in frames]), 0, datetime.now(UTC)))
+        batch = builder.take()
+    finally:
+        if pool is not None:
+            pool.close()
+    rows = batch.frame_rows()
+    assert len(rows) == 3 and len(batch.reading_rows) == 1  # the KAM telegram only
+    assert batch.reading_rows[0][0] == meter_key("KAM", "00000001")
+    odd = [r for r in rows if r[3] is None]
+    assert len(odd) == 2 and all(r[2] is None for r in odd)  # neither a link key nor a meter key
+    assert batch.counts["undecoded:unknown_meter"] == 2

@@ -39,3 +39,17 @@ def test_redecode_after_the_key_arrives_keeps_radio_and_driveby_apart(db_url: st
         rows = conn.execute("SELECT total_m3, source, measured_at FROM readings ORDER BY measured_at").fetchall()
     assert rows == [(1.5, 0, T0), (1.6, 1, T0 + timedelta(seconds=16))]  # 0 radio, 1 drive-by
     assert count(db_url, "SELECT count(*) FROM raw_frames WHERE status = 0 AND meter_key IS NOT NULL") == 2
+
+
+def test_redecode_keeps_a_frame_whose_address_has_no_meter_key(db_url: str, tmp_path: Path) -> None:
+    from core.dll import add_format_a_crcs
+    from decoders.encoder import encode_oms, total_volume
+
+    plain = encode_oms("KAM", "00000001", access_number=1, records=[total_volume(1.5)])
+    odd = add_format_a_crcs(plain[:2] + b"\x00\x00" + plain[4:])  # M-field 0x0000: "@@@", which no key spells
+    register_meters(db_url, tmp_path, 1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, frames=[_kept(odd, 0), _kept(telegram("00000001", 2, total=1.6), 16)])
+    report = redecode(db_url, since=T0 - timedelta(hours=1), master_key=MASTER)
+    assert (report.frames, report.decoded, report.readings_inserted) == (2, 1, 1)
+    assert count(db_url, "SELECT count(*) FROM raw_frames WHERE status = 1 AND meter_key IS NULL") == 1
