@@ -170,8 +170,11 @@ class BatchBuilder:
         except WireError as exc:
             return self._dead(msg, dead_reason(msg.payload, exc), str(exc))
         self.batch.counts["frames_in"] += len(items)
-        for item in items:
-            self._frame(item, gateway)
+        try:
+            for item in items:
+                self._frame(item, gateway)
+        except Exception as exc:  # a bug must not stop the batch thread: the message is kept as a dead letter
+            return self._dead(msg, "internal", f"{type(exc).__name__}: {exc}")
         return None
 
     def detach(self) -> Decoding:
@@ -200,7 +203,10 @@ class BatchBuilder:
             for p in decoding.waiting:
                 outcome, p.outcome = p.outcome, None
                 assert outcome is not None
-                self._apply(decoding.batch, p, outcome)
+                try:
+                    self._apply(decoding.batch, p, outcome)
+                except Exception as exc:  # a bug must not stop the batch thread: the frame is kept, marked
+                    _internal_error(decoding.batch, p, exc)
         if decoding.batch.reading_rows:  # a reading row per decoded telegram: counted here, not per frame
             decoding.batch.counts["decoded"] = len(decoding.batch.reading_rows)
         return decoding.batch
@@ -233,7 +239,10 @@ class BatchBuilder:
         pending = _Pending(item, gateway, digest)
         self.batch.frames[digest] = pending
         if self.pool is None:
-            self._apply(self.batch, pending, self._decode_here(payload))
+            try:
+                self._apply(self.batch, pending, self._decode_here(payload))
+            except Exception as exc:  # as in finish()
+                _internal_error(self.batch, pending, exc)
         else:
             self._waiting.append(pending)
             process = self.pool.route(payload) if len(self._chunks) > 1 else 0
@@ -277,6 +286,11 @@ def _undecoded(batch: Batch, p: _Pending, status: FrameStatus, error: str | None
     p.status = status
     p.error = None if error is None else error[:500]
     batch.counts[f"undecoded:{status.name.lower()}"] += 1
+
+
+def _internal_error(batch: Batch, p: _Pending, exc: Exception) -> None:
+    p.meter_key = None
+    _undecoded(batch, p, FrameStatus.DECODE_ERROR, f"internal: {type(exc).__name__}: {exc}")
 
 
 def meter_key_or_none(manufacturer: str, meter_id: str) -> int | None:

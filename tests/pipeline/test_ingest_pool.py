@@ -177,3 +177,42 @@ def test_a_frame_whose_address_has_no_meter_key_is_kept_not_a_crash(processes: i
     odd = [r for r in rows if r[3] is None]
     assert len(odd) == 2 and all(r[2] is None for r in odd)  # neither a link key nor a meter key
     assert batch.counts["undecoded:unknown_meter"] == 2
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_bug_on_one_frame_or_message_is_kept_and_the_batch_goes_on(processes: int, monkeypatch) -> None:
+    from pipeline import ingest_batch
+    from storage.rows import FrameStatus
+
+    bad_frame = telegram("00000002", 1)
+    real_apply, real_frame = ingest_batch.BatchBuilder._apply, ingest_batch.BatchBuilder._frame
+
+    def apply(self, batch, p, outcome):  # type: ignore[no-untyped-def]
+        if p.payload == bad_frame:
+            raise RuntimeError("boom")
+        return real_apply(self, batch, p, outcome)
+
+    def frame(self, item, gateway):  # type: ignore[no-untyped-def]
+        if gateway == "gw-bad":
+            raise KeyError("bug")
+        return real_frame(self, item, gateway)
+
+    monkeypatch.setattr(ingest_batch.BatchBuilder, "_apply", apply)
+    monkeypatch.setattr(ingest_batch.BatchBuilder, "_frame", frame)
+    ids = ("00000001", "00000002")
+    ring = _Ring(frozenset(("KAM", i) for i in ids), {("KAM", i): (KEY,) for i in ids})
+    pool = DecodePool(processes, ring.keys) if processes else None
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        good = frames_message("gw-1", [(telegram("00000001", 1), T0), (bad_frame, T0)])
+        bad = frames_message("gw-bad", [(telegram("00000001", 2), T0)])
+        for k, payload in enumerate((good, bad)):
+            builder.add(Message(k, 1, "t", payload, 0, datetime.now(UTC)))
+        batch = builder.take()
+    finally:
+        if pool is not None:
+            pool.close()
+    assert [r[0] for r in batch.reading_rows] == [meter_key("KAM", "00000001")]
+    kept = {r[4]: (r[5], r[6]) for r in batch.frame_rows()}
+    assert kept[bad_frame] == (FrameStatus.DECODE_ERROR, "internal: RuntimeError: boom")
+    assert [(d.reason, d.payload) for d in batch.dead] == [("internal", bad)]
