@@ -123,7 +123,9 @@ def _q(xs: list[float], q: float) -> float:
 
 
 def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -> dict[str, Any]:
-    """Interleaved runs (noise on a shared machine hits both alike): raw COPY vs the writer's strategies."""
+    """Interleaved runs (noise on a shared machine hits both alike): raw COPY vs the writer's strategies, in
+    batches of the worker's default size (one transaction each, both ways)."""
+    batch = IngestSettings().batch_size
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     rows = [Reading(meter_id=f"{i % meters:08d}", manufacturer="KAM", received_at=t0, total_m3=i * 0.001,
                     measured_at=t0 + timedelta(seconds=16 * (i // meters), microseconds=i % meters),
@@ -137,13 +139,13 @@ def storage_stage(pg: EmbeddedPostgres, n: int, meters: int, repeats: int = 3) -
                     conn.execute("ALTER TABLE readings DROP CONSTRAINT readings_pkey, "
                                  "ADD PRIMARY KEY (meter_key, measured_at)")
                 started = time.perf_counter()
-                for i in range(0, n, 2000):
+                for i in range(0, n, batch):
                     if kind.startswith("raw_copy"):
                         with conn.transaction(), conn.cursor() as cur:
                             copy_rows(cur, "readings", READING_COLUMNS, READING_TYPES,
-                                      [reading_row(r) for r in rows[i:i + 2000]])
+                                      [reading_row(r) for r in rows[i:i + batch]])
                     else:
-                        write_batch(conn, readings=rows[i:i + 2000], dedupe_window_s=120, strategy=kind)
+                        write_batch(conn, readings=rows[i:i + batch], dedupe_window_s=120, strategy=kind)
                 rates[kind].append(n / (time.perf_counter() - started))
     med = {k: statistics.median(v) for k, v in rates.items()}
     best = {k: max(v) for k, v in rates.items()}  # on a shared machine the best run is the least disturbed
