@@ -46,17 +46,19 @@ Decoded = tuple[Identity, int, bytes, float | None, float | None, date | None, f
 
 @functools.lru_cache(maxsize=1 << 17)
 def meter_identity(manufacturer: str, meter_id: str) -> Identity:
-    """What stands for a meter in registry checks: its meter key, or ``(manufacturer, meter_id)`` itself when
-    the key does not spell exactly these strings (a non-BCD id printed in lower case, letters no key has).
+    """What stands for a meter in registry checks: its meter key, or ``(manufacturer, upper-case meter_id)``
+    when the key does not spell these strings (letters no key has, an id that is not 8 hex digits).
 
-    The registry matches manufacturer and id as strings; keys are cheaper to send and to look up, and this
-    keeps the match exact: two identities are equal exactly when both strings are.
+    The registry matches manufacturer and upper-case id as strings (``KeyRing.knows``); keys are cheaper to
+    send and to look up, and this keeps the match exact: two identities are equal exactly when both strings
+    are, ids compared in upper case (the decoders print a non-BCD id in lower case).
     """
+    upper = meter_id.upper()
     try:
         key = meter_key(manufacturer, meter_id)
     except ValueError:
-        return (manufacturer, meter_id)
-    return key if split_meter_key(key) == (manufacturer, meter_id) else (manufacturer, meter_id)
+        return (manufacturer, upper)
+    return key if split_meter_key(key) == (manufacturer, upper) else (manufacturer, upper)
 
 
 def known_identities(meters: Iterable[tuple[str, str]]) -> frozenset[Identity]:
@@ -121,7 +123,7 @@ def _serve(conn: Connection) -> None:
         except (EOFError, OSError):
             return
         if kind == "keys":
-            decoder.keys = lambda manufacturer, meter_id, keys=body: keys.get((manufacturer, meter_id), ())
+            decoder.keys = lambda manufacturer, meter_id, keys=body: keys.get((manufacturer, meter_id.upper()), ())
         else:
             conn.send([decode_outcome(decoder, p) for p in body])
 

@@ -154,17 +154,21 @@ def add_key(conn: psycopg.Connection, *, meter_key: int, aes_key: bytes, master_
 
 @dataclass(frozen=True, slots=True)
 class KeyRing:
-    """Every registered meter and its keys (current first), decrypted in memory for the decoder."""
+    """Every registered meter and its keys (current first), decrypted in memory for the decoder.
+
+    Ids are stored in upper case; the decoders print a non-BCD id in lower case (as wmbusmeters does), so both
+    lookups compare the upper-case form.
+    """
 
     meters: frozenset[tuple[str, str]]
     keys: dict[tuple[str, str], tuple[bytes, ...]]
 
     def lookup(self, manufacturer: str, meter_id: str) -> tuple[bytes, ...]:
         """A ``decoders.KeyLookup``."""
-        return self.keys.get((manufacturer, meter_id), ())
+        return self.keys.get((manufacturer, meter_id.upper()), ())
 
     def knows(self, manufacturer: str, meter_id: str) -> bool:
-        return (manufacturer, meter_id) in self.meters
+        return (manufacturer, meter_id.upper()) in self.meters
 
 
 def load_keyring(conn: psycopg.Connection, *, master_key: bytes | None) -> KeyRing:

@@ -16,6 +16,7 @@ from core.wire import encode_frames
 from decoders.encoder import backward_volume, billing_date, billing_volume, encode_oms, flow, record, total_volume
 from pipeline.ingest_batch import BatchBuilder, Message
 from pipeline.ingest_pool import DecodePool, known_identities, meter_identity
+from storage.registry import KeyRing
 
 
 @dataclass
@@ -140,13 +141,30 @@ def test_a_reading_row_carries_every_decoded_value(processes: int) -> None:
 
 _IDS = st.text("0123456789abcdefABCDEF", min_size=7, max_size=9)
 _PAIRS = st.tuples(st.sampled_from(["KAM", "APA", "kam", "@AB", "ZZZ"]), _IDS)
+_REGISTERED = st.tuples(st.sampled_from(["KAM", "APA", "kam", "@AB", "ZZZ"]), _IDS.map(str.upper))
 
 
-@given(st.lists(_PAIRS, max_size=6), _PAIRS)
-def test_identities_match_exactly_when_manufacturer_and_id_strings_do(registry: list[tuple[str, str]],
-                                                                     meter: tuple[str, str]) -> None:
-    """Keys stand for registered meters, yet a lower-case id is not its upper-case twin, as in the registry."""
-    assert (meter_identity(*meter) in known_identities(registry)) == (meter in registry)
+@given(st.lists(_REGISTERED, max_size=6), _PAIRS)
+def test_identities_match_exactly_when_the_registry_knows_the_meter(registry: list[tuple[str, str]],
+                                                                   meter: tuple[str, str]) -> None:
+    """Keys stand for registered meters (ids stored in upper case) exactly as ``KeyRing.knows`` matches them:
+    a decoder's lower-case non-BCD id is its registered upper-case twin."""
+    ring = KeyRing(frozenset(registry), {})
+    assert (meter_identity(*meter) in known_identities(registry)) == ring.knows(*meter)
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_meter_with_a_non_bcd_id_is_decoded_with_its_key_and_known(processes: int) -> None:
+    ring = KeyRing(frozenset({("KAM", "1A2B3C4D")}), {("KAM", "1A2B3C4D"): (KEY,)})  # as the registry stores it
+    pool = DecodePool(processes, ring.keys) if processes else None
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        builder.add(Message(1, 1, "t", frames_message("gw-1", [(telegram("1A2B3C4D", 1), T0)]), 0, datetime.now(UTC)))
+        batch = builder.take()
+    finally:
+        if pool is not None:
+            pool.close()
+    assert [r[0] for r in batch.reading_rows] == [meter_key("KAM", "1A2B3C4D")]
 
 
 def _with_m_field(frame: bytes, m_field: bytes) -> bytes:
