@@ -22,6 +22,7 @@ tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -43,6 +44,7 @@ from storage.copybin import (
     int8_array,
     pg_times,
     pg_times_array,
+    reading_copy_data,
 )
 from storage.errors import StorageError, TransientStorageError
 from storage.rows import BatchResult, DeadLetter, StoredFrame
@@ -283,6 +285,26 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
     return inserted, merged, new_frames
 
 
+def _reading_copy(rows: Sequence[tuple[object, ...]]) -> bytes | None:
+    """Reading rows as binary COPY data (:mod:`storage.copybin`), or None when a value is outside what that
+    encoder takes: psycopg's dumpers then store or reject it, as they always did."""
+    try:
+        return reading_copy_data(rows)
+    except (struct.error, TypeError, OverflowError, AttributeError):
+        return None
+
+
+def _copy_readings(cur: psycopg.Cursor, table: str, rows: Sequence[tuple[object, ...]],
+                   encoded: bytes | None = None) -> None:
+    """Binary COPY of reading rows (``encoded``: their :func:`_reading_copy` data, when already made)."""
+    data = encoded if encoded is not None else _reading_copy(rows)
+    if data is None:
+        copy_rows(cur, table, READING_COLUMNS, READING_TYPES, rows)
+        return
+    with cur.copy(f"COPY {table} ({', '.join(READING_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(data)
+
+
 def _copy_frames(cur: psycopg.Cursor, table: str, frame_rows: Sequence[tuple[object, ...]]) -> None:
     _copy_encoded_frames(cur, table, map(frame_row_bytes, frame_rows))
 
@@ -308,7 +330,7 @@ def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window:
     if not rows:
         return []
     if replace:
-        copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
+        _copy_readings(cur, "stage_readings", rows)
         for sql in _REPLACE_READINGS:
             cur.execute(sql)
         new = rows
@@ -357,7 +379,8 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     with cur.connection.pipeline():  # the lock, the planner settings and the probe in one round trip
         for statement in _LOCK_AND_SET:
             cur.execute(statement)
-        cur.execute(sql, params)
+        cur.execute(sql, params)  # sent: the server runs the probe while the readings are encoded for COPY
+        encoded_readings = _reading_copy(rows) if rows else None
     dup_readings: set[tuple[object, object, object]] = set()
     stored_frames: set[tuple[object, object]] = set()
     for k, t, a, d in cur.fetchall():
@@ -365,9 +388,13 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
             dup_readings.add((k, t, a))
         else:
             stored_frames.add((t, d))
-    new = [r for r in rows if (r[0], r[1], r[10]) not in dup_readings] if dup_readings else rows
+    if dup_readings:
+        new = [r for r in rows if (r[0], r[1], r[10]) not in dup_readings]
+        encoded_readings = None
+    else:
+        new = rows
     if new:
-        copy_rows(cur, readings_table, READING_COLUMNS, READING_TYPES, new)
+        _copy_readings(cur, readings_table, new, encoded_readings)
     if not stored_frames:
         new_frames = encoded
         merged = 0
@@ -406,7 +433,7 @@ def _probe_table(cur: psycopg.Cursor, parent: str, times: Sequence[datetime], wi
 
 def _staging_merge(cur: psycopg.Cursor, rows: list[tuple[object, ...]],
                    window: timedelta) -> list[tuple[object, ...]]:
-    copy_rows(cur, "stage_readings", READING_COLUMNS, READING_TYPES, rows)
+    _copy_readings(cur, "stage_readings", rows)
     kept = cur.execute(_MERGE_READINGS, {"window": window}).fetchall()
     stored = {(k, t) for k, t in kept}
     return [r for r in rows if (r[0], r[1]) in stored]

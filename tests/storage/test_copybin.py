@@ -1,4 +1,5 @@
-"""storage.copybin: the hand-written binary COPY of raw frames stores exactly what psycopg's dumpers store."""
+"""storage.copybin: the hand-written binary COPY of raw frames and readings stores exactly what psycopg's dumpers
+store."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage.copybin import frame_copy_data
-from storage.writer import FRAME_COLUMNS, FRAME_TYPES, copy_rows
+from storage.copybin import frame_copy_data, reading_copy_data
+from storage.writer import FRAME_COLUMNS, FRAME_TYPES, READING_COLUMNS, READING_TYPES, copy_rows
 
 _TIMES = st.datetimes(datetime(1990, 1, 1), datetime(2080, 1, 1), timezones=st.just(UTC)) | \
     st.datetimes(datetime(1990, 1, 1), datetime(2080, 1, 1), timezones=st.just(timezone(timedelta(hours=2))))
@@ -70,3 +71,33 @@ def test_an_rssi_beyond_float4_is_stored_as_infinity(fresh_db_url: str) -> None:
             copy.write(frame_copy_data([row]))
         value = conn.execute("SELECT rssi_dbm[1] FROM f").fetchone()[0]  # type: ignore[index]
         assert math.isinf(value) and value < 0
+
+
+_READING_COLUMNS_DDL = ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, READING_TYPES, strict=True))
+_OPT_FLOAT = st.none() | st.floats(allow_nan=False)
+
+
+@st.composite
+def _reading_rows(draw: st.DrawFn) -> tuple[object, ...]:
+    measured = draw(_TIMES)
+    received = draw(st.sampled_from([measured, draw(_TIMES)]))  # usually the same object, as the worker builds
+    return (draw(st.integers(-(2**63), 2**63 - 1)), measured, received, draw(_OPT_FLOAT), draw(_OPT_FLOAT),
+            draw(st.none() | st.dates()), draw(_OPT_FLOAT), draw(_OPT_FLOAT), draw(st.integers(-(2**31), 2**31 - 1)),
+            draw(st.integers(-(2**15), 2**15 - 1)), draw(st.integers(-(2**15), 2**15 - 1)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_reading_rows(), min_size=0, max_size=8))
+def test_hand_encoded_readings_copy_stores_what_psycopg_stores(fresh_db_url: str,
+                                                               rows: list[tuple[object, ...]]) -> None:
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        for table in ("r_psycopg", "r_hand"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE TABLE {table} (n serial, {_READING_COLUMNS_DDL})")
+        with conn.cursor() as cur:
+            copy_rows(cur, "r_psycopg", READING_COLUMNS, READING_TYPES, rows)
+            with cur.copy(f"COPY r_hand ({', '.join(READING_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(reading_copy_data(rows))
+        query = f"SELECT {', '.join(READING_COLUMNS)} FROM {{}} ORDER BY n"
+        assert conn.execute(query.format("r_hand")).fetchall() == conn.execute(query.format("r_psycopg")).fetchall()
+        assert len(conn.execute(query.format("r_hand")).fetchall()) == len(rows)
