@@ -16,51 +16,55 @@ Deduplication, under a transaction advisory lock so concurrent workers cannot bo
 
 The default ``probe`` strategy looks everything up in one index-only query and binary-COPYs the new rows
 straight into the month's partitions; ``staging`` (and the fallback after a unique violation) COPYs into temp
-tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md for the measurements.
+tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md for the measurements. Columns and the
+COPY plumbing live in :mod:`storage.writer_copy`.
 """
 
 from __future__ import annotations
 
 import functools
-import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import cast
 
 import psycopg
-from psycopg.abc import AdaptContext, Buffer
-from psycopg.adapt import Dumper
-from psycopg.pq import Format
 
 from core.ids import meter_key
 from core.types import SOURCE_CODES, Reading, alarm_mask
 from storage.copybin import (
     bytea_array,
-    copy_data,
     encode_frame_rows,
-    frame_row_bytes,
     int2_array,
     int8_array,
     pg_times,
     pg_times_array,
-    reading_copy_data,
 )
 from storage.errors import StorageError, TransientStorageError
 from storage.rows import BatchResult, DeadLetter, StoredFrame
+from storage.writer_copy import (
+    FRAME_COLUMNS,
+    FRAME_TYPES,
+    READING_COLUMNS,
+    READING_TYPES,
+    ByteaArray,
+    Int2Array,
+    Int8Array,
+    TimestamptzArray,
+    copy_encoded_frames,
+    copy_frames,
+    copy_readings,
+    copy_rows,
+    reading_copy,
+    register_array_dumpers,
+)
+
+__all__ = ["FRAME_COLUMNS", "FRAME_TYPES", "NO_ACCESS_NUMBER", "READING_COLUMNS", "READING_TYPES", "copy_rows",
+           "ensure_staging", "frame_row", "is_native", "reading_row", "write_batch", "write_rows"]
 
 NO_ACCESS_NUMBER = -1  # readings.access_number of a reading without one (it is part of the primary key)
 MERGE_LOCK = 0x6F64637A79745F77  # "odczyt_w": serialises the merge step of every writer
 MAX_DEAD_LETTER_BYTES = 64 * 1024
-
-READING_COLUMNS = ("meter_key", "measured_at", "received_at", "total_m3", "target_m3", "target_date",
-                   "backward_m3", "flow_m3h", "alarms", "source", "access_number")
-READING_TYPES = ("int8", "timestamptz", "timestamptz", "float8", "float8", "date",
-                 "float8", "float8", "int4", "int2", "int2")
-FRAME_COLUMNS = ("received_at", "frame_digest", "link_key", "meter_key", "payload", "status", "error",
-                 "link_mode", "gateways", "rssi_dbm", "heard_at", "lat", "lon", "decoded_at")
-FRAME_TYPES = ("timestamptz", "bytea", "int8", "int8", "bytea", "int2", "text", "text", "text[]",
-               "float4[]", "timestamptz[]", "float8", "float8", "timestamptz")
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS stage_readings (LIKE readings INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
@@ -154,46 +158,6 @@ def frame_row(f: StoredFrame) -> tuple[object, ...]:
             f.link_mode, list(f.gateways), list(f.rssi_dbm), list(f.heard_at), f.lat, f.lon, decoded_at)
 
 
-def copy_rows(cur: psycopg.Cursor, table: str, columns: Sequence[str], types: Sequence[str],
-              rows: Sequence[tuple[object, ...]]) -> None:
-    """Binary ``COPY table (columns) FROM STDIN`` of ``rows``."""
-    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-
-
-class _Int8Array(bytes):
-    """An ``int8[]`` already in binary send format (:mod:`storage.copybin`); the other classes likewise."""
-
-
-class _Int2Array(bytes):
-    pass
-
-
-class _TimestamptzArray(bytes):
-    pass
-
-
-class _ByteaArray(bytes):
-    pass
-
-
-def _passthrough(oid: int) -> type[Dumper]:
-    class _Encoded(Dumper):
-        format = Format.BINARY
-
-        def __init__(self, cls: type, context: AdaptContext | None = None) -> None:
-            super().__init__(cls, context)
-            self.oid = oid
-
-        def dump(self, obj: Buffer) -> Buffer:
-            return obj
-
-    return _Encoded
-
-
-_ARRAY_DUMPERS = ((_Int8Array, 1016), (_Int2Array, 1005), (_TimestamptzArray, 1185), (_ByteaArray, 1001))
 _HOUR_US = 3_600_000_000
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -201,8 +165,7 @@ _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 def ensure_staging(conn: psycopg.Connection) -> None:
     """Create this session's temp staging tables and array dumpers (no-op when done)."""
     if not getattr(conn, "_odczyt_staged", False):
-        for cls, oid in _ARRAY_DUMPERS:
-            conn.adapters.register_dumper(cls, _passthrough(oid))
+        register_array_dumpers(conn)
         with conn.transaction():
             # temp_buffers can only change before the session first touches a temp table
             conn.execute("SET temp_buffers = '64MB'")
@@ -275,7 +238,7 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
             inserted, merged, new_frames = _probe_and_copy(cur, rows, frame_rows, window, native)
         else:
             if frame_rows:
-                _copy_frames(cur, "stage_frames", frame_rows)
+                copy_frames(cur, "stage_frames", frame_rows)
             for statement in _LOCK_AND_SET:
                 cur.execute(statement)
             inserted = _write_readings(cur, rows, window, native, replace)
@@ -283,35 +246,6 @@ def _transaction(conn: psycopg.Connection, rows: list[tuple[object, ...]], frame
         if dead_letters:
             cur.executemany(_MERGE_DEAD, _dead_rows(dead_letters))
     return inserted, merged, new_frames
-
-
-def _reading_copy(rows: Sequence[tuple[object, ...]]) -> bytes | None:
-    """Reading rows as binary COPY data (:mod:`storage.copybin`), or None when a value is outside what that
-    encoder takes: psycopg's dumpers then store or reject it, as they always did."""
-    try:
-        return reading_copy_data(rows)
-    except (struct.error, TypeError, OverflowError, AttributeError):
-        return None
-
-
-def _copy_readings(cur: psycopg.Cursor, table: str, rows: Sequence[tuple[object, ...]],
-                   encoded: bytes | None = None) -> None:
-    """Binary COPY of reading rows (``encoded``: their :func:`_reading_copy` data, when already made)."""
-    data = encoded if encoded is not None else _reading_copy(rows)
-    if data is None:
-        copy_rows(cur, table, READING_COLUMNS, READING_TYPES, rows)
-        return
-    with cur.copy(f"COPY {table} ({', '.join(READING_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(data)
-
-
-def _copy_frames(cur: psycopg.Cursor, table: str, frame_rows: Sequence[tuple[object, ...]]) -> None:
-    _copy_encoded_frames(cur, table, map(frame_row_bytes, frame_rows))
-
-
-def _copy_encoded_frames(cur: psycopg.Cursor, table: str, encoded: Iterable[bytes]) -> None:
-    with cur.copy(f"COPY {table} ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(copy_data(encoded))
 
 
 def _unique(rows: Sequence[tuple[object, ...]]) -> list[tuple[object, ...]]:
@@ -330,7 +264,7 @@ def _write_readings(cur: psycopg.Cursor, rows: list[tuple[object, ...]], window:
     if not rows:
         return []
     if replace:
-        _copy_readings(cur, "stage_readings", rows)
+        copy_readings(cur, "stage_readings", rows)
         for sql in _REPLACE_READINGS:
             cur.execute(sql)
         new = rows
@@ -371,16 +305,16 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     frames_table = _probe_table(cur, "raw_frames", frame_times, window)
     sql = _PROBE.format(readings=readings_table, frames=frames_table)
     params = {"hours": hours, "w": window,
-              "k": _Int8Array(int8_array([k[0] for k in keys])),
-              "t": _TimestamptzArray(pg_times_array(pg_t)),
-              "a": _Int2Array(int2_array([k[2] for k in keys])),
-              "d": _ByteaArray(bytea_array([d for d, _ in digests])),
-              "ft": _TimestamptzArray(pg_times_array([t for _, t in digests]))}
+              "k": Int8Array(int8_array([k[0] for k in keys])),
+              "t": TimestamptzArray(pg_times_array(pg_t)),
+              "a": Int2Array(int2_array([k[2] for k in keys])),
+              "d": ByteaArray(bytea_array([d for d, _ in digests])),
+              "ft": TimestamptzArray(pg_times_array([t for _, t in digests]))}
     with cur.connection.pipeline():  # the lock, the planner settings and the probe in one round trip
         for statement in _LOCK_AND_SET:
             cur.execute(statement)
         cur.execute(sql, params)  # sent: the server runs the probe while the readings are encoded for COPY
-        encoded_readings = _reading_copy(rows) if rows else None
+        encoded_readings = reading_copy(rows) if rows else None
     dup_readings: set[tuple[object, object, object]] = set()
     stored_frames: set[tuple[object, object]] = set()
     for k, t, a, d in cur.fetchall():
@@ -394,17 +328,17 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     else:
         new = rows
     if new:
-        _copy_readings(cur, readings_table, new, encoded_readings)
+        copy_readings(cur, readings_table, new, encoded_readings)
     if not stored_frames:
         new_frames = encoded
         merged = 0
     else:
         stored = [(f[0], f[1]) in stored_frames for f in frame_rows]
         new_frames = [e for e, s in zip(encoded, stored, strict=True) if not s]
-        _copy_encoded_frames(cur, "stage_frames", [e for e, s in zip(encoded, stored, strict=True) if s])
+        copy_encoded_frames(cur, "stage_frames", [e for e, s in zip(encoded, stored, strict=True) if s])
         merged = cur.execute(_MERGE_FRAMES_UPDATE, {"window": window}).rowcount
     if new_frames:
-        _copy_encoded_frames(cur, frames_table, new_frames)
+        copy_encoded_frames(cur, frames_table, new_frames)
     return new, merged, len(new_frames)
 
 
@@ -433,7 +367,7 @@ def _probe_table(cur: psycopg.Cursor, parent: str, times: Sequence[datetime], wi
 
 def _staging_merge(cur: psycopg.Cursor, rows: list[tuple[object, ...]],
                    window: timedelta) -> list[tuple[object, ...]]:
-    _copy_readings(cur, "stage_readings", rows)
+    copy_readings(cur, "stage_readings", rows)
     kept = cur.execute(_MERGE_READINGS, {"window": window}).fetchall()
     stored = {(k, t) for k, t in kept}
     return [r for r in rows if (r[0], r[1]) in stored]

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from core.types import Reading, ReadingSource
-from storage import copybin, writer
+from storage import copybin, writer, writer_copy
 from storage.errors import TransientStorageError
 from storage.rows import FrameStatus, StoredFrame
 from storage.writer import write_batch
@@ -85,11 +85,11 @@ def test_probe_reads_indexes_only(db_url: str) -> None:
                 cur.execute(statement)
             sql = writer._PROBE.format(readings="readings_p202611", frames="raw_frames_p202611")
             params = {"hours": [], "w": timedelta(seconds=120),
-                      "k": writer._Int8Array(copybin.int8_array([5, 6])),
-                      "t": writer._TimestamptzArray(copybin.timestamptz_array([T0, T0])),
-                      "a": writer._Int2Array(copybin.int2_array([3, -1])),
-                      "d": writer._ByteaArray(copybin.bytea_array([bytes(8)])),
-                      "ft": writer._TimestamptzArray(copybin.timestamptz_array([T0]))}
+                      "k": writer_copy.Int8Array(copybin.int8_array([5, 6])),
+                      "t": writer_copy.TimestamptzArray(copybin.timestamptz_array([T0, T0])),
+                      "a": writer_copy.Int2Array(copybin.int2_array([3, -1])),
+                      "d": writer_copy.ByteaArray(copybin.bytea_array([bytes(8)])),
+                      "ft": writer_copy.TimestamptzArray(copybin.timestamptz_array([T0]))}
             plan = "\n".join(row[0] for row in cur.execute("EXPLAIN " + sql, params))
         assert "Seq Scan on readings" not in plan and "Seq Scan on raw_frames" not in plan, plan
         assert "hashed" not in plan and "Hash" not in plan, plan
@@ -102,11 +102,11 @@ def test_array_parameters_round_trip(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         writer.ensure_staging(conn)
         row = conn.execute("SELECT %b, %b, %b, %b, %b", (
-            writer._Int8Array(copybin.int8_array([-(2**63), 0, 2**63 - 1])),
-            writer._Int2Array(copybin.int2_array([-1, 255])),
-            writer._TimestamptzArray(copybin.timestamptz_array(times)),
-            writer._ByteaArray(copybin.bytea_array([b"", b"\x00\xff"])),
-            writer._Int8Array(copybin.int8_array([])))).fetchone()
+            writer_copy.Int8Array(copybin.int8_array([-(2**63), 0, 2**63 - 1])),
+            writer_copy.Int2Array(copybin.int2_array([-1, 255])),
+            writer_copy.TimestamptzArray(copybin.timestamptz_array(times)),
+            writer_copy.ByteaArray(copybin.bytea_array([b"", b"\x00\xff"])),
+            writer_copy.Int8Array(copybin.int8_array([])))).fetchone()
     assert row == ([-(2**63), 0, 2**63 - 1], [-1, 255], times, [b"", b"\x00\xff"], [])
 
 
