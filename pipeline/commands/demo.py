@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from core.settings import Settings
+from pipeline.commands import interrupt_on_termination
 
 
 def register(app: typer.Typer) -> None:
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a town of radio meters and run it through receiver, MQTT, ingest, PostgreSQL and API."""
         from pipeline.demo import run_demo
 
+        interrupt_on_termination()  # a service manager's or `timeout`'s SIGTERM stops the embedded services too
         result = run_demo(Settings(), meters=meters, days=days, seed=seed, serve=serve, host=host, port=port)
         if result.readings_stored != result.readings_expected:
             raise typer.Exit(code=1)

@@ -7,16 +7,12 @@ analysis (``pipeline.analyze.AnalysisScheduler``) in a thread of its own and sto
 from __future__ import annotations
 
 import os
-import signal
 
 import typer
 
 from core.settings import Settings
+from pipeline.commands import interrupt_on_termination
 from pipeline.commands.db import database_url
-
-
-def _raise_interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +58,7 @@ def register(app: typer.Typer) -> None:
         interval = settings.ingest.analyze_every_s if analyze_every is None else analyze_every
         if decode_processes is None:  # measured: 1 worker ≈ 13 k readings/s alone, ≈ 21 k with a decode process
             decode_processes = 1 if (os.cpu_count() or 1) > 1 else 0
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        interrupt_on_termination()
         scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics,
                                       channels=configured_channels(settings)).start() if interval else None
         try:
