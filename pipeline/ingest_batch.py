@@ -10,7 +10,6 @@ cannot be decoded yet — unknown meter, missing or wrong key, decoder error —
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -217,7 +216,7 @@ class BatchBuilder:
 
     def _dead(self, msg: Message, reason: str, detail: str) -> None:
         self.batch.counts[f"dead:{reason}"] += 1
-        self.batch.dead.append(DeadLetter(digest=hashlib.blake2b(msg.payload, digest_size=16).digest(),
+        self.batch.dead.append(DeadLetter(digest=blake2b(msg.payload, digest_size=16).digest(),
                                           topic=msg.topic, reason=reason, detail=detail[:1000],
                                           payload=msg.payload, seen_at=msg.arrived_at))
 

@@ -34,6 +34,7 @@ from typing import NamedTuple
 from core.ids import meter_key, split_meter_key
 from core.types import alarm_mask
 from decoders import CipherCache, DecodeError, Decoder, KeyMissingError, WrongKeyError
+from storage.registry import KeyRing
 from storage.writer import NO_ACCESS_NUMBER
 
 KeyMap = dict[tuple[str, str], tuple[bytes, ...]]
@@ -123,7 +124,7 @@ def _serve(conn: Connection) -> None:
         except (EOFError, OSError):
             return
         if kind == "keys":
-            decoder.keys = lambda manufacturer, meter_id, keys=body: keys.get((manufacturer, meter_id.upper()), ())
+            decoder.keys = KeyRing(frozenset(), body).lookup  # the registry's own look-up (ids in upper case)
         else:
             conn.send([decode_outcome(decoder, p) for p in body])
 

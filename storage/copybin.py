@@ -22,7 +22,7 @@ from typing import cast
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz counts microseconds from here
 _OID_TEXT, _OID_FLOAT4, _OID_TIMESTAMPTZ = 25, 700, 1184
 
 _NULL = struct.pack("!i", -1)
@@ -36,7 +36,7 @@ _ARRAY_HEAD = struct.Struct("!iiiiii").pack  # byte length, ndim, has-nulls, ele
 
 
 def _ts(value: datetime) -> int:
-    delta = value - _PG_EPOCH  # from its parts: 9 % fewer instructions than ``delta // timedelta(microseconds=1)``
+    delta = value - PG_EPOCH  # from its parts: 9 % fewer instructions than ``delta // timedelta(microseconds=1)``
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -54,10 +54,6 @@ def _int8(value: int | None) -> bytes:
 
 def _float8(value: float | None) -> bytes:
     return _NULL if value is None else _F64(8, value)
-
-
-def _timestamptz(value: datetime | None) -> bytes:
-    return _NULL if value is None else _I64(8, _ts(value))
 
 
 def _array(oid: int, items: list[bytes], has_null: bool) -> bytes:

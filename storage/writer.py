@@ -16,15 +16,15 @@ Deduplication, under a transaction advisory lock so concurrent workers cannot bo
 
 The default ``probe`` strategy looks everything up in one index-only query and binary-COPYs the new rows
 straight into the month's partitions; ``staging`` (and the fallback after a unique violation) COPYs into temp
-tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md for the measurements. Columns and the
-COPY plumbing live in :mod:`storage.writer_copy`.
+tables and merges with ``INSERT … ON CONFLICT DO NOTHING``. See docs/ingest.md for the measurements.
+Columns and the COPY plumbing live in :mod:`storage.writer_copy`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import cast
 
@@ -33,6 +33,7 @@ import psycopg
 from core.ids import meter_key
 from core.types import SOURCE_CODES, Reading, alarm_mask
 from storage.copybin import (
+    PG_EPOCH,
     bytea_array,
     encode_frame_rows,
     int2_array,
@@ -159,7 +160,6 @@ def frame_row(f: StoredFrame) -> tuple[object, ...]:
 
 
 _HOUR_US = 3_600_000_000
-_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def ensure_staging(conn: psycopg.Connection) -> None:
@@ -299,7 +299,7 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
         return [], 0, 0
     times = [k[1] for k in keys]
     pg_t = pg_times(times, dict(zip(map(id, frame_times), frame_t, strict=True)))
-    hours = [_PG_EPOCH + timedelta(microseconds=h * _HOUR_US) for h in {t // _HOUR_US for t in pg_t}] if native else []
+    hours = [PG_EPOCH + timedelta(microseconds=h * _HOUR_US) for h in {t // _HOUR_US for t in pg_t}] if native else []
     # The month's partitions when the batch (± the window) lies in one: probed, and COPYed into, directly.
     readings_table = _probe_table(cur, "readings", times, window)
     frames_table = _probe_table(cur, "raw_frames", frame_times, window)

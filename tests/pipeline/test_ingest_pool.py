@@ -14,7 +14,7 @@ from core.ids import meter_key
 from core.types import ALARM_BITS, Alarm, Position, RawFrame
 from core.wire import encode_frames
 from decoders.encoder import backward_volume, billing_date, billing_volume, encode_oms, flow, record, total_volume
-from pipeline.ingest_batch import BatchBuilder, Message
+from pipeline.ingest_batch import Batch, BatchBuilder, Message
 from pipeline.ingest_pool import DecodePool, known_identities, meter_identity
 from storage.registry import KeyRing
 
@@ -29,6 +29,20 @@ class _Ring:
 
     def knows(self, manufacturer: str, meter_id: str) -> bool:
         return (manufacturer, meter_id) in self.meters
+
+
+def _one_batch(ring: _Ring | KeyRing, processes: int, payloads: list[bytes]) -> Batch:
+    """``payloads`` as MQTT messages through a builder decoding in ``processes`` processes (0: in the thread),
+    taken as one batch."""
+    pool = DecodePool(processes, ring.keys) if processes else None
+    try:
+        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
+        for k, payload in enumerate(payloads):
+            builder.add(Message(k, 1, "t", payload, 0, datetime.now(UTC)))
+        return builder.take()
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _messages() -> list[bytes]:
@@ -124,14 +138,7 @@ def test_a_reading_row_carries_every_decoded_value(processes: int) -> None:
     payload = encode_frames("car-1", [RawFrame(payload=frame, received_at=T0, source="car-1", rssi_dbm=-70.0,
                                                position=Position(lat=50.06, lon=19.94))])
     ring = _Ring(frozenset({("KAM", "00000042")}), {("KAM", "00000042"): (KEY,)})
-    pool = DecodePool(processes, ring.keys) if processes else None
-    try:
-        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
-        builder.add(Message(1, 1, "t", payload, 0, T0))
-        batch = builder.take()
-    finally:
-        if pool is not None:
-            pool.close()
+    batch = _one_batch(ring, processes, [payload])
     key = meter_key("KAM", "00000042")
     alarms = ALARM_BITS[Alarm.DRY] | ALARM_BITS[Alarm.LEAK]
     assert batch.reading_rows == [(key, T0, T0, 12.345, 10.5, date(2026, 10, 31), 0.25, 0.5, alarms, 1, 7)]
@@ -156,14 +163,7 @@ def test_identities_match_exactly_when_the_registry_knows_the_meter(registry: li
 @pytest.mark.parametrize("processes", [0, 1])
 def test_a_meter_with_a_non_bcd_id_is_decoded_with_its_key_and_known(processes: int) -> None:
     ring = KeyRing(frozenset({("KAM", "1A2B3C4D")}), {("KAM", "1A2B3C4D"): (KEY,)})  # as the registry stores it
-    pool = DecodePool(processes, ring.keys) if processes else None
-    try:
-        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
-        builder.add(Message(1, 1, "t", frames_message("gw-1", [(telegram("1A2B3C4D", 1), T0)]), 0, datetime.now(UTC)))
-        batch = builder.take()
-    finally:
-        if pool is not None:
-            pool.close()
+    batch = _one_batch(ring, processes, [frames_message("gw-1", [(telegram("1A2B3C4D", 1), T0)])])
     assert [r[0] for r in batch.reading_rows] == [meter_key("KAM", "1A2B3C4D")]
 
 
@@ -181,14 +181,7 @@ def test_a_frame_whose_address_has_no_meter_key_is_kept_not_a_crash(processes: i
               _with_m_field(plain, b"\xff\x7f"),  # "___"
               telegram("00000001", 1)]
     ring = _Ring(frozenset({("KAM", "00000001")}), {("KAM", "00000001"): (KEY,)})
-    pool = DecodePool(processes, ring.keys) if processes else None
-    try:
-        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
-        builder.add(Message(1, 1, "t", frames_message("gw-1", [(f, T0) for f in frames]), 0, datetime.now(UTC)))
-        batch = builder.take()
-    finally:
-        if pool is not None:
-            pool.close()
+    batch = _one_batch(ring, processes, [frames_message("gw-1", [(f, T0) for f in frames])])
     rows = batch.frame_rows()
     assert len(rows) == 3 and len(batch.reading_rows) == 1  # the KAM telegram only
     assert batch.reading_rows[0][0] == meter_key("KAM", "00000001")
@@ -219,17 +212,9 @@ def test_a_bug_on_one_frame_or_message_is_kept_and_the_batch_goes_on(processes: 
     monkeypatch.setattr(ingest_batch.BatchBuilder, "_frame", frame)
     ids = ("00000001", "00000002")
     ring = _Ring(frozenset(("KAM", i) for i in ids), {("KAM", i): (KEY,) for i in ids})
-    pool = DecodePool(processes, ring.keys) if processes else None
-    try:
-        builder = BatchBuilder(keyring=ring, dedupe_window_s=120, pool=pool)
-        good = frames_message("gw-1", [(telegram("00000001", 1), T0), (bad_frame, T0)])
-        bad = frames_message("gw-bad", [(telegram("00000001", 2), T0)])
-        for k, payload in enumerate((good, bad)):
-            builder.add(Message(k, 1, "t", payload, 0, datetime.now(UTC)))
-        batch = builder.take()
-    finally:
-        if pool is not None:
-            pool.close()
+    good = frames_message("gw-1", [(telegram("00000001", 1), T0), (bad_frame, T0)])
+    bad = frames_message("gw-bad", [(telegram("00000001", 2), T0)])
+    batch = _one_batch(ring, processes, [good, bad])
     assert [r[0] for r in batch.reading_rows] == [meter_key("KAM", "00000001")]
     kept = {r[4]: (r[5], r[6]) for r in batch.frame_rows()}
     assert kept[bad_frame] == (FrameStatus.DECODE_ERROR, "internal: RuntimeError: boom")

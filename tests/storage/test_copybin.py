@@ -4,6 +4,7 @@ store."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
@@ -43,23 +44,31 @@ def _usual_rows(draw: st.DrawFn) -> tuple[object, ...]:
             [draw(st.floats(-200, 50, width=32))], [t], None, None, draw(st.sampled_from([None, t])))
 
 
-def _stored(conn: psycopg.Connection, table: str) -> list[tuple[object, ...]]:
-    return conn.execute(f"SELECT {', '.join(FRAME_COLUMNS)} FROM {table} ORDER BY n").fetchall()
+def _stored_both_ways(url: str, columns: Sequence[str], types: Sequence[str], rows: list[tuple[object, ...]],
+                      by_hand: Callable[[list[tuple[object, ...]]], bytes]) -> tuple[list[object], list[object]]:
+    """``rows`` COPYed into two fresh tables, through psycopg's dumpers and as ``by_hand`` encodes them; what
+    each table then holds, in row order."""
+    ddl = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+    stored = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        for table in ("by_psycopg", "by_hand"):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute(f"CREATE TABLE {table} (n serial, {ddl})")
+        with conn.cursor() as cur:
+            copy_rows(cur, "by_psycopg", columns, types, rows)
+            with cur.copy(f"COPY by_hand ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(by_hand(rows))
+        for table in ("by_psycopg", "by_hand"):
+            stored.append(conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY n").fetchall())
+    return stored[0], stored[1]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_rows() | _usual_rows(), min_size=0, max_size=6))
 def test_hand_encoded_copy_stores_what_psycopg_stores(fresh_db_url: str, rows: list[tuple[object, ...]]) -> None:
-    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
-        for table in ("by_psycopg", "by_hand"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"CREATE TABLE {table} (n serial, {_COLUMNS})")
-        with conn.cursor() as cur:
-            copy_rows(cur, "by_psycopg", FRAME_COLUMNS, FRAME_TYPES, rows)
-            with cur.copy(f"COPY by_hand ({', '.join(FRAME_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(frame_copy_data(rows))
-        assert _stored(conn, "by_hand") == _stored(conn, "by_psycopg")
-        assert len(_stored(conn, "by_hand")) == len(rows)
+    by_psycopg, by_hand = _stored_both_ways(fresh_db_url, FRAME_COLUMNS, FRAME_TYPES, rows, frame_copy_data)
+    assert by_hand == by_psycopg
+    assert len(by_hand) == len(rows)
 
 
 def test_an_rssi_beyond_float4_is_stored_as_infinity(fresh_db_url: str) -> None:
@@ -73,7 +82,6 @@ def test_an_rssi_beyond_float4_is_stored_as_infinity(fresh_db_url: str) -> None:
         assert math.isinf(value) and value < 0
 
 
-_READING_COLUMNS_DDL = ", ".join(f"{c} {t}" for c, t in zip(READING_COLUMNS, READING_TYPES, strict=True))
 _OPT_FLOAT = st.none() | st.floats(allow_nan=False)
 
 
@@ -90,14 +98,6 @@ def _reading_rows(draw: st.DrawFn) -> tuple[object, ...]:
 @given(st.lists(_reading_rows(), min_size=0, max_size=8))
 def test_hand_encoded_readings_copy_stores_what_psycopg_stores(fresh_db_url: str,
                                                                rows: list[tuple[object, ...]]) -> None:
-    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
-        for table in ("r_psycopg", "r_hand"):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"CREATE TABLE {table} (n serial, {_READING_COLUMNS_DDL})")
-        with conn.cursor() as cur:
-            copy_rows(cur, "r_psycopg", READING_COLUMNS, READING_TYPES, rows)
-            with cur.copy(f"COPY r_hand ({', '.join(READING_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(reading_copy_data(rows))
-        query = f"SELECT {', '.join(READING_COLUMNS)} FROM {{}} ORDER BY n"
-        assert conn.execute(query.format("r_hand")).fetchall() == conn.execute(query.format("r_psycopg")).fetchall()
-        assert len(conn.execute(query.format("r_hand")).fetchall()) == len(rows)
+    by_psycopg, by_hand = _stored_both_ways(fresh_db_url, READING_COLUMNS, READING_TYPES, rows, reading_copy_data)
+    assert by_hand == by_psycopg
+    assert len(by_hand) == len(rows)
