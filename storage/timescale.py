@@ -9,12 +9,13 @@ Migrations are plain SQL with hook comments the runner (:mod:`storage.migrate`) 
   native: the same relations as tables, refreshed incrementally by :mod:`storage.rollups`.
 
 The backend is chosen once, when the first migration runs, and recorded in ``odczyt_settings`` so a database
-never changes layout half-way. TimescaleDB is used when ``pg_available_extensions`` lists it (install the
-package and add ``timescaledb`` to ``shared_preload_libraries``); ``ODCZYT`` never requires it.
+never changes layout half-way. TimescaleDB is used when the package is installed (``pg_available_extensions``)
+and the server preloads it (``shared_preload_libraries``); otherwise native. odczyt never requires it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Literal
 
@@ -22,13 +23,30 @@ import psycopg
 
 Backend = Literal["timescaledb", "native"]
 ROLLUP_TZ = "Europe/Warsaw"
+log = logging.getLogger(__name__)
 _HOOK = re.compile(r"/\*@(\w+)([^*]*)\*/")
 
 
 def timescale_available(conn: psycopg.Connection) -> bool:
-    """True when the server can ``CREATE EXTENSION timescaledb``."""
+    """True when the server can ``CREATE EXTENSION timescaledb``: the package is installed AND preloaded.
+
+    An installed but not preloaded library is listed by ``pg_available_extensions`` on every server of the
+    machine, yet ``CREATE EXTENSION`` fails there; such a server gets the native backend (one log line).
+    """
     row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-    return row is not None
+    if row is None:
+        return False
+    preload = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    if preloads_timescaledb(str(preload[0] if preload else "")):
+        return True
+    log.info("timescaledb is installed but not in shared_preload_libraries: using the native backend")
+    return False
+
+
+def preloads_timescaledb(setting: str) -> bool:
+    """True when a ``shared_preload_libraries`` value names the timescaledb library."""
+    libs = {lib.strip().strip('"').rsplit("/", 1)[-1] for lib in setting.split(",")}
+    return any(lib == "timescaledb" or lib.startswith("timescaledb-") for lib in libs)
 
 
 def recorded_backend(conn: psycopg.Connection) -> Backend | None:
