@@ -1,0 +1,16 @@
+"""Readiness of the database for the API: reachable, and every numbered migration of this code applied."""
+
+from __future__ import annotations
+
+import psycopg
+
+from storage.migrate import load_migrations
+
+
+def pending_migrations(conn: psycopg.Connection) -> list[str]:
+    """Names of the migration files this code ships that the database has not applied (all when none were)."""
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    applied: set[int] = set()
+    if exists and exists[0]:
+        applied = {int(v) for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+    return [m.name for m in load_migrations() if m.version not in applied]
