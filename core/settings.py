@@ -61,12 +61,35 @@ class IngestSettings(BaseModel):
     analyze_every_s: float = Field(default=0.0, ge=0)  # 0 = the ingest service does not schedule analysis
 
 
+class OidcSettings(BaseModel):
+    """OIDC bearer tokens from the utility's identity provider (off while ``issuer`` is unset).
+
+    ``role_claim`` is a dotted path into the token (``roles``, ``realm_access.roles`` for Keycloak); each value
+    found is looked up in ``role_map`` (IdP role → odczyt role); values equal to an odczyt role name count as
+    that role when the map does not name them.
+    """
+
+    issuer: str | None = None
+    audience: str | None = None
+    jwks_url: str | None = None  # https://…/certs or file:///etc/odczyt/jwks.json
+    role_claim: str = "roles"
+    role_map: dict[str, str] = Field(default_factory=dict)
+    algorithms: tuple[str, ...] = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
+    jwks_cache_s: float = Field(default=300.0, gt=0)
+    leeway_s: float = Field(default=30.0, ge=0)
+
+
 class ApiSettings(BaseModel):
-    """HTTP API options."""
+    """HTTP API options (``odczyt serve``)."""
 
     host: str = "127.0.0.1"
-    port: int = 8080
-    token: SecretStr | None = None
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    access_log: bool = True
+    graceful_shutdown_s: float = Field(default=10.0, gt=0)
+    session_ttl_s: int = Field(default=8 * 3600, ge=60)
+    cookie_secure: bool = True  # session cookie only over HTTPS; set false for plain-HTTP local use
+    oidc: OidcSettings = OidcSettings()
 
 
 class AnalyticsSettings(BaseModel):
