@@ -2,8 +2,9 @@
 
 A compact frame carries ``signature(2) ‖ full CRC(2) ‖ values``; the signature is the CRC-16/EN-13757 of
 the DIF/VIF bytes of the equivalent full frame, which the receiver must have seen before. The cache is an
-explicit object the caller owns (the decoder keeps no state); a few Kamstrup formats are known up front
-(wmbusmeters ``driver_multical21``: hashes a8ed, c412, 61eb, d2f7).
+explicit object the caller owns (the decoder keeps no state) and holds what full frames taught; when it has no
+entry, the shipped table of known formats (:mod:`decoders.compact_table`: Multical 21, flowIQ 2101/2200,
+KWM2231, Multical 302/403) is consulted, so such frames decode on first sight.
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ from collections.abc import Iterable
 from operator import itemgetter
 
 from decoders import records as apl
+from decoders.compact_table import known_formats_by_signature
 from decoders.crc import crc16
 from decoders.errors import ApplicationError, CompactFormatUnknownError
 from decoders.model import Record
-
-KNOWN_FORMATS: tuple[str, ...] = (
-    "02FF2004134413615B6167",
-    "02FF20041392013BA1015B8101E7FF0F",
-    "02FF2004134413A1015B8101E7FF0F",
-    "02FF2004134413615B5167",
-)
-
 
 _KEY = itemgetter(0)  # Record.key
 
@@ -30,7 +24,7 @@ _KEY = itemgetter(0)  # Record.key
 class CompactFormatCache:
     """Signature → record headers, learnt from full frames (bounded; oldest entries dropped first)."""
 
-    def __init__(self, known: Iterable[str | bytes] = KNOWN_FORMATS, max_size: int = 4096) -> None:
+    def __init__(self, known: Iterable[str | bytes] = (), max_size: int = 4096) -> None:
         self._formats: dict[int, tuple[apl.Header, ...]] = {}
         self._learnt: dict[str, int] = {}  # record keys joined → signature, so a repeated layout costs one lookup
         self._max = max_size
@@ -68,11 +62,11 @@ class CompactFormatCache:
 
 
 def _known() -> dict[int, tuple[apl.Header, ...]]:
-    return {crc16(bytes.fromhex(f)): parse_format(bytes.fromhex(f)) for f in KNOWN_FORMATS}
+    return {sig: parse_format(fmt) for sig, fmt in known_formats_by_signature().items()}
 
 
 def decode_compact(payload: bytes, cache: CompactFormatCache | None) -> tuple[Record, ...]:
-    """Decode a compact payload (starting at the signature) with the cache or the known formats."""
+    """Decode a compact payload (starting at the signature) with the cache, else the shipped known formats."""
     if len(payload) < 4:
         raise ApplicationError("APL compact frame: shorter than signature + CRC")
     sig = payload[0] | payload[1] << 8

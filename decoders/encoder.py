@@ -15,6 +15,7 @@ from core.dll import add_format_a_crcs, add_format_b_crcs
 from core.ids import manufacturer_code
 from decoders import crypto, datetypes, layouts
 from decoders.crc import crc16
+from decoders.records import parse_header
 
 # --- record helpers -------------------------------------------------------------------------------
 
@@ -240,3 +241,45 @@ def _ell_ii(key: bytes | None, address: bytes, acc: int, inner: bytes) -> bytes:
     plain = crc16(inner).to_bytes(2, "little") + inner
     counter = address + bytes((cc & ~0x12 & 0xFF,)) + sn + b"\x00\x00\x00"
     return bytes((0x8D, cc, acc)) + sn + crypto.aes_ctr(key, counter, plain)
+
+
+# --- Kamstrup-style frames: ELL-II + APL without a TPL header (CI 0x78 full / 0x79 compact) --------------
+
+
+def full_and_compact_apl(records: Sequence[bytes]) -> tuple[bytes, bytes]:
+    """The same records as a full APL (``78`` + records) and as a compact one (``79`` + signature + full CRC +
+    data values only, fact sheet §2.9). Records must be plain DIF/VIF/data with fixed-length data."""
+    formats, values = bytearray(), bytearray()
+    for rec in records:
+        header, pos = parse_header(rec, 0, len(rec))
+        if pos + header.length != len(rec):
+            raise ValueError(f"record {rec.hex()} is not one fixed-length record")
+        formats += rec[:pos]
+        values += rec[pos:]
+    body = b"".join(records)
+    sig, full_crc = crc16(bytes(formats)), crc16(body)
+    return b"\x78" + body, b"\x79" + sig.to_bytes(2, "little") + full_crc.to_bytes(2, "little") + bytes(values)
+
+
+def encode_ell_apl(
+    manufacturer: str,
+    meter_id: str,
+    version: int,
+    device_type: int,
+    apl: bytes,
+    *,
+    key: bytes | None = None,
+    access_number: int = 0,
+    frame_format: str = "none",
+) -> bytes:
+    """A frame with an ELL-II (AES-CTR with ``key``, plain without) around a TPL-less APL that starts with its
+    CI (0x78 full / 0x79 compact frame, as Kamstrup meters send). Starts at the L field."""
+    m_bytes = manufacturer_code(manufacturer).to_bytes(2, "little")
+    a_bytes = _id_bytes(meter_id) + bytes((version, device_type))
+    inner = _ell_ii(key, m_bytes + a_bytes, access_number, apl)
+    frame = bytes((len(inner) + 9, 0x44)) + m_bytes + a_bytes + inner
+    if frame_format == "A":
+        return add_format_a_crcs(frame)
+    if frame_format == "B":
+        return add_format_b_crcs(frame)
+    return frame

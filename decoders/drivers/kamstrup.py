@@ -7,7 +7,10 @@ wmbusmeters ``kamwater.xmq``.
 
 from __future__ import annotations
 
+from datetime import date
+
 from core.types import Alarm
+from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -47,6 +50,32 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
+_KEY = bytes(range(16))
+# Compact frames heard before any full frame: layouts of the shipped table (decoders.compact_table), values ours.
+_MC21_FULL, _MC21_COMPACT = enc.full_and_compact_apl(
+    [
+        enc.record(0x02, b"\xff\x20", (0x0004).to_bytes(2, "little")),  # info codes: leak now
+        enc.volume(12.345),
+        enc.volume(11.002, storage=1),
+        enc.record(0x61, 0x5B, b"\x09"),
+        enc.record(0x61, 0x67, b"\x0c"),
+    ]
+)
+_FIQ_FULL, _FIQ_COMPACT = enc.full_and_compact_apl(
+    [
+        enc.record(0x04, b"\xff\x23", (0x0010).to_bytes(4, "little")),  # status: tamper
+        enc.volume(40.1, storage=1),
+        enc.record(0x52, 0x3B, (410).to_bytes(2, "little")),
+        enc.record(0x06, b"\xff\x1b", bytes(6)),
+        enc.billing_date(date(2026, 10, 1)),
+        enc.record(0x61, 0x67, b"\x0a"),
+        enc.record(0x51, 0x67, b"\x1b"),
+        enc.record(0x02, 0x3B, (35).to_bytes(2, "little")),
+        enc.volume(41.27),
+        enc.record(0x81, bytes.fromhex("01E7FF0F"), b"\x00"),
+    ]
+)
+
 DRIVER = Driver(
     name="kamwater",
     matches=(
@@ -69,6 +98,25 @@ DRIVER = Driver(
             "24442D2C692845631B168D3050209CD621B006B1140AEF4953AE5B86FAFC0B00E70705B846",
             "4E5508544202058100DFEFA06B0934A5",
             {"meter_id": "63452869", "total_m3": 474.24, "target_m3": 473.247, "alarms": []},
+        ),
+        Case(
+            enc.encode_ell_apl("KAM", "20262026", 0x1B, 0x16, _MC21_COMPACT, key=_KEY, frame_format="B").hex(),
+            _KEY.hex(),
+            {"meter_id": "20262026", "total_m3": 12.345, "target_m3": 11.002, "alarms": ["leak"]},
+            note="Multical 21 compact frame (signature a8ed) with no full frame before it; built with our encoder",
+        ),
+        Case(
+            enc.encode_ell_apl("KAW", "31003100", 0x3C, 0x16, _FIQ_COMPACT, key=_KEY, frame_format="B").hex(),
+            _KEY.hex(),
+            {
+                "meter_id": "31003100",
+                "total_m3": 41.27,
+                "target_m3": 40.1,
+                "target_date": "2026-10-01",
+                "flow_m3h": 0.035,
+                "alarms": ["tamper"],
+            },
+            note="flowIQ 2200 compact frame (signature 0905) with no full frame before it; built with our encoder",
         ),
     ),
 )
