@@ -102,9 +102,19 @@ def decode_frame(
                 return fast
         return _decode_link_frame(lk, keys, cache, ciphers)
     except DecodeError as exc:
-        if not lk.wired:
-            exc.identify(manufacturer_letters(lk.m_field), meter_id_text(lk.id_bytes))
+        _identify(exc, lk)
         raise
+
+
+def _identify(exc: DecodeError, lk: link.LinkFrame) -> None:
+    """Name the meter a failing frame came from: the TPL long header's address when the frame has one (the
+    DLL address then belongs to a radio converter or repeater, and keys are looked up by the TPL address),
+    else the link address. Wired frames have no link address."""
+    data, pos = lk.data, lk.ci_offset
+    if pos + 9 <= len(data) and (tables.ci_kind(data[pos]) or ("", ""))[1] == "long":
+        exc.identify(manufacturer_letters(data[pos + 5] | data[pos + 6] << 8), meter_id_text(data[pos + 1 : pos + 5]))
+    elif not lk.wired:
+        exc.identify(manufacturer_letters(lk.m_field), meter_id_text(lk.id_bytes))
 
 
 def _decode_link_frame(
