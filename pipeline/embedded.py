@@ -153,10 +153,13 @@ class EmbeddedPostgres:
 class EmbeddedMosquitto:
     """A private Mosquitto in ``base_dir/mqtt`` with the shipped no-loss config, on 127.0.0.1:``port``."""
 
-    def __init__(self, base_dir: Path, port: int | None = None, *, extra_conf: tuple[str, ...] = ()) -> None:
+    def __init__(self, base_dir: Path, port: int | None = None, *, extra_conf: tuple[str, ...] = (),
+                 base_conf: str | None = None, own_listener: bool = True) -> None:
         self.dir = Path(base_dir) / "mqtt"
         self.port = port or free_port()
         self.extra_conf = extra_conf  # appended after the listener line (TLS files, password_file, …)
+        self.base_conf = base_conf  # instead of the shipped no-loss config (e.g. the production one, rendered)
+        self.own_listener = own_listener  # False: base_conf declares the listeners (one of them on ``port``)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -165,9 +168,10 @@ class EmbeddedMosquitto:
 
     def _write_conf(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
-        base = resources.files("pipeline").joinpath("mosquitto.conf").read_text(encoding="utf-8")
+        base = self.base_conf or resources.files("pipeline").joinpath("mosquitto.conf").read_text(encoding="utf-8")
         conf = self.dir / "mosquitto.conf"
-        lines = [base, f"listener {self.port} 127.0.0.1", f"persistence_location {self.dir}/",
+        listener = [f"listener {self.port} 127.0.0.1"] if self.own_listener else []
+        lines = [base, *listener, f"persistence_location {self.dir}/",
                  f"log_dest file {self.dir}/mosquitto.log", "log_type error", "log_type warning",
                  *self.extra_conf]
         if os.geteuid() == 0:
