@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from collectors.private_files import private_file
 from collectors.route import Route, RouteMeter
 from core.types import LinkMode, Position, RawFrame
 
@@ -33,7 +34,7 @@ class DrivebyStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 (its -wal/-shm too), directories created 0700: addresses, positions, totals
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")

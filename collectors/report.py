@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collectors.driveby_store import DrivebyStore
+from collectors.private_files import private_dir, private_file
 
 _FIELDS = ("meter_id", "status", "address", "lat", "lon", "frames", "last_heard_at", "best_rssi_dbm", "total_m3")
 _COLORS = {"read": "#1a9850", "unread": "#d73027", "off-route": "#7f7f7f"}
@@ -89,14 +90,14 @@ def _html(route_id: str, rows: list[dict[str, object]], track: list[tuple[float,
 def write_report(store: DrivebyStore, out_dir: Path | str) -> ReportPaths:
     """Write ``<route>.csv`` and ``<route>.html`` into ``out_dir``."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     route_id = store.route().route_id or "route"
     rows, track = report_rows(store), store.track()
     csv_path, html_path = out / f"{route_id}.csv", out / f"{route_id}.html"
-    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+    with private_file(csv_path).open("w", newline="", encoding="utf-8") as fh:  # 0600: addresses, totals
         writer = csv.DictWriter(fh, fieldnames=_FIELDS)
         writer.writeheader()
         writer.writerows({k: r.get(k) for k in _FIELDS} for r in rows)
-    html_path.write_text(_html(route_id, rows, track), encoding="utf-8")
+    private_file(html_path).write_text(_html(route_id, rows, track), encoding="utf-8")
     count = {s: sum(1 for r in rows if r["status"] == s) for s in _COLORS}
     return ReportPaths(csv_path, html_path, count["read"], count["unread"], count["off-route"])

@@ -18,6 +18,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
+from collectors.private_files import private_file
 from core.types import LinkMode, Position, RawFrame
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Spool:
 
     def __init__(self, path: Path | str, *, max_frames: int = 5_000_000, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # 0600 (its -wal/-shm too), directories created 0700: frames hold meter data
         self.max_frames = max_frames
         self.dropped = 0
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
