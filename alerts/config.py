@@ -45,6 +45,8 @@ class RuleConfig:
     seasonal_lookback_days: int = 365
     silent_days_fixed: int = 2
     silent_days_driveby: int = 75
+    never_heard_days_fixed: int = 3  # installed, no reading at all since: never_heard
+    never_heard_days_driveby: int = 90
     # meter-reported flags
     flag_kinds: tuple[str, ...] = (
         "leak",

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from alerts import rules_flow, rules_register
+from alerts import rules_flow, rules_register, rules_service
 from alerts.anomaly import consumption_anomaly
 from alerts.config import RuleConfig
 from alerts.frames import DETECTION_SCHEMA, analysis_now, conform, prepare
@@ -31,6 +31,7 @@ RULES: tuple[str, ...] = (
     "meter_flags",
     "legalization",
     "consumption_anomaly",
+    "never_heard",
 )
 # rule name → the alert kinds it can raise (for auto-resolve: only kinds of rules that ran)
 KINDS: dict[str, tuple[str, ...]] = {
@@ -97,6 +98,7 @@ def evaluate(
         "meter_flags": lambda: rules_register.meter_flags(iv, cfg),
         "legalization": lambda: _legalization(meters, cfg, now),
         "consumption_anomaly": lambda: consumption_anomaly(iv, points, cfg, now),
+        "never_heard": lambda: rules_service.never_heard(points, meters, heard(), cfg, now),
     }
 
     def heard() -> pl.DataFrame:
@@ -115,6 +117,8 @@ def evaluate(
             ev.evaluated_meters[rule] = set(meters.get_column("meter_key").to_list()) if meters is not None else set()
         elif rule == "silent":
             ev.evaluated_meters[rule] = set(heard().get_column("meter_key").to_list())
+        elif rule == "never_heard":
+            ev.evaluated_meters[rule] = set(points.get_column("meter_key").to_list()) if points is not None else set()
         else:
             ev.evaluated_meters[rule] = reading_meters
     ev.detections = pl.concat(out) if out else ev.detections

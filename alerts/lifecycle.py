@@ -62,6 +62,7 @@ class Resolve:
     alert_id: int
     kind: str
     subject: str
+    resolution: str = "auto"
 
 
 @dataclass
@@ -88,12 +89,14 @@ def plan(
     evaluated: dict[str, set[int]],
     now: datetime,
     since: datetime | None,
+    removed: frozenset[int] = frozenset(),
 ) -> Plan:
     """Decide the lifecycle changes of one run.
 
     ``evaluated`` maps a kind to the meters its rule looked at: only those alerts may auto-resolve.
     Finished episodes that ended after ``since`` (the previous run) and were never raised are recorded as
-    raised-and-resolved so short events (bursts, one-off flags) are not lost between runs.
+    raised-and-resolved so short events (bursts, one-off flags) are not lost between runs. Meters in
+    ``removed`` (taken out of service) raise nothing, and their open alerts resolve as ``meter removed``.
     """
     out = Plan()
     open_by = {(a.kind, a.subject): a for a in open_alerts}
@@ -101,6 +104,8 @@ def plan(
     rows = detections.sort("kind", "meter_key", "started_at", nulls_last=True).iter_rows(named=True)
     for row in rows:
         subject = subject_of(row["kind"], row["meter_key"], row["service_point_id"])
+        if subject.startswith("m:") and row["meter_key"] in removed:
+            continue
         key = (row["kind"], subject)
         if row["active"]:
             active.add(key)
@@ -109,6 +114,9 @@ def plan(
             out.raises.append(_raise(row, subject, now, resolved=True))
     kinds = set(ran_kinds)
     for key, alert in open_by.items():
+        if alert.meter_key in removed and alert.subject.startswith("m:"):
+            out.resolutions.append(Resolve(alert.id, alert.kind, alert.subject, "meter removed"))
+            continue
         if key in active or alert.kind not in kinds:
             continue
         if alert.meter_key is None or alert.meter_key in evaluated.get(alert.kind, set()):

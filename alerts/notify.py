@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from alerts.errors import DeliveryError
+from alerts.subject import describe, links, notice_pl
 
 PAYLOAD_VERSION = 1
 
@@ -56,28 +57,40 @@ class Outcome:
         return not self.ok and self.next_attempt_at is None
 
 
+_PAYLOAD_KEYS = (
+    "id", "kind", "subject", "meter_key", "manufacturer", "meter_id", "service_point_id", "address", "customer_ref",
+    "area", "gateway_id", "incident_id", "severity", "state", "evidence", "detected_at", "opened_at",
+    "acknowledged_by", "assignee", "resolved_at", "resolution", "dismiss_reason",
+)
+
+
 def build_payload(event: str, alert: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document every channel sends for an alert ``event`` (raised, escalated, resolved …)."""
-    keys = (
-        "id",
-        "kind",
-        "subject",
-        "meter_key",
-        "service_point_id",
-        "area",
-        "severity",
-        "state",
-        "evidence",
-        "detected_at",
-        "opened_at",
-        "resolved_at",
-    )
-    body = {k: alert.get(k) for k in keys}
+    """The JSON document every channel sends for an alert ``event`` (raised, escalated, resolved …).
+
+    It names the subject (meter manufacturer + id, service point, address, customer reference, area) and
+    carries the drill-down links, so a notice is actionable without the internal meter key.
+    """
+    body = {k: alert.get(k) for k in _PAYLOAD_KEYS}
     for k in ("detected_at", "opened_at", "resolved_at"):
         value = body[k]
         if isinstance(value, datetime):
             body[k] = value.isoformat()
+    body["description"] = describe(alert)
+    body["links"] = links(alert)
     return {"version": PAYLOAD_VERSION, "event": event, "alert": body}
+
+
+def for_audience(payload: dict[str, Any], audience: str | None) -> dict[str, Any]:
+    """The payload as a subscriber of ``audience`` gets it: customers get the Polish notice, no internals."""
+    if audience != "customer":
+        return payload
+    alert = payload.get("alert", {})
+    keep = ("id", "kind", "service_point_id", "address", "manufacturer", "meter_id", "severity", "detected_at")
+    return {
+        "version": payload.get("version"), "event": payload.get("event"), "audience": "customer",
+        "alert": {k: alert.get(k) for k in keep},
+        "text_pl": notice_pl(str(payload.get("event")), alert),
+    }
 
 
 def deliver(
@@ -91,7 +104,8 @@ def deliver(
         try:
             if channel is None:
                 raise DeliveryError(f"channel {sub['channel']!r} is not configured")
-            channel.send(sub["target"], row["payload"], secret=sub.get("secret"), delivery_id=str(row["id"]))
+            payload = for_audience(row["payload"], sub.get("audience"))
+            channel.send(sub["target"], payload, secret=sub.get("secret"), delivery_id=str(row["id"]))
         except DeliveryError as exc:
             out.append(Outcome(row["id"], False, str(exc), policy.next_attempt(row["attempts"] + 1, now)))
         else:

@@ -25,6 +25,7 @@ METERS_SCHEMA: dict[str, pl.DataType] = {
     "legalization_mark_type": pl.String(),
     "legalization_mark_value": pl.String(),
     "legalized_on": pl.Date(),
+    "read_mode": pl.String(),  # 'fixed' or 'driveby': how long a never-heard meter may stay silent
 }
 # one row per installation: which meter served which service point, and whether anybody lives there
 POINTS_SCHEMA: dict[str, pl.DataType] = {

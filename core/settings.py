@@ -58,7 +58,9 @@ class IngestSettings(BaseModel):
     batch_size: int = Field(default=5000, ge=1)
     batch_ms: int = Field(default=200, ge=1)
     dedupe_window_s: float = Field(default=120.0, ge=0)
-    analyze_every_s: float = Field(default=0.0, ge=0)  # 0 = the ingest service does not schedule analysis
+    # analysis (alert rules) every 15 minutes from the ingest service; 0 = not scheduled (tests, extra workers)
+    analyze_every_s: float = Field(default=900.0, ge=0)
+    watch_gateways: bool = True  # the ingest service also reads the gateways' status topic
 
 
 class OidcSettings(BaseModel):
@@ -105,6 +107,8 @@ class AnalyticsSettings(BaseModel):
     stuck_days: int = 28
     silent_days_fixed: int = 2
     silent_days_driveby: int = 75
+    never_heard_days_fixed: int = 3  # installed this long and no reading at all: never_heard
+    never_heard_days_driveby: int = 90
     legalization_warn_days: tuple[int, ...] = (180, 90, 30)
     anomaly_ratio: float = 2.5
 
@@ -122,6 +126,23 @@ class NotifySettings(BaseModel):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     mqtt: bool = True  # publish on the MQTT broker of ``mqtt_url``
+    sms_url: str | None = None  # HTTP SMS gateway (SMSAPI-style form POST); SMS is off until set
+    sms_token: SecretStr | None = None  # bearer token, or:
+    sms_username: str | None = None
+    sms_password: SecretStr | None = None
+    sms_sender: str | None = None
+    sms_template: str | None = None  # str.format fields: event, kind, address, service_point, meter, when
+    sms_timeout_s: float = 10.0
+
+
+class GatewaySettings(BaseModel):
+    """Gateway health judged from the status topic (``odczyt gateways watch`` and the ingest service)."""
+
+    heartbeat_s: float = Field(default=60.0, gt=0)  # assumed when a heartbeat does not announce its interval
+    offline_after_heartbeats: float = Field(default=3.0, gt=1)  # no heartbeat for N× the interval: offline
+    spool_growing_heartbeats: int = Field(default=3, ge=2)  # spool deeper at each of N heartbeats: degraded
+    spool_growing_min_frames: int = Field(default=100, ge=0)  # … and at least this deep
+    history_hours: float = Field(default=24.0, gt=0)  # heartbeat history kept per gateway
 
 
 class Settings(BaseSettings):
@@ -141,3 +162,4 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     notify: NotifySettings = NotifySettings()
+    gateways: GatewaySettings = GatewaySettings()

@@ -20,10 +20,12 @@ import psycopg
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
 from alerts.channels import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
+from alerts.channels.sms import sms_channel
 from alerts.config import RuleConfig
 from alerts.engine import RULES, evaluate, kinds_of
 from alerts.lifecycle import OpenAlert, Plan, plan
 from alerts.notify import Channel, Outcome, RetryPolicy, build_payload, deliver
+from alerts.rules_service import removed_meters
 from core.settings import AnalyticsSettings, Settings
 from core.types import Severity
 from storage import alerts as store
@@ -96,7 +98,8 @@ def run_analysis(
         if since is None:
             since = store.last_analysis_now(conn) or now - timedelta(days=1)
         current = [_open_alert(a) for a in store.open_alerts(conn, kinds=ran_kinds)]
-        todo = plan(ev.detections, current, ran_kinds=ran_kinds, evaluated=evaluated, now=now, since=since)
+        todo = plan(ev.detections, current, ran_kinds=ran_kinds, evaluated=evaluated, now=now, since=since,
+                    removed=removed_meters(points, now))
         report = AnalysisReport(now=now, since=since, readings=readings.height, seconds={"load": load_s, **ev.seconds})
         _apply(conn, todo, now, report)
         store.record_analysis_run(
@@ -145,7 +148,7 @@ def _apply(conn: psycopg.Connection, todo: Plan, now: datetime, report: Analysis
         if store.escalate(conn, alert_id=e.alert_id, severity=e.severity.value, evidence=e.evidence, at=now):
             _notify(conn, e.alert_id, "escalated", now, report.escalated)
     for res in todo.resolutions:
-        if store.resolve(conn, alert_id=res.alert_id, at=now):
+        if store.resolve(conn, alert_id=res.alert_id, at=now, resolution=res.resolution):
             _notify(conn, res.alert_id, "resolved", now, report.resolved)
 
 
@@ -182,7 +185,7 @@ def dispatch_outbox(
 
 
 def configured_channels(settings: Settings) -> dict[str, Channel]:
-    """The notification channels ``settings.notify`` configures (webhook, e-mail, MQTT)."""
+    """The notification channels ``settings.notify`` configures (webhook, e-mail, MQTT, SMS)."""
     n = settings.notify
     channels: dict[str, Channel] = {}
     if n.webhook:
@@ -194,6 +197,8 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
     if n.mqtt and settings.mqtt_url:
         url = urlsplit(settings.mqtt_url)
         channels["mqtt"] = MqttChannel(url.hostname or "127.0.0.1", url.port or 1883)
+    if n.sms_url:
+        channels["sms"] = sms_channel(n)
     return channels
 
 

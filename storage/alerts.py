@@ -14,14 +14,30 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from storage import incidents
+
 _AREA_OF = """coalesce(
     (SELECT sp.area FROM service_points sp WHERE sp.id = %(sp)s),
     (SELECT sp.area FROM installations i JOIN service_points sp ON sp.id = i.service_point_id
       WHERE i.meter_key = %(meter_key)s ORDER BY i.installed_at DESC LIMIT 1))"""
+# the installation serving the meter when the condition started, else its current one
+_POINT_AT = """coalesce(%(sp)s,
+    (SELECT i.service_point_id FROM installations i WHERE i.meter_key = %(meter_key)s
+        AND i.installed_at <= %(detected_at)s AND (i.removed_at IS NULL OR i.removed_at > %(detected_at)s)
+      ORDER BY i.installed_at DESC LIMIT 1),
+    (SELECT i.service_point_id FROM installations i WHERE i.meter_key = %(meter_key)s AND i.removed_at IS NULL
+      ORDER BY i.installed_at DESC LIMIT 1))"""
+# every alert row names its subject: the meter (manufacturer + id), the service point, address, customer
+_FROM = """alerts a
+  LEFT JOIN meters m ON m.meter_key = a.meter_key
+  LEFT JOIN service_points sp ON sp.id = a.service_point_id"""
 _COLUMNS = (
-    "id, kind, subject, meter_key, service_point_id, area, severity, state, dedupe_key, evidence, "
-    "detected_at, opened_at, acknowledged_at, acknowledged_by, resolved_at, resolution"
+    "a.id, a.kind, a.subject, a.meter_key, m.manufacturer, m.meter_id, a.service_point_id, sp.address, "
+    "sp.customer_ref, a.area, a.gateway_id, a.incident_id, a.severity, a.state, a.dedupe_key, a.evidence, "
+    "a.detected_at, a.opened_at, a.acknowledged_at, a.acknowledged_by, a.assignee, a.assigned_at, "
+    "a.resolved_at, a.resolved_by, a.resolution, a.dismissed_at, a.dismissed_by, a.dismiss_reason"
 )
+UNRESOLVED = ("open", "acknowledged")
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -32,9 +48,9 @@ def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[s
 
 def open_alerts(conn: psycopg.Connection, *, kinds: list[str] | None = None) -> list[dict[str, Any]]:
     """Every alert that is open or acknowledged (optionally only of ``kinds``)."""
-    sql = f"SELECT {_COLUMNS} FROM alerts WHERE state <> 'resolved'"
+    sql = f"SELECT {_COLUMNS} FROM {_FROM} WHERE a.state IN ('open', 'acknowledged')"
     if kinds is not None:
-        return _rows(conn, sql + " AND kind = ANY(%s)", (kinds,))
+        return _rows(conn, sql + " AND a.kind = ANY(%s)", (kinds,))
     return _rows(conn, sql)
 
 
@@ -51,25 +67,26 @@ def insert_alert(
     detected_at: datetime,
     now: datetime,
     resolved: bool = False,
+    gateway_id: str | None = None,
 ) -> int | None:
-    """Raise an alert (and record the event); None when (kind, subject, dedupe_key) exists or one is open."""
+    """Raise an alert (and record the event); None when (kind, subject, dedupe_key) exists or one is open.
+
+    A meter-level alert gets the service point its meter served when the condition started (else the one it
+    serves now); the alert joins the active incident of its condition at that service point, or opens one.
+    """
     params = {
-        "kind": kind,
-        "subject": subject,
-        "meter_key": meter_key,
-        "sp": service_point_id,
-        "severity": severity,
-        "dedupe_key": dedupe_key,
-        "evidence": Jsonb(evidence),
-        "detected_at": detected_at,
-        "now": now,
-        "state": "resolved" if resolved else "open",
+        "kind": kind, "subject": subject, "meter_key": meter_key, "sp": service_point_id, "severity": severity,
+        "dedupe_key": dedupe_key, "evidence": Jsonb(evidence), "detected_at": detected_at, "now": now,
+        "state": "resolved" if resolved else "open", "gateway_id": gateway_id,
     }
+    if meter_key is not None and service_point_id is None:
+        found = conn.execute(f"SELECT {_POINT_AT}", params).fetchone()
+        params["sp"] = found[0] if found else None
     row = conn.execute(
-        f"""INSERT INTO alerts (kind, subject, meter_key, service_point_id, area, severity, state, dedupe_key,
-                               evidence, detected_at, opened_at, resolved_at, resolution)
-            VALUES (%(kind)s, %(subject)s, %(meter_key)s, %(sp)s, {_AREA_OF}, %(severity)s, %(state)s,
-                    %(dedupe_key)s, %(evidence)s, %(detected_at)s, %(now)s,
+        f"""INSERT INTO alerts (kind, subject, meter_key, service_point_id, area, gateway_id, severity, state,
+                               dedupe_key, evidence, detected_at, opened_at, resolved_at, resolution)
+            VALUES (%(kind)s, %(subject)s, %(meter_key)s, %(sp)s, {_AREA_OF}, %(gateway_id)s, %(severity)s,
+                    %(state)s, %(dedupe_key)s, %(evidence)s, %(detected_at)s, %(now)s,
                     CASE WHEN %(state)s = 'resolved' THEN %(now)s END,
                     CASE WHEN %(state)s = 'resolved' THEN 'episode over' END)
             ON CONFLICT DO NOTHING RETURNING id""",
@@ -77,10 +94,12 @@ def insert_alert(
     ).fetchone()
     if row is None:
         return None
-    _event(conn, row[0], "raised", now, severity=severity, evidence=evidence)
+    alert_id = int(row[0])
+    _event(conn, alert_id, "raised", now, severity=severity, evidence=evidence)
     if resolved:
-        _event(conn, row[0], "resolved", now, note="episode over")
-    return int(row[0])
+        _event(conn, alert_id, "resolved", now, note="episode over")
+    incidents.link(conn, alert_id=alert_id, at=now)
+    return alert_id
 
 
 def _event(
@@ -104,24 +123,27 @@ def _event(
 def escalate(conn: psycopg.Connection, *, alert_id: int, severity: str, evidence: dict[str, Any], at: datetime) -> bool:
     """Raise an open alert's severity and replace its evidence."""
     cur = conn.execute(
-        "UPDATE alerts SET severity = %s, evidence = %s WHERE id = %s AND state <> 'resolved'",
+        "UPDATE alerts SET severity = %s, evidence = %s WHERE id = %s AND state IN ('open', 'acknowledged')",
         (severity, Jsonb(evidence), alert_id),
     )
     if cur.rowcount:
         _event(conn, alert_id, "escalated", at, severity=severity, evidence=evidence)
+        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
     return bool(cur.rowcount)
 
 
 def resolve(
     conn: psycopg.Connection, *, alert_id: int, at: datetime, resolution: str = "auto", actor: str = "system"
 ) -> bool:
-    """Resolve an open or acknowledged alert; False if it was already resolved."""
+    """Resolve an open or acknowledged alert; False if it was already resolved or dismissed."""
     cur = conn.execute(
-        "UPDATE alerts SET state = 'resolved', resolved_at = %s, resolution = %s WHERE id = %s AND state <> 'resolved'",
-        (at, resolution, alert_id),
+        "UPDATE alerts SET state = 'resolved', resolved_at = %s, resolution = %s, resolved_by = %s "
+        "WHERE id = %s AND state IN ('open', 'acknowledged')",
+        (at, resolution, actor, alert_id),
     )
     if cur.rowcount:
         _event(conn, alert_id, "resolved", at, actor=actor, note=resolution)
+        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
     return bool(cur.rowcount)
 
 
@@ -136,12 +158,49 @@ def acknowledge(
     )
     if cur.rowcount:
         _event(conn, alert_id, "acknowledged", at, actor=actor, note=note)
+        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
     return get_alert(conn, alert_id=alert_id)
 
 
+def dismiss(conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str, reason: str) -> bool:
+    """Close an open or acknowledged alert as a false positive; ``reason`` is required. False if closed."""
+    if not reason.strip():
+        raise ValueError("dismissing an alert needs a reason")
+    cur = conn.execute(
+        "UPDATE alerts SET state = 'dismissed', dismissed_at = %s, dismissed_by = %s, dismiss_reason = %s "
+        "WHERE id = %s AND state IN ('open', 'acknowledged')",
+        (at, actor, reason, alert_id),
+    )
+    if cur.rowcount:
+        _event(conn, alert_id, "dismissed", at, actor=actor, note=reason)
+        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
+    return bool(cur.rowcount)
+
+
+def assign(conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str, assignee: str | None) -> bool:
+    """Give an unresolved alert to ``assignee`` (None: unassign). False if it is closed."""
+    cur = conn.execute(
+        "UPDATE alerts SET assignee = %s, assigned_at = %s WHERE id = %s AND state IN ('open', 'acknowledged')",
+        (assignee, at, alert_id),
+    )
+    if cur.rowcount:
+        _event(conn, alert_id, "assigned", at, actor=actor, note=assignee)
+    return bool(cur.rowcount)
+
+
+def comment(conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str, text: str) -> bool:
+    """Add a comment to an alert's history (in any state); False if the alert does not exist."""
+    if not text.strip():
+        raise ValueError("a comment needs text")
+    if get_alert(conn, alert_id=alert_id) is None:
+        return False
+    _event(conn, alert_id, "commented", at, actor=actor, note=text)
+    return True
+
+
 def get_alert(conn: psycopg.Connection, *, alert_id: int) -> dict[str, Any] | None:
-    """One alert by id."""
-    rows = _rows(conn, f"SELECT {_COLUMNS} FROM alerts WHERE id = %s", (alert_id,))
+    """One alert by id, with its meter, service point, address and customer reference."""
+    rows = _rows(conn, f"SELECT {_COLUMNS} FROM {_FROM} WHERE a.id = %s", (alert_id,))
     return rows[0] if rows else None
 
 
@@ -153,25 +212,43 @@ def list_alerts(
     severity: str | None = None,
     area: str | None = None,
     meter_key: int | None = None,
+    service_point_id: str | None = None,
+    manufacturer: str | None = None,
+    meter_id: str | None = None,
+    assignee: str | None = None,
+    gateway_id: str | None = None,
+    incident_id: int | None = None,
     limit: int = 100,
-    offset: int = 0,
+    after: tuple[datetime, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts, newest first, filtered by any of state, kind, severity, area, meter."""
-    where, params = [], []
+    """Alerts, newest first, filtered by any of state, kind, severity, area, meter (key, or manufacturer and
+    id), service point, assignee, gateway, incident. ``after`` is a keyset position ``(opened_at, id)``: the
+    previous page's last alert; only older alerts come back."""
+    where: list[str] = []
+    params: list[Any] = []
+    if after is not None:
+        where.append("(a.opened_at, a.id) < (%s, %s)")
+        params.extend(after)
     for col, val in (
-        ("state", state),
-        ("kind", kind),
-        ("severity", severity),
-        ("area", area),
-        ("meter_key", meter_key),
+        ("a.state", state),
+        ("a.kind", kind),
+        ("a.severity", severity),
+        ("a.area", area),
+        ("a.meter_key", meter_key),
+        ("a.service_point_id", service_point_id),
+        ("m.manufacturer", manufacturer.upper() if manufacturer else None),
+        ("m.meter_id", meter_id.upper() if meter_id else None),
+        ("a.assignee", assignee),
+        ("a.gateway_id", gateway_id),
+        ("a.incident_id", incident_id),
     ):
         if val is not None:
             where.append(f"{col} = %s")
             params.append(val)
-    sql = f"SELECT {_COLUMNS} FROM alerts"
+    sql = f"SELECT {_COLUMNS} FROM {_FROM}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return _rows(conn, sql + " ORDER BY opened_at DESC, id DESC LIMIT %s OFFSET %s", (*params, limit, offset))
+    return _rows(conn, sql + " ORDER BY a.opened_at DESC, a.id DESC LIMIT %s", (*params, limit))
 
 
 def alert_history(conn: psycopg.Connection, *, alert_id: int) -> list[dict[str, Any]]:
@@ -187,14 +264,15 @@ def summary(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Counts of unresolved alerts by kind, severity and state."""
     return _rows(
         conn,
-        "SELECT kind, severity, state, count(*) AS n FROM alerts WHERE state <> 'resolved' "
+        "SELECT kind, severity, state, count(*) AS n FROM alerts WHERE state IN ('open', 'acknowledged') "
         "GROUP BY kind, severity, state ORDER BY kind, severity, state",
     )
 
 
 def open_counts_by_kind(conn: psycopg.Connection) -> dict[str, int]:
     """Unresolved alerts per kind (the Prometheus gauge)."""
-    rows = conn.execute("SELECT kind, count(*) FROM alerts WHERE state <> 'resolved' GROUP BY kind").fetchall()
+    rows = conn.execute("SELECT kind, count(*) FROM alerts WHERE state IN ('open', 'acknowledged') "
+                        "GROUP BY kind").fetchall()
     return {k: int(n) for k, n in rows}
 
 

@@ -1,13 +1,16 @@
-"""Notification channels: webhook (signed HTTP POST), e-mail over SMTP, MQTT. Each raises DeliveryError."""
+"""Notification channels: webhook (signed HTTP POST), e-mail over SMTP, MQTT, SMS. Each raises DeliveryError."""
 
 from alerts.channels.email import EmailChannel, SmtpConfig
 from alerts.channels.mqtt import MqttChannel
+from alerts.channels.sms import SmsChannel, SmsConfig
 from alerts.channels.webhook import SIGNATURE_HEADER, WebhookChannel, sign, verify
 
 __all__ = [
     "SIGNATURE_HEADER",
     "EmailChannel",
     "MqttChannel",
+    "SmsChannel",
+    "SmsConfig",
     "SmtpConfig",
     "WebhookChannel",
     "sign",

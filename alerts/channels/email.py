@@ -25,8 +25,11 @@ class SmtpConfig:
 
 
 def render(payload: dict[str, Any]) -> tuple[str, str]:
-    """Subject and body of the message for ``payload``."""
+    """Subject and body of the message for ``payload`` (a customer's notice is the Polish text)."""
     alert = payload.get("alert", {})
+    if payload.get("audience") == "customer":
+        where = alert.get("address") or alert.get("service_point_id") or ""
+        return f"Powiadomienie o zdarzeniu w instalacji wodnej: {where}", str(payload.get("text_pl", ""))
     subject = (
         f"[odczyt] {payload.get('event', 'alert')}: {alert.get('kind')} "
         f"({alert.get('severity')}) {alert.get('subject')}"
