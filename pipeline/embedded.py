@@ -79,16 +79,35 @@ def _mosquitto_bin() -> str:
     return found
 
 
-class EmbeddedPostgres:
-    """A private PostgreSQL cluster in ``base_dir/pg`` listening on 127.0.0.1:``port``."""
+def timescaledb_installed(bindir: Path | None = None) -> bool:
+    """True when the TimescaleDB library is installed for the server in ``bindir`` (``pg_config --pkglibdir``)."""
+    pg_config = (bindir or _pg_bindir()) / "pg_config"
+    if not pg_config.exists():
+        return False
+    proc = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True, check=False)
+    return proc.returncode == 0 and bool(glob.glob(os.path.join(proc.stdout.strip(), "timescaledb*.so")))
 
-    def __init__(self, base_dir: Path, port: int | None = None, *, durable: bool = False) -> None:
+
+class EmbeddedPostgres:
+    """A private PostgreSQL cluster in ``base_dir/pg`` listening on 127.0.0.1:``port``.
+
+    ``timescaledb``: preload the TimescaleDB library (telemetry off) — None (default) does so when it is
+    installed, False never (a native-backend server), True requires it.
+    """
+
+    def __init__(self, base_dir: Path, port: int | None = None, *, durable: bool = False,
+                 timescaledb: bool | None = None) -> None:
         self.base_dir = Path(base_dir)
         self.data_dir = self.base_dir / "pg"
         self.port = port or free_port()
         self.durable = durable
         self.bindir = _pg_bindir()
         self._as_postgres = os.geteuid() == 0
+        installed = timescaledb_installed(self.bindir) if timescaledb is not False else False
+        if timescaledb and not installed:
+            raise EmbeddedServiceError("TimescaleDB is not installed for this PostgreSQL (no timescaledb*.so in "
+                                       "pg_config --pkglibdir)")
+        self.timescaledb = installed
 
     @property
     def url(self) -> str:
@@ -132,6 +151,9 @@ class EmbeddedPostgres:
         ]
         if not self.durable:
             extra += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        if self.timescaledb:
+            extra += ["shared_preload_libraries = 'timescaledb'", "timescaledb.telemetry_level = off",
+                      "timescaledb.max_background_workers = 16", "max_worker_processes = 32"]
         with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as fh:
             fh.write("\n# odczyt embedded\n" + "\n".join(extra) + "\n")
 

@@ -81,9 +81,8 @@ def maintain(conn: psycopg.Connection) -> MaintenanceReport:
         backend = timescale.recorded_backend(conn) or "native"
         created, dropped = 0, []
         if backend == "timescaledb":
-            for stmt in timescale.timescale_policy_sql(compress_after=pol.get("compress_after"), retention={
-                    "readings": pol.get("readings_retention"), "raw_frames": pol.get("raw_frames_retention")}):
-                conn.execute(stmt)
+            timescale.apply_policies(conn, compress_after=pol.get("compress_after"), retention={
+                "readings": pol.get("readings_retention"), "raw_frames": pol.get("raw_frames_retention")})
         else:
             ahead = int(pol.get("partitions_ahead_months") or 3)
             for table in ("readings", "raw_frames"):

@@ -5,6 +5,7 @@ Migrations are plain SQL with hook comments the runner (:mod:`storage.migrate`) 
 * ``/*@timeseries TABLE COLUMN CHUNK*/`` after a ``CREATE TABLE`` — TimescaleDB: ``create_hypertable`` with
   that chunk interval; native: ``PARTITION BY RANGE (COLUMN)`` with a default partition and monthly
   partitions created ahead by ``odczyt_ensure_partitions`` (re-run by :func:`storage.maintenance.maintain`).
+* ``/*@timescaledb*/ … /*@end*/`` — the SQL between them runs on TimescaleDB only (it must hold no comment).
 * ``/*@rollups*/`` — TimescaleDB: the hourly and daily continuous aggregates and their refresh policies;
   native: the same relations as tables, refreshed incrementally by :mod:`storage.rollups`.
 
@@ -79,6 +80,10 @@ def expand_hooks(sql: str, backend: Backend) -> str:
             return _timeseries(table, column, " ".join(chunk) or "7 days", backend)
         if name == "rollups":
             return _ROLLUPS_TIMESCALE if backend == "timescaledb" else _ROLLUPS_NATIVE
+        if name == "timescaledb":  # the migration's SQL between this hook and /*@end*/ runs on TimescaleDB only
+            return "" if backend == "timescaledb" else "/*"
+        if name == "end":
+            return "" if backend == "timescaledb" else "*/"
         raise ValueError(f"unknown migration hook @{name}")
 
     return _HOOK.sub(repl, sql)
@@ -143,14 +148,35 @@ CREATE TABLE rollup_dirty (bucket timestamptz PRIMARY KEY);
 """
 
 
-def timescale_policy_sql(*, compress_after: str | None, retention: dict[str, str | None]) -> list[str]:
-    """Statements that (re)install compression and retention jobs from the configured policies."""
-    stmts = []
+_JOBS = """
+SELECT j.job_id, j.hypertable_name, j.proc_name, coalesce(j.config->>'compress_after', j.config->>'drop_after')
+  FROM timescaledb_information.jobs j
+ WHERE j.proc_name IN ('policy_compression', 'policy_retention') AND j.hypertable_schema = current_schema()
+"""
+
+
+def apply_policies(conn: psycopg.Connection, *, compress_after: str | None,
+                   retention: dict[str, str | None]) -> int:
+    """Make the compression and retention jobs of ``readings`` and ``raw_frames`` match the configured policies
+    (``''``/None: no job); a job already configured so is left alone (its schedule kept). Returns jobs changed."""
+    have = {(table, proc): (job, value) for job, table, proc, value in conn.execute(_JOBS)}
+    changed = 0
     for table in ("readings", "raw_frames"):
-        stmts.append(f"SELECT remove_compression_policy('{table}', if_exists => true)")
-        if compress_after:
-            stmts.append(f"SELECT add_compression_policy('{table}', interval '{compress_after}')")
-        stmts.append(f"SELECT remove_retention_policy('{table}', if_exists => true)")
-        if retention.get(table):
-            stmts.append(f"SELECT add_retention_policy('{table}', interval '{retention[table]}')")
-    return stmts
+        for proc, want, add in (("policy_compression", compress_after, "add_compression_policy"),
+                                ("policy_retention", retention.get(table), "add_retention_policy")):
+            job, value = have.get((table, proc), (None, None))
+            if job is not None and want and _same_interval(conn, value, want):
+                continue
+            if job is None and not want:
+                continue
+            if job is not None:
+                conn.execute("SELECT delete_job(%s)", (job,))
+            if want:
+                conn.execute(f"SELECT {add}(%s, %s::interval)", (table, want))
+            changed += 1
+    return changed
+
+
+def _same_interval(conn: psycopg.Connection, a: str | None, b: str) -> bool:
+    row = conn.execute("SELECT %s::interval = %s::interval", (a, b)).fetchone()
+    return bool(row and row[0])

@@ -94,9 +94,10 @@ ON CONFLICT DO NOTHING
 # same telegram (meter, access number) within the window — only at its own time for a reading without an
 # access number (-1) — and a frame's digest within the window. The hours the readings fall in are marked dirty
 # for the rollups in the same statement (a duplicate's hour too: a needless recompute is harmless, a missed one
-# is not).
+# is not). Only the native backend has rollup_dirty: on TimescaleDB the continuous aggregates track their own
+# invalidations, and the probe runs without the CTE.
+_DIRTY_CTE = "WITH dirty AS (INSERT INTO rollup_dirty SELECT unnest(%(hours)s::timestamptz[]) ON CONFLICT DO NOTHING)"
 _PROBE = """
-WITH dirty AS (INSERT INTO rollup_dirty SELECT unnest(%(hours)s::timestamptz[]) ON CONFLICT DO NOTHING)
 SELECT s.k, s.t, s.a, NULL::bytea FROM unnest(%(k)b, %(t)b, %(a)b) AS s(k, t, a)
  WHERE EXISTS (SELECT 1 FROM {readings} r
                 WHERE r.meter_key = s.k AND r.access_number = s.a
@@ -303,7 +304,7 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     # The month's partitions when the batch (± the window) lies in one: probed, and COPYed into, directly.
     readings_table = _probe_table(cur, "readings", times, window)
     frames_table = _probe_table(cur, "raw_frames", frame_times, window)
-    sql = _PROBE.format(readings=readings_table, frames=frames_table)
+    sql = (_DIRTY_CTE if native else "") + _PROBE.format(readings=readings_table, frames=frames_table)
     params = {"hours": hours, "w": window,
               "k": Int8Array(int8_array([k[0] for k in keys])),
               "t": TimestamptzArray(pg_times_array(pg_t)),

@@ -1,6 +1,7 @@
 """Test harness: real PostgreSQL and Mosquitto, started once per session on free local ports.
 
-``ODCZYT_DATABASE_URL`` / ``ODCZYT_MQTT_URL`` point the suite at existing servers instead. Every test that
+``ODCZYT_DATABASE_URL`` / ``ODCZYT_MQTT_URL`` point the suite at existing servers instead;
+``ODCZYT_TEST_BACKEND=native|timescaledb`` picks whether the embedded PostgreSQL preloads TimescaleDB. Every test that
 needs a database gets its own (``fresh_db_url`` empty, ``db_url`` migrated). Tests that stop or restart a
 server use ``private_broker`` / ``private_pg`` so they never disturb the shared ones.
 """
@@ -48,6 +49,15 @@ class Broker:
         return f"mqtt://{self.host}:{self.port}"
 
 
+def test_backend() -> str:
+    """``ODCZYT_TEST_BACKEND``: ``native`` (default) or ``timescaledb`` — which server the embedded PostgreSQL
+    is (with or without the TimescaleDB library preloaded); ignored when ``ODCZYT_DATABASE_URL`` is set."""
+    backend = os.environ.get("ODCZYT_TEST_BACKEND", "native") or "native"
+    if backend not in ("native", "timescaledb"):
+        raise pytest.UsageError(f"ODCZYT_TEST_BACKEND must be native or timescaledb, not {backend!r}")
+    return backend
+
+
 @pytest.fixture(scope="session")
 def services_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="odczyt-test-") as d:
@@ -60,7 +70,7 @@ def pg_server(services_dir: Path) -> Iterator[PgServer]:
     if url:
         yield PgServer(admin_url=url, embedded=None)
         return
-    pg = EmbeddedPostgres(services_dir / "shared").start()
+    pg = EmbeddedPostgres(services_dir / "shared", timescaledb=test_backend() == "timescaledb").start()
     try:
         yield PgServer(admin_url=pg.url, embedded=pg)
     finally:
@@ -111,6 +121,11 @@ def migrated_template(pg_server: PgServer) -> str:
 
     name = _create_db(pg_server)
     migrate(pg_server.url_for(name))
+    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+        # TimescaleDB's scheduler keeps a session in every database with the extension, and CREATE DATABASE …
+        # TEMPLATE needs none: a template that allows no connections gets no scheduler.
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
     return name
 
 
@@ -137,7 +152,7 @@ def private_broker(tmp_path: Path) -> Iterator[EmbeddedMosquitto]:
 @pytest.fixture
 def private_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL cluster of this test's own, which the test may restart."""
-    pg = EmbeddedPostgres(tmp_path).start()
+    pg = EmbeddedPostgres(tmp_path, timescaledb=test_backend() == "timescaledb").start()
     try:
         yield pg
     finally:

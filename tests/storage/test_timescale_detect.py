@@ -33,8 +33,8 @@ def test_detection_matches_the_server(fresh_db_url: str, caplog: pytest.LogCaptu
         with caplog.at_level(logging.INFO, logger="storage.timescale"):
             available = timescale.timescale_available(conn)
         assert available is (installed and timescale.preloads_timescaledb(preload))
+        assert timescale.choose_backend(conn) == ("timescaledb" if available else "native")
         if installed and not available:
             assert "not in shared_preload_libraries" in caplog.text
-            with pytest.raises(psycopg.Error):
+            with pytest.raises(psycopg.Error):  # the loader refuses (and ends the session)
                 conn.execute("CREATE EXTENSION timescaledb")
-        assert timescale.choose_backend(conn) == ("timescaledb" if available else "native")
