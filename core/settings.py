@@ -2,12 +2,15 @@
 
 Nested groups use ``__``: ``ODCZYT_INGEST__BATCH_SIZE=500``. The two service URLs are top-level:
 ``ODCZYT_DATABASE_URL`` and ``ODCZYT_MQTT_URL``. When either is unset, ``odczyt demo`` and the test suite start
-throwaway embedded services instead.
+throwaway embedded services instead. ``ODCZYT_ENV_FILE`` (or ``odczyt --config FILE``) names the env file to
+read instead of ``./.env``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,6 +95,14 @@ class ApiSettings(BaseModel):
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     cookie_secure: bool = True  # session cookie only over HTTPS; set false for plain-HTTP local use
     oidc: OidcSettings = OidcSettings()
+    # API conventions (docs/api.md "Conventions"): CORS is off until origins are listed; the rate limit is a
+    # token bucket per credential and worker process (0 turns it off); time ranges are capped per request.
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    rate_limit_per_s: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    max_range_days: int = Field(default=400, ge=1, le=36500)  # hourly and daily consumption
+    max_range_days_coarse: int = Field(default=3660, ge=1, le=36500)  # weekly and monthly consumption
 
 
 class AnalyticsSettings(BaseModel):
@@ -163,3 +174,10 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = AnalyticsSettings()
     notify: NotifySettings = NotifySettings()
     gateways: GatewaySettings = GatewaySettings()
+
+    def __init__(self, **values: Any) -> None:
+        # ``odczyt --config FILE`` / ODCZYT_ENV_FILE: read that env file instead of ./.env, so a service does not
+        # depend on its working directory (an explicit ``_env_file=`` argument still wins)
+        if "_env_file" not in values and os.environ.get("ODCZYT_ENV_FILE"):
+            values["_env_file"] = os.environ["ODCZYT_ENV_FILE"]
+        super().__init__(**values)

@@ -1,17 +1,34 @@
 """The ``odczyt`` command: a typer app whose sub-commands live in ``pipeline/commands``.
 
 Each module there exposes ``register(app)``; they are found at start-up so each area of the code adds its
-own commands without touching this file. Settings are built here, at the entry point, and passed down.
+own commands without touching this file. Settings are built in the commands, at the entry point, and passed
+down; ``--config FILE`` (or ``ODCZYT_ENV_FILE``) names the env file every command's ``Settings()`` reads.
+
+**Errors.** :func:`main` runs the app and turns a user's or the environment's mistake into ONE line on stderr
+(``odczyt: error: …`` saying what is wrong and what to do) and exit code 2; only a bug prints a traceback.
+A command reports a mistake by raising any ``core.errors.OdczytError`` — ``core.errors.UserError`` for bad
+input, ``ConfigError`` for settings — or ``typer.BadParameter``; enum options are annotated ``Literal[...]``
+and times use ``parser=pipeline.cli_params.when``. Foreign errors that reach here are translated by
+:func:`describe`: PostgreSQL unreachable or unmigrated, settings that do not validate, missing or unreadable
+files, serial ports, refused connections. ``--verbose`` adds the traceback. In-process tests call :func:`run`.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
 import pkgutil
+import re
+import sys
+import traceback
+from importlib import metadata
+from pathlib import Path
 
 import typer
+from typer._click import exceptions as click_exc  # typer ≥ 0.29 vendors click
 
+from core.errors import OdczytError, UserError
 from pipeline import commands
 
 app = typer.Typer(
@@ -21,14 +38,38 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+EXIT_USER_ERROR = 2
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("odczyt")
+        except metadata.PackageNotFoundError:
+            version = "unknown (not installed)"
+        typer.echo(f"odczyt {version}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages (and tracebacks of errors)."),
+    config: Path = typer.Option(None, "--config", envvar="ODCZYT_ENV_FILE", metavar="FILE",
+                                help="Env file with ODCZYT_* settings (default ./.env); also ODCZYT_ENV_FILE."),
+    _show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit."),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if config is not None:
+        if not config.is_file():
+            raise UserError(f"config file {config} {'is not a file' if config.exists() else 'does not exist'} "
+                            "(--config / ODCZYT_ENV_FILE): give the path of an env file with ODCZYT_* lines")
+        with config.open(encoding="utf-8"):  # unreadable: PermissionError, reported as one line
+            pass
+        os.environ["ODCZYT_ENV_FILE"] = str(config.resolve())  # every Settings() of this process and its children
 
 
 def _register_all() -> None:
@@ -42,9 +83,114 @@ def _register_all() -> None:
 _register_all()
 
 
+_PG_UNREACHABLE = re.compile(r'connection to server (?:at "([^"]+)"(?: \([^)]*\))?, port (\d+)|on socket "([^"]+)")')
+
+
+def _postgres(exc: BaseException) -> str:
+    text = str(exc).strip()
+    where = _PG_UNREACHABLE.search(text)
+    place = "the configured address"
+    if where:
+        place = f"{where.group(1)}:{where.group(2)}" if where.group(1) else where.group(3)
+    reasons = [ln.rsplit("failed: ", 1)[1] for ln in text.splitlines() if "failed: " in ln] or [
+        ln for ln in text.splitlines() if ln.strip()][-1:]
+    reason = (reasons[-1] if reasons else type(exc).__name__).removeprefix("FATAL:").strip()
+    if "password" in reason or "does not exist" in reason or "role" in reason:
+        return f"PostgreSQL at {place} refused the connection ({reason}): check ODCZYT_DATABASE_URL"
+    return f"cannot reach PostgreSQL at {place} ({reason}): is it running? check ODCZYT_DATABASE_URL"
+
+
+def _unreachable_postgres(exc: BaseException) -> BaseException | None:
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.OperationalError) or _PG_UNREACHABLE.search(str(seen)):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _settings(exc: Exception) -> str:
+    errors = getattr(exc, "errors", lambda: [])()
+    parts = []
+    for err in errors[:3]:
+        name = "ODCZYT_" + "__".join(str(p) for p in err.get("loc", ())).upper()
+        parts.append(f"{name}: {err.get('msg')} (got {str(err.get('input'))[:40]!r})"
+                     if "url" not in name.lower() and "key" not in name.lower() and "password" not in name.lower()
+                     else f"{name}: {err.get('msg')}")
+    return "bad setting " + "; ".join(parts) + " — fix the environment or the env file (--config)"
+
+
+def _oserror(exc: OSError) -> str | None:
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+        name = exc.filename if exc.filename is not None else "file"
+        advice = {FileNotFoundError: "check the path", PermissionError: "check its owner and mode"}
+        return f"cannot open {name}: {exc.strerror or exc}: {advice.get(type(exc), 'give a file path')}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused ({exc}): is the server running? check the URL settings (ODCZYT_*_URL)"
+    return None
+
+
+def describe(exc: BaseException) -> str | None:
+    """The one-line message for an exception that is a user's or the environment's mistake, None for a bug."""
+    import psycopg
+    import pydantic
+    from pydantic_settings import SettingsError
+
+    postgres = _unreachable_postgres(exc)
+    if postgres is not None:
+        return _postgres(postgres)
+    if isinstance(exc, OdczytError):
+        return str(exc)
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return f"the database has no odczyt schema ({str(exc).splitlines()[0]}): run 'odczyt db migrate'"
+    if isinstance(exc, pydantic.ValidationError) and exc.title == "Settings":
+        return _settings(exc)
+    if isinstance(exc, SettingsError):
+        return f"bad setting: {exc} — fix the environment or the env file (--config)"
+    if type(exc).__module__.startswith("serial"):
+        return f"serial port: {exc}: check the port name, that the receiver is plugged in, and permissions"
+    if isinstance(exc, OSError):
+        return _oserror(exc)
+    return None
+
+
+def _fail(message: str, *, code: int = EXIT_USER_ERROR) -> int:
+    one_line = " ".join(message.split())
+    print(f"odczyt: error: {one_line}", file=sys.stderr)
+    return code
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the CLI with ``args`` (default ``sys.argv[1:]``) and return the exit code; see the module docstring."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="odczyt", standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        if exc.format_message().strip():  # typer's rich help prints itself and leaves the message empty
+            typer.echo(exc.format_message())
+        return EXIT_USER_ERROR
+    except click_exc.UsageError as exc:
+        path = exc.ctx.command_path if exc.ctx else "odczyt"
+        return _fail(f"{exc.format_message().replace('Value error, ', '')} (see '{path} --help')")
+    except click_exc.ClickException as exc:
+        return _fail(exc.format_message(), code=exc.exit_code)
+    except typer.Abort:
+        return _fail("aborted", code=1)
+    except Exception as exc:  # the one place foreign errors become a line or stay a traceback
+        message = describe(exc)
+        if message is None:
+            raise
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            traceback.print_exc()
+        return _fail(message)
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    sys.exit(run())
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ class CsvImportError(OdczytError):
 
     def __init__(self, path: Path, errors: list[str]) -> None:
         self.errors = errors
+        if len(errors) == 1:
+            super().__init__(f"{path}: {errors[0]}; nothing imported")
+            return
         shown = "\n  ".join(errors[:50]) + (f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else "")
         super().__init__(f"{path}: {len(errors)} error(s), nothing imported:\n  {shown}")
 

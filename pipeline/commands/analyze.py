@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UserError
 from core.settings import Settings
+from pipeline.cli_params import when
+from pipeline.commands.db import check_database_url
+
+AlertState = Literal["open", "acknowledged", "resolved", "dismissed", "all"]
+Severity = Literal["info", "warning", "critical"]
+Channel = Literal["webhook", "email", "mqtt"]
 
 
 def _db_url(settings: Settings, db_url: str | None) -> str:
     url = db_url or (settings.database_url.get_secret_value() if settings.database_url else None)
     if not url:
         raise ConfigError("no database: pass --db-url or set ODCZYT_DATABASE_URL")
-    return url
-
-
-def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return check_database_url(url, source="--db-url" if db_url else "ODCZYT_DATABASE_URL")
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Table:
@@ -44,11 +43,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("analyze")
     def analyze(
-        since: str = typer.Option(
-            None, help="record finished episodes that ended after this (ISO time); default: the previous run"
+        since: datetime = typer.Option(
+            None, parser=when, metavar="TIME",
+            help="record finished episodes that ended after this (ISO time or age like 7d); default: the previous run"
         ),
-        now: str = typer.Option(None, help="evaluate as of this time (ISO; default: now)"),
-        lookback_days: int = typer.Option(400, help="days of readings to load"),
+        now: datetime = typer.Option(None, parser=when, metavar="TIME",
+                                     help="evaluate as of this time (ISO; default: now)"),
+        lookback_days: int = typer.Option(400, min=1, help="days of readings to load"),
         db_url: str = typer.Option(None, help="PostgreSQL URL (default ODCZYT_DATABASE_URL)"),
     ) -> None:
         """Run every alert rule once and show what was raised and resolved."""
@@ -57,8 +58,8 @@ def register(app: typer.Typer) -> None:
         settings = Settings()
         report = run_analysis(
             _db_url(settings, db_url),
-            now=_when(now),
-            since=_when(since),
+            now=now,
+            since=since,
             settings=settings.analytics,
             lookback_days=lookback_days,
         )
@@ -74,17 +75,17 @@ def register(app: typer.Typer) -> None:
 
     @alerts.command("list")
     def list_(
-        state: str = typer.Option("open"),
+        state: AlertState = typer.Option("open", help="which alerts ('all': any state)"),
         kind: str = typer.Option(None),
-        limit: int = 50,
+        limit: int = typer.Option(50, min=1, max=10_000),
         db_url: str = typer.Option(None),
     ) -> None:
         """Show alerts (newest first)."""
         from storage.alerts import list_alerts
 
         with psycopg.connect(_db_url(Settings(), db_url)) as conn:
-            rows = list_alerts(conn, state=state or None, kind=kind, limit=limit)
-        Console().print(_table(f"{state or 'all'} alerts", rows, cols))
+            rows = list_alerts(conn, state=None if state == "all" else state, kind=kind, limit=limit)
+        Console().print(_table(f"{state} alerts", rows, cols))
 
     @alerts.command("ack")
     def ack(
@@ -99,7 +100,7 @@ def register(app: typer.Typer) -> None:
         with psycopg.connect(_db_url(Settings(), db_url)) as conn:
             row = acknowledge(conn, alert_id=alert_id, at=datetime.now(UTC), actor=actor, note=note)
         if row is None:
-            raise typer.BadParameter(f"alert {alert_id} not found")
+            raise UserError(f"alert {alert_id} not found or not open: see 'odczyt alerts list --state all'")
         typer.echo(f"alert {alert_id}: {row['state']}")
 
     @alerts.command("dispatch")
@@ -119,11 +120,11 @@ def register(app: typer.Typer) -> None:
 
     @alerts.command("subscribe")
     def subscribe(
-        channel: str,
+        channel: Channel,
         target: str,
         kind: list[str] = typer.Option(None),
         area: list[str] = typer.Option(None),
-        min_severity: str = "info",
+        min_severity: Severity = typer.Option("info"),
         secret: str = typer.Option(None),
         db_url: str = typer.Option(None),
     ) -> None:

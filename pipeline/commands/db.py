@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import typer
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UserError
 from core.settings import Settings
+
+
+def check_database_url(url: str, *, source: str = "ODCZYT_DATABASE_URL") -> str:
+    """``url`` if psycopg can parse it, else a :class:`ConfigError` naming ``source`` (the URL is not echoed: it
+    may hold a password)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "unparsable"
+        raise ConfigError(f"{source} is not a PostgreSQL URL ({reason.split(':')[0]}): give "
+                          "postgresql://user:password@host:5432/dbname") from None
+    return url
 
 
 def database_url(settings: Settings) -> str:
     """The configured database URL or a clear error."""
     if settings.database_url is None:
-        raise ConfigError("ODCZYT_DATABASE_URL is not set")
-    return settings.database_url.get_secret_value()
+        raise ConfigError("ODCZYT_DATABASE_URL is not set: export it (postgresql://user:password@host:5432/dbname) "
+                          "or put it in the env file (--config FILE)")
+    return check_database_url(settings.database_url.get_secret_value())
+
+
+def parse_master_key(text: str, *, source: str = "ODCZYT_MASTER_KEY") -> bytes:
+    """A 32-byte master key from 64 hex digits, or a :class:`ConfigError` naming ``source`` (never the value)."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ConfigError(f"{source} is not hexadecimal: give 64 hex digits (32 bytes), "
+                          "e.g. from 'openssl rand -hex 32'") from None
+    if len(key) != 32:
+        raise ConfigError(f"{source} has {len(key)} bytes: give 64 hex digits (32 bytes)")
+    return key
+
+
+def master_key_bytes(settings: Settings) -> bytes | None:
+    """The configured master key (``ODCZYT_MASTER_KEY``), checked, or None when it is not set."""
+    return parse_master_key(settings.master_key.get_secret_value()) if settings.master_key else None
 
 
 def register(app: typer.Typer) -> None:
@@ -39,15 +72,19 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(maintain(conn)))
 
     @db.command("policy")
-    def policy_cmd(key: str = typer.Argument(None, help="Policy to set (omit to list)."),
-                   value: str = typer.Argument(None, help="An interval such as '730 days', or '' for none.")) -> None:
+    def policy_cmd(key: str = typer.Argument(None, help="Policy to show or set (omit to list all)."),
+                   value: str = typer.Argument(None, help="An interval such as '730 days', or '' for none "
+                                                          "(omit to show the policy).")) -> None:
         """Show or set a storage policy (retention, compression, partitions ahead)."""
         import psycopg
 
-        from storage.maintenance import get_policies, set_policy
+        from storage.maintenance import POLICY_KEYS, get_policies, set_policy
 
+        if key is not None and key not in POLICY_KEYS:
+            raise UserError(f"unknown policy {key!r}: give one of {', '.join(POLICY_KEYS)}")
         with psycopg.connect(database_url(Settings()), autocommit=True) as conn:
-            if key is not None:
-                set_policy(conn, key=key, value=value or "")
+            if key is not None and value is not None:
+                set_policy(conn, key=key, value=value)
             for k, v in sorted(get_policies(conn).items()):
-                typer.echo(f"{k} = {v!r}")
+                if key is None or k == key:
+                    typer.echo(f"{k} = {v!r}")

@@ -16,9 +16,11 @@ from collectors.driveby_store import DrivebyStore
 from collectors.mqtt import MqttTarget
 from collectors.report import write_report
 from collectors.route import load_route
+from core.errors import ConfigError, OdczytError, UserError
 from core.settings import Settings
 from hardware import open_receiver
 from hardware.nmea import GpsReader
+from pipeline.cli_params import require_reachable
 
 
 def _view(session: DrivebySession, bar: Progress, task: TaskID) -> Group:
@@ -64,6 +66,30 @@ def _run(route_file: Path, store_path: Path, receiver: str, port: str, link_mode
     typer.echo(f"read {paths.read}, unread {paths.unread}, off-route {paths.off_route}: {paths.csv}, {paths.html}")
 
 
+def _existing_store(path: Path) -> DrivebyStore:
+    """Open a session store that must already exist (``sync`` and ``report`` never start an empty one)."""
+    if not path.is_file():
+        raise UserError(f"no drive-by session store at {path}: give the --store of a 'odczyt driveby run'")
+    return DrivebyStore(path)
+
+
+def _mqtt_target(settings: Settings, mqtt_url: str | None) -> MqttTarget:
+    url = mqtt_url or settings.mqtt_url
+    if not url:
+        raise ConfigError("no broker: pass --mqtt-url or set ODCZYT_MQTT_URL (mqtt://host:1883 or mqtts://…)")
+    source = "--mqtt-url" if mqtt_url else "ODCZYT_MQTT_URL"
+    try:
+        if url.split("://", 1)[0] not in ("mqtt", "mqtts", "tcp", "ssl", "tls") or "://" not in url:
+            raise ValueError("scheme")
+        target = MqttTarget.from_url(url, settings.mqtt)
+    except (ValueError, OdczytError) as exc:  # the URL itself is not echoed: it may hold a password
+        raise ConfigError(f"{source} is not a broker URL ({exc}): give mqtt://host:1883 or mqtts://host:8883") \
+            from None
+    require_reachable(target.host, target.port, what="the MQTT broker",
+                      setting=source)
+    return target
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``driveby`` command group."""
     group = typer.Typer(help="Drive-by reading: run a route, sync, report.", no_args_is_help=True)
@@ -84,8 +110,8 @@ def register(app: typer.Typer) -> None:
                  timeout_s: float = typer.Option(120.0)) -> None:
         """Upload frames the broker has not acknowledged yet (safe to re-run)."""
         settings = Settings()
-        target = MqttTarget.from_url(mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883", settings.mqtt)
-        db = DrivebyStore(store)
+        db = _existing_store(store)
+        target = _mqtt_target(settings, mqtt_url)
         try:
             result = sync(db, target, gateway_id, timeout_s=timeout_s, topic_prefix=settings.mqtt.topic_prefix)
         finally:
@@ -98,7 +124,7 @@ def register(app: typer.Typer) -> None:
     def report(store: Path = typer.Option(Path("var/driveby/session.sqlite")),
                out: Path = typer.Option(Path("var/driveby/report"))) -> None:
         """Write the CSV and HTML (SVG map) report of a session."""
-        db = DrivebyStore(store)
+        db = _existing_store(store)
         try:
             paths = write_report(db, out)
         finally:

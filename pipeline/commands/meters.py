@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from core.settings import Settings
-from pipeline.commands.db import database_url
+from pipeline.commands.db import database_url, master_key_bytes
 
 
 def register(app: typer.Typer) -> None:
@@ -21,11 +21,11 @@ def register(app: typer.Typer) -> None:
         from pipeline.registry_import import CsvImportError, import_meters_csv
 
         settings = Settings()
-        master = bytes.fromhex(settings.master_key.get_secret_value()) if settings.master_key else None
+        master = master_key_bytes(settings)
         try:
             report = import_meters_csv(database_url(settings), path, master_key=master)
-        except CsvImportError as exc:
-            typer.echo(str(exc), err=True)
+        except CsvImportError as exc:  # a report: the first line says what happened, then one line per problem
+            typer.echo(f"odczyt: error: {exc}", err=True)
             raise typer.Exit(code=2) from exc
         typer.echo(f"imported {report.lines} line(s): {report.meters} meters, {report.keys_added} new keys, "
                    f"{report.service_points} service points, {report.installations} installations")
