@@ -70,8 +70,13 @@ def _next_boundary(t: datetime, interval: str) -> datetime:
     return nxt.replace(tzinfo=t.tzinfo)
 
 
-def period_bounds(start: datetime, end: datetime, interval: str, zone: ZoneInfo) -> list[datetime]:
-    """``start``, every local ``interval`` boundary strictly inside, ``end`` (all UTC)."""
+def period_bounds(start: datetime, end: datetime, interval: str, zone: ZoneInfo,
+                  max_periods: int | None = None) -> list[datetime]:
+    """``start``, every local ``interval`` boundary strictly inside, ``end`` (all UTC).
+
+    With ``max_periods`` the list stops after that many periods: its last element is then the boundary where
+    the next page of periods starts (or ``end`` when fewer periods remain).
+    """
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
     if end <= start:
@@ -86,6 +91,8 @@ def period_bounds(start: datetime, end: datetime, interval: str, zone: ZoneInfo)
         if nxt_utc >= end:
             break
         bounds.append(nxt_utc)
+        if max_periods is not None and len(bounds) > max_periods:
+            return bounds
         local = nxt_utc.astimezone(zone)
     bounds.append(end.astimezone(UTC))
     return bounds

@@ -84,12 +84,17 @@ def _reading(row: _ReadingRow) -> Reading:
 
 
 def meter_readings(conn: psycopg.Connection, *, meter_key: int, start: datetime, end: datetime,
-                   limit: int = 10_000) -> list[Reading]:
-    """Readings of one meter with ``start <= measured_at < end``, oldest first, at most ``limit``."""
+                   limit: int = 10_000, after: datetime | None = None) -> list[Reading]:
+    """Readings of one meter with ``start <= measured_at < end``, oldest first, at most ``limit``.
+
+    ``after`` is a keyset position (the last ``measured_at`` of the previous page): only later readings come
+    back. The primary key ``(meter_key, measured_at)`` serves both the range and the order.
+    """
+    lo, strict = (after, True) if after is not None and after >= start else (start, False)
     rows = conn.execute(
         "SELECT meter_key, measured_at, received_at, total_m3, target_m3, target_date, backward_m3, flow_m3h, "
-        "alarms, source, access_number FROM readings WHERE meter_key = %s AND measured_at >= %s "
-        "AND measured_at < %s ORDER BY measured_at LIMIT %s", (meter_key, start, end, limit)).fetchall()
+        "alarms, source, access_number FROM readings WHERE meter_key = %s AND measured_at " + (">" if strict else ">=")
+        + " %s AND measured_at < %s ORDER BY measured_at LIMIT %s", (meter_key, lo, end, limit)).fetchall()
     return [_reading(r) for r in rows]
 
 
@@ -110,12 +115,21 @@ def _meter(row: Sequence[object]) -> MeterInfo:
     return MeterInfo(*values)  # type: ignore[arg-type]
 
 
-def list_meters(conn: psycopg.Connection, *, limit: int = 1000, offset: int = 0,
+def list_meters(conn: psycopg.Connection, *, limit: int = 1000, after: tuple[str, str] | None = None,
                 service_point: str | None = None) -> list[MeterInfo]:
-    """Registered meters ordered by manufacturer and id (optionally those installed at one service point)."""
-    where = "" if service_point is None else " WHERE i.service_point_id = %(sp)s"
-    rows = conn.execute(_METERS + where + " ORDER BY m.manufacturer, m.meter_id LIMIT %(limit)s OFFSET %(offset)s",
-                        {"limit": limit, "offset": offset, "sp": service_point}).fetchall()
+    """Registered meters ordered by manufacturer and id (optionally those installed at one service point).
+
+    ``after`` is a keyset position ``(manufacturer, meter_id)``: only meters after it come back (the unique
+    index on ``(manufacturer, meter_id)`` serves it).
+    """
+    where = ["true"]
+    if service_point is not None:
+        where.append("i.service_point_id = %(sp)s")
+    if after is not None:
+        where.append("(m.manufacturer, m.meter_id) > (%(a_man)s::char(3), %(a_id)s::char(8))")
+    sql = _METERS + " WHERE " + " AND ".join(where) + " ORDER BY m.manufacturer, m.meter_id LIMIT %(limit)s"
+    a_man, a_id = after if after is not None else (None, None)
+    rows = conn.execute(sql, {"limit": limit, "sp": service_point, "a_man": a_man, "a_id": a_id}).fetchall()
     return [_meter(r) for r in rows]
 
 
@@ -142,24 +156,30 @@ SELECT m.meter_key, m.manufacturer, m.meter_id, i.service_point_id, r.measured_a
                       WHERE i.meter_key = m.meter_key AND i.installed_at <= %(at)s
                         AND (i.removed_at IS NULL OR i.removed_at > %(at)s)
                       ORDER BY i.installed_at DESC LIMIT 1) i ON true
- WHERE %(keys)s::bigint[] IS NULL OR m.meter_key = ANY(%(keys)s::bigint[])
+ WHERE (%(keys)s::bigint[] IS NULL OR m.meter_key = ANY(%(keys)s::bigint[]))
+   AND (%(a_man)s::char(3) IS NULL OR (m.manufacturer, m.meter_id) > (%(a_man)s::char(3), %(a_id)s::char(8)))
  ORDER BY m.manufacturer, m.meter_id
+ LIMIT %(limit)s
 """
 
 
 def billing_readings(conn: psycopg.Connection, *, at: datetime, tz: str = DEFAULT_TZ,
                      target_date: date | None = None, meter_keys: Sequence[int] | None = None,
-                     target_search_days: int = 62) -> list[BillingReading]:
+                     target_search_days: int = 62, limit: int | None = None,
+                     after: tuple[str, str] | None = None) -> list[BillingReading]:
     """For every meter (or ``meter_keys``): the last reading at or before ``at`` and the stored target value.
 
     The target value is taken from any reading within ``target_search_days`` after the target date whose
-    ``target_date`` equals ``target_date`` (default: the local date of ``at`` in ``tz``).
+    ``target_date`` equals ``target_date`` (default: the local date of ``at`` in ``tz``). Meters come in
+    ``(manufacturer, meter_id)`` order; ``limit`` and the keyset position ``after`` page through them.
     """
     zone = ZoneInfo(tz)
     day = target_date or at.astimezone(zone).date()
     t_lo = datetime.combine(day, datetime.min.time(), zone)
+    a_man, a_id = after if after is not None else (None, None)
     params = {"at": at, "d": day, "t_lo": t_lo, "t_hi": t_lo + timedelta(days=target_search_days),
-              "keys": list(meter_keys) if meter_keys is not None else None}
+              "keys": list(meter_keys) if meter_keys is not None else None, "limit": limit,
+              "a_man": a_man, "a_id": a_id}
     out = []
     for mk, man, mid, sp, r_at, total, source, target, valid_until in conn.execute(_BILLING, params):
         billing, basis = (target, "target") if target is not None else (
@@ -191,14 +211,17 @@ def _segments(conn: psycopg.Connection, meter_key: int | None, service_point: st
 
 def consumption(conn: psycopg.Connection, *, start: datetime, end: datetime, interval: str = "day",
                 meter_key: int | None = None, service_point: str | None = None, tz: str = DEFAULT_TZ,
-                max_gap: timedelta = timedelta(hours=6)) -> list[ConsumptionPeriod]:
+                max_gap: timedelta = timedelta(hours=6), limit: int | None = None) -> list[ConsumptionPeriod]:
     """Consumption per period of one meter or of a service point (summed across meter replacements).
 
-    See :mod:`storage.consumption` for how boundary values are interpolated and when a period is estimated.
+    At most ``limit`` periods from ``start`` on (all when None): a caller pages on by asking again from the
+    last period's ``end``. See :mod:`storage.consumption` for how boundary values are interpolated and when a
+    period is estimated.
     """
     if (meter_key is None) == (service_point is None):
         raise ValueError("give exactly one of meter_key and service_point")
-    bounds = period_bounds(start, end, interval, ZoneInfo(tz))
+    bounds = period_bounds(start, end, interval, ZoneInfo(tz), max_periods=limit)
+    end = bounds[-1]
     per_segment = [segment_values(conn, seg, bounds, max_gap) for seg in _segments(conn, meter_key, service_point,
                                                                                     start, end)]
     return sum_periods(bounds, per_segment)
