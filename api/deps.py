@@ -1,7 +1,8 @@
-"""Request dependencies: a database connection from the app's pool."""
+"""Request dependencies: a database connection from the app's pool, the request id."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -17,3 +18,12 @@ def get_conn(request: Request) -> Iterator[psycopg.Connection]:
 
 
 Conn = Annotated[psycopg.Connection, Depends(get_conn)]
+
+
+def request_id(request: Request) -> str:
+    """The request's id for audit rows: the middleware's or the client's ``X-Request-ID``, else a new one."""
+    rid = getattr(request.state, "request_id", None) or request.headers.get("x-request-id", "")[:128]
+    if not rid:
+        rid = uuid.uuid4().hex
+        request.state.request_id = rid
+    return str(rid)

@@ -56,6 +56,23 @@ def json_value(value: object) -> Any:
     return value
 
 
+class HistoryEntry(NamedTuple):
+    """One meter-stored past value: a month-end / billing-date register.
+
+    ``storage`` is the storage number the meter gives it (DIF storage number for standard records; for
+    proprietary month registers, months back from the meter's date, 1 = the latest month end); ``date`` is the
+    date the value belongs to when the meter sends one (or it follows from the register), else None.
+    """
+
+    storage: int
+    date: date | None
+    value_m3: float
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"storage": self.storage, "date": json_value(self.date), "value_m3": self.value_m3}
+
+
 @dataclass(frozen=True, slots=True)
 class Telegram:
     """A decoded wM-Bus/OMS telegram, normalised across drivers.
@@ -63,7 +80,8 @@ class Telegram:
     Identity comes from the TPL long header when present (the DLL address then belongs to a radio
     converter). ``alarms`` are current conditions only; "was/previous" flags go to ``alarms_history``.
     ``payload_digest`` is blake2b-8 of the decrypted application payload (dedupe key with the meter and
-    access number).
+    access number). ``history`` lists the meter-stored past volumes (storage number, date, m³) in storage
+    order; the historic alarm flags that go with them are ``alarms_history``.
     """
 
     meter_id: str
@@ -90,6 +108,7 @@ class Telegram:
     ci: int = 0
     link_manufacturer: str = ""
     link_meter_id: str = ""
+    history: tuple[HistoryEntry, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON object the CLI prints: every field, alarms as sorted name lists."""
@@ -118,6 +137,7 @@ class Telegram:
             "ci": self.ci,
             "link_manufacturer": self.link_manufacturer,
             "link_meter_id": self.link_meter_id,
+            "history": [h.to_json_dict() for h in self.history],
         }
 
 
@@ -153,6 +173,7 @@ class _TelegramSlots:
     ci: int
     link_manufacturer: str
     link_meter_id: str
+    history: tuple[HistoryEntry, ...]
 
 
 if tuple(_TelegramSlots.__annotations__) != tuple(Telegram.__dataclass_fields__):
@@ -194,6 +215,7 @@ def telegram_from_values(values: tuple[Any, ...]) -> Telegram:
         tg.ci,
         tg.link_manufacturer,
         tg.link_meter_id,
+        tg.history,
     ) = values
     tg.__class__ = Telegram  # type: ignore[assignment]
     return tg  # type: ignore[return-value]

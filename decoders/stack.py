@@ -289,6 +289,7 @@ def _oms_telegram(head: tuple[object, ...], driver: Driver, values: tuple[Any, .
             records,
             blake2b(payload, digest_size=8).digest(),
             *tail,
+            values[10],
         )
     )
 
@@ -348,5 +349,6 @@ def _telegram(fr: Frame, driver: Driver, link_mfct: str, link_id: str) -> Telegr
             fr.ci,
             link_mfct,
             link_id,
+            tuple(get("history", ())),
         )
     )

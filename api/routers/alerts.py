@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from api.deps import Conn
+from api.auth import CurrentPrincipal, Role, require
+from api.deps import Conn, request_id
 from storage import alerts as store
+from storage import audit
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(tags=["alerts"], dependencies=[require(Role.operations)])
 State = Literal["open", "acknowledged", "resolved"]
 
 
@@ -47,7 +49,8 @@ class AlertDetailOut(AlertOut):
 
 
 class AckIn(BaseModel):
-    actor: str = "api"
+    """The acknowledging actor is the caller's credential, never a body field."""
+
     note: str | None = None
 
 
@@ -92,10 +95,18 @@ def get_alert(conn: Conn, alert_id: int) -> AlertDetailOut:
 
 
 @router.post("/v1/alerts/{alert_id}/ack", response_model=AlertOut)
-def acknowledge(conn: Conn, alert_id: int, body: AckIn | None = None) -> AlertOut:
-    """Acknowledge an open alert (idempotent for an acknowledged one; 409 for a resolved one)."""
+def acknowledge(conn: Conn, principal: CurrentPrincipal, request: Request, alert_id: int,
+                body: AckIn | None = None) -> AlertOut:
+    """Acknowledge an open alert as the caller (idempotent for an acknowledged one; 409 for a resolved one)."""
     body = body or AckIn()
-    row = store.acknowledge(conn, alert_id=alert_id, at=datetime.now(UTC), actor=body.actor, note=body.note)
+    with conn.transaction():
+        before = store.get_alert(conn, alert_id=alert_id)
+        row = store.acknowledge(conn, alert_id=alert_id, at=datetime.now(UTC), actor=principal.actor,
+                                note=body.note)
+        if before is not None and before["state"] == "open" and row is not None:
+            audit.record(conn, actor=principal.actor, action="alert.ack", subject=f"alert:{alert_id}",
+                         before={"state": before["state"]},
+                         after={"state": row["state"], "note": body.note}, request_id=request_id(request))
     if row is None:
         raise HTTPException(404, f"alert {alert_id} not found")
     if row["state"] == "resolved":

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from api.auth import Role, require
 from api.deps import Conn
 from storage.queries import billing_readings
 
@@ -31,7 +32,7 @@ class BillingReadingOut(BaseModel):
     legally_valid: bool | None
 
 
-@router.get("/billing/readings", response_model=list[BillingReadingOut])
+@router.get("/billing/readings", response_model=list[BillingReadingOut], dependencies=[require(Role.billing)])
 def get_billing(conn: Conn, at: Annotated[datetime, Query(description="Cut-off, e.g. 2026-11-30T23:59:59Z")],
                 target_date: Annotated[date | None, Query(description="Default: local date of `at`")] = None,
                 ) -> list[BillingReadingOut]:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from api.auth import CurrentPrincipal, Role, ensure_service_point, require
 from api.deps import Conn
 from storage.queries import consumption, service_point_exists
 
@@ -33,11 +34,13 @@ class ConsumptionOut(BaseModel):
     periods: list[PeriodOut]
 
 
-@router.get("/service-points/{service_point_id}/consumption", response_model=ConsumptionOut)
-def get_consumption(conn: Conn, service_point_id: str, start: Annotated[datetime, Query(alias="from")],
+@router.get("/service-points/{service_point_id}/consumption", response_model=ConsumptionOut,
+            dependencies=[require(Role.operations, Role.billing, Role.portal)])
+def get_consumption(conn: Conn, principal: CurrentPrincipal, service_point_id: str, start: Annotated[datetime, Query(alias="from")],
                     end: Annotated[datetime, Query(alias="to")],
                     interval: Literal["hour", "day", "week", "month"] = "day") -> ConsumptionOut:
     """Per-period consumption (local Europe/Warsaw periods), actual vs estimated."""
+    ensure_service_point(principal, service_point_id)
     if start.tzinfo is None or end.tzinfo is None:
         raise HTTPException(422, "from and to need a time zone")
     if end <= start or (interval == "hour" and (end - start).days > 93):

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api.auth import Role, require
 from api.deps import Conn
 from storage.queries import list_meters
 
@@ -33,7 +34,7 @@ class MeterOut(BaseModel):
     last_reading_at: datetime | None
 
 
-@router.get("/meters", response_model=list[MeterOut])
+@router.get("/meters", response_model=list[MeterOut], dependencies=[require(Role.operations, Role.billing)])
 def get_meters(conn: Conn, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
                offset: Annotated[int, Query(ge=0)] = 0) -> list[MeterOut]:
     """Registered meters, ordered by manufacturer and id."""

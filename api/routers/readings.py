@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
+from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn
+from storage.auth import meter_in_scope
 from storage.queries import find_meters, meter_readings
 
 router = APIRouter(prefix="/v1", tags=["readings"])
@@ -37,8 +39,10 @@ class MeterReadingsOut(BaseModel):
     readings: list[ReadingOut]
 
 
-@router.get("/meters/{meter_id}/readings", response_model=MeterReadingsOut)
-def get_readings(conn: Conn, meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")],
+@router.get("/meters/{meter_id}/readings", response_model=MeterReadingsOut,
+            dependencies=[require(Role.operations, Role.billing, Role.portal)])
+def get_readings(conn: Conn, principal: CurrentPrincipal,
+                 meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")],
                  start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
                  manufacturer: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
                  limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> MeterReadingsOut:
@@ -46,6 +50,12 @@ def get_readings(conn: Conn, meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f
     if start.tzinfo is None or end.tzinfo is None:
         raise HTTPException(422, "from and to need a time zone (e.g. 2026-11-01T00:00:00Z)")
     meters = find_meters(conn, meter_id=meter_id, manufacturer=manufacturer)
+    scope = principal.service_point_scope
+    if scope is not None:  # a scoped caller sees only its meters, and learns nothing about the others
+        meters = [m for m in meters if meter_in_scope(conn, meter_key=m.meter_key, service_points=scope,
+                                                      start=start, end=end)]
+        if not meters:
+            raise HTTPException(403, f"{principal.actor} may not read meter {meter_id} over this range")
     if not meters:
         raise HTTPException(404, f"no meter {meter_id}" + (f" of {manufacturer}" if manufacturer else ""))
     if len(meters) > 1:

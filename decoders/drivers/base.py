@@ -76,9 +76,9 @@ class Driver:
     cis: frozenset[int] = frozenset()
     mfct_security: bool = False
     description: str = ""
-    # Set when ``extract`` is exactly ``oms_fields(frame, *oms)`` (error-flag bits, use_status): standard
+    # Set when ``extract`` is exactly ``oms_fields(frame, *oms)`` (error-flag bits, status table): standard
     # frames of such a driver take the decoder's fused fast path (``decoders.stack._fast``).
-    oms: tuple[AlarmBits | None, bool] | None = None
+    oms: tuple[AlarmBits | None, bool | AlarmBits] | None = None
     # With ``oms``: ``extract`` is ``oms_fields(frame, *oms)`` followed by
     # ``refine(frame.records, frame.status, fields["alarms"], fields["alarms_history"])``, which only adds
     # alarms (a manufacturer's status bits or info-code record); such drivers take the fused path too.

@@ -7,12 +7,13 @@ from __future__ import annotations
 from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
+from decoders.drivers.status import BMETERS
 from decoders.frame import Frame
 
 
 def extract(frame: Frame) -> Fields:
-    """Standard OMS fields."""
-    return oms_fields(frame)
+    """Standard OMS fields, BMETERS status table."""
+    return oms_fields(frame, GENERIC_ERROR_FLAGS, use_status=BMETERS)
 
 
 _CASE = enc.encode_oms(
@@ -28,11 +29,18 @@ _CASE = enc.encode_oms(
     key=bytes(16),
 )
 
+_TAMPER = enc.encode_oms(
+    "BMT", "24360570", 0x18, 0x06, 0x7D, 0x40, [enc.volume(29.458, bcd=True)], ell="I", mode=5, key=bytes(16)
+)
+_REMOVED = enc.encode_oms(
+    "BMT", "22917370", 0x18, 0x07, 0x03, 0x08, [enc.volume(0.025, bcd=True)], ell="I", mode=5, key=bytes(16)
+)
+
 DRIVER = Driver(
     name="iwmtx5",
     matches=(Match("BMT", frozenset({0x18}), None),),
     extract=extract,
-    oms=(GENERIC_ERROR_FLAGS, True),
+    oms=(GENERIC_ERROR_FLAGS, BMETERS),
     description="Bmeters IWM-TX5 water meter.",
     cases=(
         Case(
@@ -40,6 +48,18 @@ DRIVER = Driver(
             "00" * 16,
             {"meter_id": "23329344", "total_m3": 2.007, "alarms": []},
             note="built with our encoder",
+        ),
+        Case(
+            _TAMPER.hex(),
+            "00" * 16,
+            {"meter_id": "24360570", "total_m3": 29.458, "alarms": ["tamper"]},
+            note="built with our encoder; status 0x40 = tamper",
+        ),
+        Case(
+            _REMOVED.hex(),
+            "00" * 16,
+            {"meter_id": "22917370", "total_m3": 0.025, "alarms": ["removed"]},
+            note="built with our encoder; status 0x08 = module removed per BMeters, not a permanent error",
         ),
     ),
 )

@@ -14,13 +14,18 @@ from typing import Any
 from core.types import Alarm
 from decoders import records as apl
 from decoders.drivers.base import AlarmBits, Fields
+from decoders.drivers.status import STANDARD
 from decoders.errors import ApplicationError
 from decoders.frame import Frame
-from decoders.model import Record, Value
+from decoders.model import HistoryEntry, Record, Value
 
-# TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits).
-STATUS_BITS = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x10: Alarm.ERROR})
+# TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits); per-manufacturer
+# readings of the byte are in ``decoders.drivers.status``.
+STATUS_BITS = STANDARD
 _STATUS_MASK = sum(STATUS_BITS.current)  # bits that can raise an alarm; a status without them needs no look-up
+# How a driver reads the TPL status byte: True = the standard bits above, False = not an alarm source (the
+# manufacturer uses the byte otherwise), or the manufacturer's own table (``decoders.drivers.status``).
+Status = bool | AlarmBits
 # Without a meter-specific table any error flag means "error".
 GENERIC_ERROR_FLAGS = AlarmBits(current={0xFFFFFFFF: Alarm.ERROR})
 
@@ -87,7 +92,7 @@ def oms_values(
     records: tuple[Record, ...],
     status: int | None,
     error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS,
-    use_status: bool = True,
+    use_status: Status = True,
 ) -> tuple[Any, ...]:
     """The standard fields as a tuple in :data:`OMS_FIELDS` order (alarm sets mutable); see :func:`oms_fields`.
 
@@ -110,31 +115,26 @@ State = tuple[list[Record | None], list[int], dict[int, list[Record | None]]]
 
 
 def oms_finish(
-    state: State, status: int | None, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, use_status: bool = True
+    state: State, status: int | None, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, use_status: Status = True
 ) -> tuple[Any, ...]:
     """:func:`oms_values` from what its record pass collected: first records per slot, error-flag values,
     billing-date records per storage."""
     first, flags, stored = state
     target: float | None = None
     target_date: date | None = None
+    registers: tuple[HistoryEntry, ...] = ()
     if stored:  # billing-date target: the lowest storage ≥ 1 with a numeric volume, and that storage's date
-        for s in sorted(stored) if len(stored) > 1 else stored:
-            vol_rec, date_rec, datetime_rec = stored[s]
-            target = _float(vol_rec)
-            if target is None:
-                continue
-            when = date_rec or datetime_rec
-            if when is not None:
-                value = when[10]
-                if isinstance(value, datetime):
-                    target_date = value.date()
-                elif isinstance(value, date):
-                    target_date = value
-            break
+        registers = stored_history(stored)
+        if registers:
+            target, target_date = registers[0][2], registers[0][1]
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
-    if use_status and status is not None and status & _STATUS_MASK:
-        STATUS_BITS.apply(status, alarms, set())
+    if use_status and status:
+        if use_status is True:
+            if status & _STATUS_MASK:
+                STATUS_BITS.apply(status, alarms, history)
+        else:
+            use_status.apply(status, alarms, history)
     if error_flags is not None:
         for value in flags:
             if value:  # no bit set, no alarm
@@ -151,7 +151,28 @@ def oms_finish(
         history,
         int(battery[10]) if battery and isinstance(battery[10], int) else None,
         None if voltage is None else _float(voltage),
+        registers,
     )
+
+
+def _record_date(rec: Record | None) -> date | None:
+    if rec is None:
+        return None
+    value = rec[10]
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
+
+
+def stored_history(stored: dict[int, list[Record | None]]) -> tuple[HistoryEntry, ...]:
+    """Storage ≥ 1 volumes with their storage's date (type G date, else date-time), in storage order."""
+    out = []
+    for s in sorted(stored) if len(stored) > 1 else stored:
+        vol_rec, date_rec, datetime_rec = stored[s]
+        value = _float(vol_rec)
+        if value is not None:
+            out.append(HistoryEntry(s, _record_date(date_rec or datetime_rec), value))
+    return tuple(out)
 
 
 def _observe(r: Record, first: list[Record | None], flags: list[int], stored: dict[int, list[Record | None]]) -> None:
@@ -291,9 +312,12 @@ OMS_FIELDS = (
     "alarms_history",
     "battery_days",
     "battery_v",
+    "history",
 )
 
 
-def oms_fields(frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: bool = True) -> Fields:
+def oms_fields(
+    frame: Frame, error_flags: AlarmBits | None = GENERIC_ERROR_FLAGS, *, use_status: Status = True
+) -> Fields:
     """Extract the standard fields from a frame's records and status byte."""
     return dict(zip(OMS_FIELDS, oms_values(frame.records, frame.status, error_flags, use_status), strict=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,17 +24,20 @@ with warnings.catch_warnings():  # starlette ≥ 1 asks for httpx2, which is not
     from fastapi.testclient import TestClient
 
 
-def test_list_ack_and_dashboard(db_url: str) -> None:
+def test_list_ack_and_dashboard(db_url: str, make_api_key: Callable[..., str]) -> None:
     seed_registry(db_url, [(A, "SP-A", True), (B, "SP-B", True)])
     add_readings(db_url, A, T0, [0.05] * 30, 100.0)
     run_analysis(db_url, now=T0 + timedelta(hours=30), registry=CollectorRegistry())
-    with TestClient(create_app(db_url, registry=CollectorRegistry())) as client:
+    key = make_api_key(db_url, "operations", name="dispatch-desk")
+    with TestClient(create_app(db_url, registry=CollectorRegistry()),
+                    headers={"Authorization": f"Bearer {key}"}) as client:
         leaks = client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json()
         assert [(a["meter_key"], a["severity"]) for a in leaks] == [(A, "warning")]
         assert leaks[0]["evidence"]["min_flow_m3h"] == 0.05
         alert_id = leaks[0]["id"]
-        acked = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "jan"}).json()
-        assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "jan"
+        acked = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "jan", "note": "crew sent"}).json()
+        # the actor is the credential's, a body field naming someone else is ignored
+        assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "key:dispatch-desk"
         detail = client.get(f"/v1/alerts/{alert_id}").json()
         assert [e["event"] for e in detail["history"]] == ["raised", "acknowledged"]
         assert client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json() == []

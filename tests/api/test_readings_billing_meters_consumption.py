@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,9 +33,11 @@ def _setup(db_url: str, tmp: Path) -> None:
         write_batch(conn, readings=rows)
 
 
-def test_endpoints(db_url: str, tmp_path: Path) -> None:
+def test_endpoints(db_url: str, tmp_path: Path, make_api_key: Callable[..., str]) -> None:
     _setup(db_url, tmp_path)
-    with TestClient(create_app(db_url, registry=CollectorRegistry())) as client:
+    key = make_api_key(db_url, "billing")
+    with TestClient(create_app(db_url, registry=CollectorRegistry()),
+                    headers={"Authorization": f"Bearer {key}"}) as client:
         assert len(client.get("/v1/meters").json()) == 2
         ambiguous = client.get("/v1/meters/00000001/readings", params={"from": "2026-11-01T00:00:00Z",
                                                                       "to": "2026-11-02T00:00:00Z"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import date
 
 import pytest
 
@@ -15,7 +16,7 @@ from decoders import Decoder, KeyLookup, crypto, decode, diehl
 from decoders.ciphers import CipherCache
 from decoders.crc import block_ok, checks_ok, crc16, span_checks
 from decoders.drivers import ALL_DRIVERS
-from decoders.model import Telegram, telegram_from_values
+from decoders.model import HistoryEntry, Telegram, telegram_from_values
 
 RNG = random.Random(1357)
 
@@ -136,6 +137,7 @@ def test_prios_byte_tables_match_the_bitwise_lfsr(n: int) -> None:
 def test_telegram_from_values_equals_the_constructor() -> None:
     values = ("12345678", "APA", 1, 7, "water", 3, 0, 5, "oms", 1.5, 1.0, None, None, 0.25, None)
     values += (frozenset(), frozenset(), 100, 3.6, (), b"12345678", 0x7A, "APA", "12345678")
+    values += ((HistoryEntry(1, date(2026, 10, 31), 0.75),),)
     built = telegram_from_values(values)
     assert built == Telegram(*values)
     assert hash(built) == hash(Telegram(*values))

@@ -18,7 +18,7 @@ from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, STATUS_BITS, number, oms_finish, oms_values, parse_oms
 from decoders.errors import ApplicationError
-from decoders.model import Record
+from decoders.model import HistoryEntry, Record
 from decoders.records import parse_records
 
 _STORED = frozenset({"volume", "date", "datetime"})
@@ -45,8 +45,7 @@ def _reference(
         old = first.get(q)
         if old is None or (old.function != "instantaneous" and r.function == "instantaneous"):
             first[q] = r
-    target: float | None = None
-    target_date: date | None = None
+    registers = []
     for s in sorted(stored):
         vol = number(stored[s].get("volume"))
         if vol is None:
@@ -55,8 +54,8 @@ def _reference(
         value = when.value if when else None
         if isinstance(value, datetime):
             value = value.date()
-        target, target_date = vol, value if isinstance(value, date) else None
-        break
+        registers.append(HistoryEntry(s, value if isinstance(value, date) else None, vol))
+    target, target_date = (registers[0].value_m3, registers[0].date) if registers else (None, None)
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status and status is not None:
@@ -77,6 +76,7 @@ def _reference(
         history,
         int(battery.value) if battery and isinstance(battery.value, int) else None,
         number(first.get("voltage")),
+        tuple(registers),
     )
 
 
