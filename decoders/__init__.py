@@ -17,14 +17,16 @@ from decoders.errors import (
     DecodeError,
     DriverError,
     EllError,
+    InputError,
     KeyMissingError,
     LinkLayerError,
     SecurityError,
     TplError,
     WrongKeyError,
 )
+from decoders.hexinput import frame_from_hex
 from decoders.keys import KeyLookup, static_keys
-from decoders.model import Record, Telegram
+from decoders.model import HistoryEntry, Record, Telegram
 from decoders.stack import decode_frame
 
 __all__ = [
@@ -37,6 +39,8 @@ __all__ = [
     "Decoder",
     "DriverError",
     "EllError",
+    "HistoryEntry",
+    "InputError",
     "KeyLookup",
     "KeyMissingError",
     "LinkLayerError",
@@ -46,6 +50,7 @@ __all__ = [
     "TplError",
     "WrongKeyError",
     "decode",
+    "frame_from_hex",
     "static_keys",
 ]
 

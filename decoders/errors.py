@@ -79,3 +79,9 @@ class DriverError(DecodeError):
     """A meter driver could not interpret a (proprietary) payload."""
 
     layer = "driver"
+
+
+class InputError(DecodeError):
+    """The text given as a frame is not a hex frame (see :func:`decoders.hexinput.frame_from_hex`)."""
+
+    layer = "input"
