@@ -8,6 +8,7 @@ docs/schema.md; only ``manufacturer`` and ``meter_id`` are required.
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,8 +17,9 @@ from pathlib import Path
 import psycopg
 
 from core.errors import OdczytError
+from core.ids import split_meter_key
 from storage import registry
-from storage.errors import StorageError
+from storage.errors import RegistryError, StorageError
 from storage.legalization import valid_until
 
 COLUMNS = (
@@ -58,6 +60,8 @@ class _Parsed:
     keys: dict[int, bytes] = field(default_factory=dict)
     points: dict[str, registry.ServicePoint] = field(default_factory=dict)
     installs: dict[tuple[str, datetime], registry.Installation] = field(default_factory=dict)
+    key_lines: dict[int, int] = field(default_factory=dict)  # meter key → the line that gave its AES key
+    install_lines: dict[tuple[str, datetime], int] = field(default_factory=dict)
 
 
 class _Row:
@@ -78,10 +82,16 @@ class _Row:
         if value is None:
             return None
         try:
-            return _CONVERTERS[kind](value)
+            result = _CONVERTERS[kind](value)
         except (ValueError, TypeError) as exc:
             self.bad(name, f"{value!r} is not a valid {kind if isinstance(kind, str) else kind.__name__} ({exc})")
             return None
+        if name in _BOUNDS and isinstance(result, float):
+            low, high, low_ok = _BOUNDS[name]
+            if not (low <= result if low_ok else low < result) or result > high:
+                self.bad(name, f"{value!r} is out of range ({'[' if low_ok else '('}{low:g}, {high:g}])")
+                return None
+        return result
 
 
 def _timestamp(value: str) -> datetime:
@@ -104,9 +114,19 @@ def _int(value: str) -> int:
     return int(value, 16) if value.lower().startswith("0x") else int(value)
 
 
+def _finite(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
 _CONVERTERS: dict[type | str, Callable[[str], object]] = {
-    int: _int, float: float, date: date.fromisoformat, "timestamp": _timestamp, bool: _bool,
+    int: _int, float: _finite, date: date.fromisoformat, "timestamp": _timestamp, bool: _bool,
 }
+# what a plausible value is (1e308 is finite but no meter's reading): low, high, inclusive low
+_BOUNDS = {"q3_m3h": (0.0, 10_000.0, False), "initial_m3": (0.0, 1e9, True), "final_m3": (0.0, 1e9, True),
+           "lat": (-90.0, 90.0, True), "lon": (-180.0, 180.0, True)}
 
 
 def _parse_meter(row: _Row) -> registry.Meter | None:
@@ -128,9 +148,7 @@ def _parse_meter(row: _Row) -> registry.Meter | None:
     read_mode = row.text("read_mode") or "fixed"
     if read_mode not in ("fixed", "driveby"):
         row.bad("read_mode", f"{read_mode!r} is not fixed or driveby")
-    q3 = row.convert("q3_m3h", float)
-    if q3 is not None and q3 <= 0:  # type: ignore[operator]
-        row.bad("q3_m3h", "must be positive")
+    q3 = row.convert("q3_m3h", float)  # bounds: positive, at most 10,000 m³/h
     return registry.Meter(
         manufacturer=man, meter_id=mid.upper(), version=row.convert("version", int),  # type: ignore[arg-type]
         device_type=row.convert("device_type", int), model=row.text("model"),  # type: ignore[arg-type]
@@ -175,6 +193,7 @@ def _parse_place(row: _Row, meter: registry.Meter, parsed: _Parsed) -> None:
         row.bad("removed_at", "must be after installed_at")
     if (sp_id, installed) in parsed.installs:
         row.bad("installed_at", f"service point {sp_id} already has an installation at {installed}")
+    parsed.install_lines[(sp_id, installed)] = row.line  # type: ignore[index]
     parsed.installs[(sp_id, installed)] = registry.Installation(  # type: ignore[index]
         service_point_id=sp_id, meter_key=meter.meter_key, installed_at=installed,  # type: ignore[arg-type]
         removed_at=removed, initial_m3=row.convert("initial_m3", float) or 0.0,  # type: ignore[arg-type]
@@ -204,6 +223,7 @@ def parse_csv(path: Path) -> tuple[_Parsed, int]:
                 parsed.meters[meter.meter_key] = meter
                 if key is not None:
                     parsed.keys[meter.meter_key] = key
+                    parsed.key_lines[meter.meter_key] = reader.line_num
                 _parse_place(row, meter, parsed)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CsvImportError(path, [f"cannot read the file: {exc}"]) from exc
@@ -212,19 +232,82 @@ def parse_csv(path: Path) -> tuple[_Parsed, int]:
     return parsed, lines
 
 
+def _label(meter_key: int) -> str:
+    man, mid = split_meter_key(meter_key)
+    return f"meter {man} {mid}"
+
+
+def _foreign_key_errors(conn: psycopg.Connection, parsed: _Parsed, master_key: bytes) -> list[str]:
+    """Refuse to seal keys under a master key other than the registry's (a worker could open only one set)."""
+    elsewhere = registry.keys_sealed_elsewhere(conn, master_key=master_key)
+    if not elsewhere:
+        return []
+    mine = registry.master_key_id(master_key)
+    errors = [f"line {line}: key_hex: the stored keys of {_label(mk)} were sealed under another master key "
+              f"(fingerprint {elsewhere[mk]}), not ODCZYT_MASTER_KEY (fingerprint {mine})"
+              for mk, line in sorted(parsed.key_lines.items(), key=lambda kv: kv[1]) if mk in elsewhere]
+    if not errors:
+        first = min(parsed.key_lines.values())
+        errors = [f"line {first}: key_hex: the registry's keys were sealed under another master key (fingerprint "
+                  f"{next(iter(elsewhere.values()))}), not ODCZYT_MASTER_KEY (fingerprint {mine}): set that key"]
+    return errors
+
+
+def _overlap_errors(conn: psycopg.Connection, parsed: _Parsed) -> list[str]:
+    """One meter at two service points at once, or two meters at one service point at once (after writing)."""
+    errors = []
+    pairs = registry.overlapping_installations(conn, meter_keys=parsed.meters.keys(), service_points=parsed.points)
+    for a, b in pairs:
+        keys = ((a.service_point_id, a.installed_at), (b.service_point_id, b.installed_at))
+        if not any(k in parsed.install_lines for k in keys):
+            continue  # an overlap the registry already had: not this file's doing
+        where = [f"line {parsed.install_lines[k]}" if k in parsed.install_lines else "the registry" for k in keys]
+        line = min(parsed.install_lines[k] for k in keys if k in parsed.install_lines)
+        what = (f"{_label(a.meter_key)} is installed at {a.service_point_id} and {b.service_point_id} at once"
+                if a.meter_key == b.meter_key else
+                f"{_label(a.meter_key)} and {_label(b.meter_key)} are both installed at {a.service_point_id}")
+        errors.append(f"line {line}: installed_at: {what} (installations of {where[0]} from "
+                      f"{a.installed_at:%Y-%m-%d %H:%M} and {where[1]} from {b.installed_at:%Y-%m-%d %H:%M} overlap)")
+    return errors
+
+
+def _write(conn: psycopg.Connection, parsed: _Parsed, master_key: bytes | None, path: Path) -> int:
+    if parsed.keys and master_key is not None and (errors := _foreign_key_errors(conn, parsed, master_key)):
+        raise CsvImportError(path, errors)
+    registry.upsert_meters(conn, meters=parsed.meters.values())
+    added = 0
+    for mk, key in parsed.keys.items():
+        try:
+            added += registry.add_key(conn, meter_key=mk, aes_key=key, master_key=master_key)  # type: ignore[arg-type]
+        except RegistryError as exc:
+            raise CsvImportError(path, [f"line {parsed.key_lines[mk]}: key_hex: {exc}"]) from exc
+    registry.upsert_service_points(conn, points=parsed.points.values())
+    registry.upsert_installations(conn, installations=parsed.installs.values())
+    if errors := _overlap_errors(conn, parsed):
+        raise CsvImportError(path, errors)
+    if parsed.keys and master_key is not None:  # every key of these meters opens under the current master key
+        bad = registry.unopenable_keys(conn, master_key=master_key, meter_keys=parsed.keys)
+        if bad:
+            raise CsvImportError(path, [f"line {parsed.key_lines[mk]}: key_hex: a stored key of {_label(mk)} "
+                                        "does not open with ODCZYT_MASTER_KEY" for mk in bad])
+    return added
+
+
 def import_meters_csv(db_url: str, path: Path, *, master_key: bytes | None) -> ImportReport:
-    """Validate ``path`` and write it in one transaction; raise :class:`CsvImportError` / ``StorageError``."""
+    """Validate ``path`` and write it in one transaction; raise :class:`CsvImportError` / ``StorageError``.
+
+    Beyond the file's own checks, nothing is written when a key would be sealed under a master key other than
+    the registry's, when a stored key of the file's meters does not open, or when installations overlap (one
+    meter at two service points at once, two meters at one service point at once, in the file or with the
+    registry); each problem names its line.
+    """
     parsed, lines = parse_csv(Path(path))
     if parsed.keys and master_key is None:
         raise CsvImportError(Path(path), ["the file has keys but no master key is configured "
                                           "(ODCZYT_MASTER_KEY, 64 hex digits)"])
     try:
         with psycopg.connect(db_url) as conn, conn.transaction():
-            registry.upsert_meters(conn, meters=parsed.meters.values())
-            added = sum(registry.add_key(conn, meter_key=mk, aes_key=key, master_key=master_key)  # type: ignore[arg-type]
-                        for mk, key in parsed.keys.items())
-            registry.upsert_service_points(conn, points=parsed.points.values())
-            registry.upsert_installations(conn, installations=parsed.installs.values())
+            added = _write(conn, parsed, master_key, Path(path))
     except psycopg.Error as exc:
         raise StorageError(f"{path}: import rolled back: {exc}") from exc
     return ImportReport(lines, len(parsed.meters), added, len(parsed.points), len(parsed.installs))

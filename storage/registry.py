@@ -87,21 +87,59 @@ def _check_master(master_key: bytes) -> AESGCM:
     return AESGCM(master_key)
 
 
+def seal_secret(master_key: bytes, *, context: bytes, secret: bytes) -> bytes:
+    """Encrypt any secret for storage: ``nonce(12) || AES-256-GCM(master_key, secret, aad=context)``; the
+    ``context`` (the row it belongs to) makes a sealed value copied to another row fail to open."""
+    nonce = os.urandom(12)
+    return nonce + _check_master(master_key).encrypt(nonce, secret, context)
+
+
+def open_secret(master_key: bytes, *, context: bytes, sealed: bytes, what: str) -> bytes:
+    """Decrypt a value sealed by :func:`seal_secret`; :class:`RegistryError` naming ``what`` when the master key
+    is wrong or the row was tampered with."""
+    try:
+        return _check_master(master_key).decrypt(sealed[:12], sealed[12:], context)
+    except InvalidTag as exc:
+        raise RegistryError(f"{what} does not open with this master key") from exc
+
+
 def seal_key(master_key: bytes, meter_key: int, aes_key: bytes) -> bytes:
     """Encrypt a meter's AES key for storage."""
     if len(aes_key) not in (16, 32):
         raise RegistryError(f"meter key must be 16 or 32 bytes, got {len(aes_key)}")
-    nonce = os.urandom(12)
-    return nonce + _check_master(master_key).encrypt(nonce, aes_key, meter_key.to_bytes(8, "big"))
+    return seal_secret(master_key, context=meter_key.to_bytes(8, "big"), secret=aes_key)
 
 
 def open_key(master_key: bytes, meter_key: int, sealed: bytes) -> bytes:
     """Decrypt a stored key; :class:`RegistryError` when the master key is wrong or the row was tampered."""
-    try:
-        return _check_master(master_key).decrypt(sealed[:12], sealed[12:], meter_key.to_bytes(8, "big"))
-    except InvalidTag as exc:
-        man, mid = split_meter_key(meter_key)
-        raise RegistryError(f"key of meter {man} {mid} does not open with this master key") from exc
+    man, mid = split_meter_key(meter_key)
+    return open_secret(master_key, context=meter_key.to_bytes(8, "big"), sealed=bytes(sealed),
+                       what=f"key of meter {man} {mid}")
+
+
+def check_master_key(conn: psycopg.Connection, *, master_key: bytes | None) -> int:
+    """Refuse a master key that cannot open the registry's sealed keys; return how many keys are sealed.
+
+    :class:`RegistryError` when keys are sealed but ``master_key`` is None (every frame would be stored as
+    "key missing"), or when ``master_key``'s fingerprint is not the ``master_key_id`` the keys were sealed
+    under (every key would fail to open).
+    """
+    rows = conn.execute("SELECT master_key_id, count(*) FROM meter_keys GROUP BY master_key_id "
+                        "ORDER BY count(*) DESC").fetchall()
+    sealed = sum(int(n) for _, n in rows)
+    if not sealed:
+        return 0
+    if master_key is None:
+        raise RegistryError(f"the registry holds {sealed} sealed meter key(s) but ODCZYT_MASTER_KEY is not set: "
+                            "set it (frames would all be stored as 'key missing')")
+    mine = master_key_id(master_key)
+    foreign = {str(kid): int(n) for kid, n in rows if kid != mine}
+    if foreign:
+        kid, n = next(iter(foreign.items()))
+        raise RegistryError(f"ODCZYT_MASTER_KEY (fingerprint {mine}) is not the master key that sealed "
+                            f"{sum(foreign.values())} of the registry's {sealed} meter key(s) (fingerprint {kid}: "
+                            f"{n}): set the right key, or rotate with 'odczyt keys rewrap'")
+    return sealed
 
 
 _UPSERT_METER = """
@@ -184,13 +222,18 @@ def load_keyring(conn: psycopg.Connection, *, master_key: bytes | None) -> KeyRi
 
 
 def rewrap_keys(conn: psycopg.Connection, *, old_master: bytes, new_master: bytes) -> int:
-    """Master-key rotation: re-seal every stored key with ``new_master``; return how many."""
-    rows = conn.execute("SELECT meter_key, key_no, key_enc FROM meter_keys").fetchall()
+    """Master-key rotation: re-seal every stored key with ``new_master``; return how many.
+
+    Every key is opened with ``old_master`` before anything is written, so a key that does not open raises
+    :class:`RegistryError` and nothing changes; run it inside the caller's transaction with the other sealed
+    secrets (``odczyt keys rewrap``).
+    """
+    rows = conn.execute("SELECT meter_key, key_no, key_enc FROM meter_keys FOR UPDATE").fetchall()
     new_id = master_key_id(new_master)
+    resealed = [(seal_key(new_master, mk, open_key(old_master, mk, s)), new_id, mk, no) for mk, no, s in rows]
     with conn.cursor() as cur:
         cur.executemany("UPDATE meter_keys SET key_enc = %s, master_key_id = %s WHERE meter_key = %s AND key_no = %s",
-                        [(seal_key(new_master, mk, open_key(old_master, mk, s)), new_id, mk, no)
-                         for mk, no, s in rows])
+                        resealed)
     return len(rows)
 
 
@@ -217,3 +260,44 @@ def upsert_installations(conn: psycopg.Connection, *, installations: Iterable[In
             "meter_key = EXCLUDED.meter_key, removed_at = EXCLUDED.removed_at, initial_m3 = EXCLUDED.initial_m3, "
             "final_m3 = EXCLUDED.final_m3", rows)
     return len(rows)
+
+
+_OVERLAPS = """
+SELECT a.service_point_id, a.installed_at, a.meter_key, b.service_point_id, b.installed_at, b.meter_key
+  FROM installations a
+  JOIN installations b
+    ON (a.meter_key = b.meter_key OR a.service_point_id = b.service_point_id)
+   AND (a.service_point_id, a.installed_at) < (b.service_point_id, b.installed_at)
+   AND tstzrange(a.installed_at, a.removed_at) && tstzrange(b.installed_at, b.removed_at)
+ WHERE a.meter_key = ANY(%(m)s) OR b.meter_key = ANY(%(m)s)
+    OR a.service_point_id = ANY(%(sp)s) OR b.service_point_id = ANY(%(sp)s)
+ ORDER BY 1, 2, 4, 5
+"""
+
+
+def overlapping_installations(conn: psycopg.Connection, *, meter_keys: Iterable[int],
+                              service_points: Iterable[str]) -> list[tuple[Installation, Installation]]:
+    """Pairs of installations that overlap in time, involving any of ``meter_keys`` or ``service_points``: one
+    meter at two service points at once, or two meters at one service point at once."""
+    params = {"m": list(meter_keys), "sp": list(service_points)}
+    return [(Installation(sp_a, mk_a, at_a), Installation(sp_b, mk_b, at_b))
+            for sp_a, at_a, mk_a, sp_b, at_b, mk_b in conn.execute(_OVERLAPS, params).fetchall()]
+
+
+def keys_sealed_elsewhere(conn: psycopg.Connection, *, master_key: bytes) -> dict[int, str]:
+    """Meters with a stored key whose ``master_key_id`` is not ``master_key``'s: meter key → that fingerprint."""
+    rows = conn.execute("SELECT meter_key, min(master_key_id) FROM meter_keys WHERE master_key_id <> %s "
+                        "GROUP BY meter_key", (master_key_id(master_key),)).fetchall()
+    return {int(mk): str(kid) for mk, kid in rows}
+
+
+def unopenable_keys(conn: psycopg.Connection, *, master_key: bytes, meter_keys: Iterable[int]) -> list[int]:
+    """Those of ``meter_keys`` with a stored key that ``master_key`` does not open (wrong key, tampered row)."""
+    bad: set[int] = set()
+    rows = conn.execute("SELECT meter_key, key_enc FROM meter_keys WHERE meter_key = ANY(%s)", (list(meter_keys),))
+    for mk, sealed in rows:
+        try:
+            open_key(master_key, mk, sealed)
+        except RegistryError:
+            bad.add(int(mk))
+    return sorted(bad)
