@@ -54,6 +54,13 @@ def open_alerts(conn: psycopg.Connection, *, kinds: list[str] | None = None) -> 
     return _rows(conn, sql)
 
 
+def open_alert_of(conn: psycopg.Connection, *, kind: str, subject: str) -> dict[str, Any] | None:
+    """The open or acknowledged alert of ``kind`` about ``subject`` (at most one exists), or None."""
+    rows = _rows(conn, f"SELECT {_COLUMNS} FROM {_FROM} WHERE a.kind = %s AND a.subject = %s "
+                       "AND a.state IN ('open', 'acknowledged')", (kind, subject))
+    return rows[0] if rows else None
+
+
 def insert_alert(
     conn: psycopg.Connection,
     *,

@@ -1,7 +1,9 @@
 """``odczyt ingest``: run one ingest worker as a service, with Prometheus metrics on a port.
 
 When ``ingest.analyze_every_s`` (or ``--analyze-every``) is above zero the service also schedules the
-analysis (``pipeline.analyze.AnalysisScheduler``) in a thread of its own and stops it on exit.
+analysis (``pipeline.analyze.AnalysisScheduler``) in a thread of its own and stops it on exit (default every
+900 s). With ``ingest.watch_gateways`` (default on) it also reads the gateways' status topic into the gateway
+registry (``pipeline.gateway_status.GatewayWatcher``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def register(app: typer.Typer) -> None:
         from prometheus_client import start_http_server
 
         from pipeline.analyze import AnalysisScheduler, configured_channels
+        from pipeline.gateway_status import GatewayWatcher
         from pipeline.ingest import IngestWorker
         from storage.migrate import migrate
 
@@ -61,6 +64,9 @@ def register(app: typer.Typer) -> None:
         interrupt_on_termination()
         scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics,
                                       channels=configured_channels(settings)).start() if interval else None
+        watcher = GatewayWatcher(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.gateways,
+                                 mqtt_settings=settings.mqtt, client_id=f"{client_id or settings.ingest.client_id}-gw",
+                                 ).start() if settings.ingest.watch_gateways else None
         try:
             IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
                          client_id=client_id, mqtt_settings=settings.mqtt,
@@ -68,3 +74,5 @@ def register(app: typer.Typer) -> None:
         finally:
             if scheduler is not None:
                 scheduler.stop()
+            if watcher is not None:
+                watcher.stop()

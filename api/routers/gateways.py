@@ -1,0 +1,105 @@
+"""``GET /v1/gateways`` (registry and health from the status topic), one gateway, the meters it hears and at
+what RSSI, and a meter's coverage (its best and usual gateway)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from api.auth import Role, require
+from api.deps import Conn
+from storage import gateways as store
+from storage.queries import find_meters
+
+router = APIRouter(prefix="/v1", tags=["gateways"], dependencies=[require(Role.operations)])
+GatewayId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00/]+$")]
+Days = Annotated[float, Query(gt=0, le=90)]
+
+
+class GatewayOut(BaseModel):
+    """A gateway as its newest status message describes it."""
+
+    id: str
+    state: Literal["online", "offline"]
+    reason: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    last_heartbeat_at: datetime | None
+    state_changed_at: datetime
+    heartbeat_s: float | None
+    uptime_s: float | None
+    frames_per_min: float | None
+    spool_depth: int | None
+    spool_max: int | None
+    spool_dropped: int | None
+    receiver: str | None
+    link_mode: str | None
+    firmware: str | None
+    mqtt_protocol: str | None
+    lat: float | None
+    lon: float | None
+    open_alerts: int = 0
+
+
+class GatewayDetailOut(GatewayOut):
+    """One gateway with its newest status document as received."""
+
+    status: dict[str, Any]
+
+
+class ReceptionOut(BaseModel):
+    """How one gateway hears one meter over the window."""
+
+    manufacturer: str | None
+    meter_id: str | None
+    meter_key: int
+    gateway_id: str
+    frames: int
+    median_rssi_dbm: float | None
+    max_rssi_dbm: float | None
+    last_heard_at: datetime
+    gateways: int  # how many gateways hear this meter
+    usual: bool  # this gateway delivers most of the meter's frames
+    best: bool  # this gateway hears the meter strongest (median RSSI)
+
+
+@router.get("/gateways", response_model=list[GatewayOut])
+def list_gateways(conn: Conn, state: Literal["online", "offline"] | None = None) -> list[GatewayOut]:
+    """Every gateway: state (offline with the last-will reason), last seen, frames/min, spool, receiver."""
+    return [GatewayOut(**r) for r in store.list_gateways(conn, state=state)]
+
+
+@router.get("/gateways/{gateway_id}", response_model=GatewayDetailOut)
+def get_gateway(conn: Conn, gateway_id: GatewayId) -> GatewayDetailOut:
+    """One gateway with its newest status document."""
+    row = store.get_gateway(conn, gateway_id=gateway_id)
+    if row is None:
+        raise HTTPException(404, f"gateway {gateway_id} not found")
+    rows = store.list_gateways(conn)
+    open_alerts = next((r["open_alerts"] for r in rows if r["id"] == gateway_id), 0)
+    return GatewayDetailOut(**row, open_alerts=open_alerts)
+
+
+@router.get("/gateways/{gateway_id}/meters", response_model=list[ReceptionOut])
+def gateway_meters(conn: Conn, gateway_id: GatewayId, days: Days = 7.0,
+                   limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> list[ReceptionOut]:
+    """Meters this gateway heard in the last ``days``, strongest first, with whether it is their usual and
+    best gateway."""
+    if store.get_gateway(conn, gateway_id=gateway_id) is None:
+        raise HTTPException(404, f"gateway {gateway_id} not found")
+    rows = store.gateway_meters(conn, gateway_id=gateway_id, now=datetime.now(UTC), days=days, limit=limit)
+    return [ReceptionOut(**r) for r in rows]
+
+
+@router.get("/coverage/meters/{manufacturer}/{meter_id}", response_model=list[ReceptionOut])
+def meter_coverage(conn: Conn, manufacturer: Annotated[str, Path(pattern=r"^[A-Za-z]{3}$")],
+                   meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")], days: Days = 7.0) -> list[ReceptionOut]:
+    """Every gateway that heard the meter in the last ``days``, best first (usual and best marked)."""
+    meters = find_meters(conn, meter_id=meter_id, manufacturer=manufacturer)
+    if not meters:
+        raise HTTPException(404, f"no meter {manufacturer.upper()} {meter_id.upper()}")
+    rows = store.meter_coverage(conn, meter_key=meters[0].meter_key, now=datetime.now(UTC), days=days)
+    return [ReceptionOut(**r) for r in rows]

@@ -1,0 +1,77 @@
+"""``GET /v1/incidents``: alerts of one condition at one service point, grouped (one leak is one incident)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel
+
+from api.auth import Role, require
+from api.deps import Conn
+from api.params import INT64_MAX, Name
+from storage import incidents as store
+
+router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.operations)])
+IncidentState = Literal["open", "acknowledged", "resolved", "dismissed"]
+
+
+class IncidentOut(BaseModel):
+    """One incident: its condition, where, its state derived from its alerts, and those alerts."""
+
+    id: int
+    condition: str
+    scope: str
+    service_point_id: str | None
+    address: str | None
+    customer_ref: str | None
+    area: str | None
+    state: IncidentState
+    severity: str
+    opened_at: datetime
+    closed_at: datetime | None
+    alert_ids: list[int]
+    kinds: list[str]
+    links: dict[str, str]
+
+
+class IncidentPage(BaseModel):
+    """Incidents newest first; ``next`` is the cursor of the following page (null on the last)."""
+
+    items: list[IncidentOut]
+    next: str | None
+
+
+def _out(row: dict) -> IncidentOut:  # type: ignore[type-arg]
+    link = {"self": f"/v1/incidents/{row['id']}", "alerts": f"/v1/alerts?incident_id={row['id']}"}
+    if row["service_point_id"]:
+        link["service_point_ui"] = f"/ui/service-points/{row['service_point_id']}"
+    return IncidentOut(**{**row, "alert_ids": row["alert_ids"] or [], "kinds": row["kinds"] or []}, links=link)
+
+
+@router.get("/incidents", response_model=IncidentPage)
+def list_incidents(
+    conn: Conn,
+    state: IncidentState | None = None,
+    condition: Name | None = None,
+    service_point_id: Name | None = None,
+    area: Name | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+) -> IncidentPage:
+    """Incidents newest first, filtered by state, condition ('leak', 'burst', or an alert kind), service point,
+    area; ``cursor`` is the previous page's ``next``."""
+    rows = store.list_incidents(conn, state=state, condition=condition, service_point_id=service_point_id,
+                                area=area, limit=limit + 1, before_id=int(cursor) if cursor else None)
+    nxt = str(rows[limit - 1]["id"]) if len(rows) > limit else None
+    return IncidentPage(items=[_out(r) for r in rows[:limit]], next=nxt)
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+def get_incident(conn: Conn, incident_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> IncidentOut:
+    """One incident with its alerts' ids and kinds."""
+    row = store.get_incident(conn, incident_id=incident_id)
+    if row is None:
+        raise HTTPException(404, f"incident {incident_id} not found")
+    return _out(row)

@@ -1,0 +1,154 @@
+"""Gateway registry (migration 020): state from the status topic, heartbeat history, and radio coverage.
+
+``record_online`` / ``record_offline`` upsert one gateway from its status document (already parsed by the
+caller) and return the state it had before, so the caller acts on transitions only. Coverage comes from
+``raw_frames``: every reception keeps the gateway, RSSI and time, so which meters a gateway hears, and the
+best (strongest median RSSI) and usual (most frames) gateway of each meter, are one query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+_COLUMNS = (
+    "id, state, reason, first_seen_at, last_seen_at, last_heartbeat_at, state_changed_at, heartbeat_s, uptime_s, "
+    "frames_per_min, spool_depth, spool_max, spool_dropped, receiver, link_mode, firmware, mqtt_protocol, lat, lon"
+)
+_FIGURES = ("heartbeat_s", "uptime_s", "frames_per_min", "spool_depth", "spool_max", "spool_dropped", "receiver",
+            "link_mode", "firmware", "mqtt_protocol", "lat", "lon")
+
+
+def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return list(cur.execute(sql, params).fetchall())
+
+
+def _previous_state(conn: psycopg.Connection, gateway_id: str) -> str | None:
+    row = conn.execute("SELECT state FROM gateways WHERE id = %s FOR UPDATE", (gateway_id,)).fetchone()
+    return row[0] if row else None
+
+
+def record_online(
+    conn: psycopg.Connection, *, gateway_id: str, at: datetime, figures: dict[str, Any],
+    watchdog_resets: int | None, status: dict[str, Any], history_hours: float = 24.0,
+) -> str | None:
+    """A heartbeat: the gateway is online with ``figures`` (keys of ``_FIGURES``); returns the previous state.
+
+    Keeps one heartbeat sample per time for the degradation rule, pruned to ``history_hours``.
+    """
+    before = _previous_state(conn, gateway_id)
+    values = {k: figures.get(k) for k in _FIGURES}
+    cols = ", ".join(_FIGURES)
+    placeholders = ", ".join(f"%({k})s" for k in _FIGURES)
+    updates = ", ".join(f"{k} = coalesce(EXCLUDED.{k}, gateways.{k})" for k in _FIGURES)
+    conn.execute(
+        f"""INSERT INTO gateways (id, state, last_seen_at, last_heartbeat_at, state_changed_at, status, {cols})
+            VALUES (%(id)s, 'online', %(at)s, %(at)s, %(at)s, %(status)s, {placeholders})
+            ON CONFLICT (id) DO UPDATE SET state = 'online', reason = NULL,
+                last_seen_at = greatest(gateways.last_seen_at, EXCLUDED.last_seen_at),
+                last_heartbeat_at = greatest(gateways.last_heartbeat_at, EXCLUDED.last_heartbeat_at),
+                state_changed_at = CASE WHEN gateways.state = 'online' THEN gateways.state_changed_at
+                                        ELSE EXCLUDED.state_changed_at END,
+                status = EXCLUDED.status, {updates}""",
+        {"id": gateway_id, "at": at, "status": Jsonb(status), **values},
+    )
+    conn.execute(
+        "INSERT INTO gateway_heartbeats (gateway_id, at, spool_depth, watchdog_resets, frames_per_min) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (gateway_id, at, values["spool_depth"], watchdog_resets, values["frames_per_min"]),
+    )
+    conn.execute("DELETE FROM gateway_heartbeats WHERE gateway_id = %s AND at < %s",
+                 (gateway_id, at - timedelta(hours=history_hours)))
+    return before
+
+
+def record_offline(
+    conn: psycopg.Connection, *, gateway_id: str, at: datetime, reason: str, status: dict[str, Any] | None = None
+) -> str | None:
+    """The gateway is offline (``reason``: 'lost', 'stopped', 'no heartbeat'); returns the previous state."""
+    before = _previous_state(conn, gateway_id)
+    conn.execute(
+        """INSERT INTO gateways (id, state, reason, last_seen_at, state_changed_at, status)
+           VALUES (%(id)s, 'offline', %(reason)s, %(at)s, %(at)s, coalesce(%(status)s, '{}'::jsonb))
+           ON CONFLICT (id) DO UPDATE SET state = 'offline', reason = EXCLUDED.reason,
+               last_seen_at = CASE WHEN %(status)s IS NULL THEN gateways.last_seen_at
+                                   ELSE greatest(gateways.last_seen_at, EXCLUDED.last_seen_at) END,
+               state_changed_at = CASE WHEN gateways.state = 'offline' THEN gateways.state_changed_at
+                                       ELSE EXCLUDED.state_changed_at END,
+               status = coalesce(%(status)s, gateways.status)""",
+        {"id": gateway_id, "at": at, "reason": reason, "status": Jsonb(status) if status is not None else None},
+    )
+    return before
+
+
+def heartbeat_history(conn: psycopg.Connection, *, gateway_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest ``limit`` heartbeat samples, oldest first."""
+    rows = _rows(conn, "SELECT at, spool_depth, watchdog_resets, frames_per_min FROM gateway_heartbeats "
+                       "WHERE gateway_id = %s ORDER BY at DESC LIMIT %s", (gateway_id, limit))
+    return rows[::-1]
+
+
+def online_gateways(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Gateways currently online (the caller checks whose heartbeat is overdue)."""
+    return _rows(conn, f"SELECT {_COLUMNS} FROM gateways WHERE state = 'online'")
+
+
+def list_gateways(conn: psycopg.Connection, *, state: str | None = None) -> list[dict[str, Any]]:
+    """Every gateway with its newest figures and open alert count, by id."""
+    sql = (f"SELECT {_COLUMNS}, (SELECT count(*) FROM alerts a WHERE a.gateway_id = g.id "
+           "AND a.state IN ('open', 'acknowledged')) AS open_alerts FROM gateways g")
+    if state is not None:
+        return _rows(conn, sql + " WHERE state = %s ORDER BY id", (state,))
+    return _rows(conn, sql + " ORDER BY id")
+
+
+def get_gateway(conn: psycopg.Connection, *, gateway_id: str) -> dict[str, Any] | None:
+    """One gateway with its newest status document."""
+    rows = _rows(conn, f"SELECT {_COLUMNS}, status FROM gateways WHERE id = %s", (gateway_id,))
+    return rows[0] if rows else None
+
+
+_RECEPTIONS = """
+WITH rx AS (
+    SELECT f.meter_key, r.gw, r.rssi, r.at
+      FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways, f.rssi_dbm, f.heard_at) AS r(gw, rssi, at)
+     WHERE f.received_at >= %(since)s AND f.meter_key IS NOT NULL AND {which}
+), per AS (
+    SELECT meter_key, gw, count(*) AS frames, max(rssi) AS max_rssi_dbm, max(at) AS last_heard_at,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY rssi) AS median_rssi_dbm
+      FROM rx GROUP BY meter_key, gw
+), ranked AS (
+    SELECT per.*, count(*) OVER w AS gateways,
+           rank() OVER (PARTITION BY meter_key ORDER BY frames DESC, gw) = 1 AS usual,
+           rank() OVER (PARTITION BY meter_key ORDER BY median_rssi_dbm DESC NULLS LAST, gw) = 1 AS best
+      FROM per WINDOW w AS (PARTITION BY meter_key)
+)
+SELECT r.meter_key, m.manufacturer, m.meter_id, r.gw AS gateway_id, r.frames, r.median_rssi_dbm, r.max_rssi_dbm,
+       r.last_heard_at, r.gateways, r.usual, r.best
+  FROM ranked r LEFT JOIN meters m ON m.meter_key = r.meter_key
+"""
+
+
+def gateway_meters(
+    conn: psycopg.Connection, *, gateway_id: str, now: datetime, days: float = 7.0, limit: int = 10_000
+) -> list[dict[str, Any]]:
+    """Meters ``gateway_id`` heard in the last ``days``: frames, median/max RSSI, how many gateways hear each,
+    and whether this gateway is the meter's usual (most frames) and best (strongest median RSSI) one."""
+    which = ("f.meter_key IN (SELECT meter_key FROM raw_frames WHERE received_at >= %(since)s "
+             "AND %(gw)s = ANY(gateways) AND meter_key IS NOT NULL)")
+    sql = _RECEPTIONS.format(which=which) + " WHERE r.gw = %(gw)s ORDER BY r.median_rssi_dbm DESC, r.meter_key " \
+                                              "LIMIT %(limit)s"
+    return _rows(conn, sql, {"since": now - timedelta(days=days), "gw": gateway_id, "limit": limit})
+
+
+def meter_coverage(
+    conn: psycopg.Connection, *, meter_key: int, now: datetime, days: float = 7.0
+) -> list[dict[str, Any]]:
+    """Every gateway that heard ``meter_key`` in the last ``days``, best first (usual and best marked)."""
+    sql = _RECEPTIONS.format(which="f.meter_key = %(key)s") + " ORDER BY r.median_rssi_dbm DESC, r.gw"
+    return _rows(conn, sql, {"since": now - timedelta(days=days), "key": meter_key})
