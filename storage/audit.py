@@ -80,8 +80,8 @@ def list_entries(
 
     ``action`` ending in ``.*`` matches a prefix (``alert.*``); ``since`` is inclusive, ``until`` exclusive.
     """
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be 1…{MAX_LIMIT}")
+    if not 1 <= limit <= MAX_LIMIT + 1:  # a page's maximum, plus the one row that tells a next page exists
+        raise ValueError(f"limit must be 1…{MAX_LIMIT + 1}")
     where: list[str] = []
     params: list[Any] = []
     if actor is not None:
