@@ -21,17 +21,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
+from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
 from storage.errors import StorageError, TransientStorageError
 from storage.maintenance import maintain
@@ -40,7 +39,6 @@ from storage.rows import DeadLetter
 from storage.writer import write_rows
 
 log = logging.getLogger(__name__)
-SESSION_EXPIRY_S = 7 * 24 * 3600
 MAX_BATCH_ATTEMPTS_ON_DATA_ERROR = 3
 
 
@@ -96,7 +94,7 @@ class IngestWorker:
 
     @property
     def topic(self) -> str:
-        return f"$share/{self.settings.shared_group}/{self.mqtt_settings.topic_prefix}/frames/+"
+        return shared_topic(self.settings, self.mqtt_settings)
 
     @property
     def stats(self) -> IngestStats:
@@ -119,12 +117,9 @@ class IngestWorker:
             self._pool = DecodePool(self.decode_processes, keyring.keys)
         self._builder = BatchBuilder(keyring=keyring, dedupe_window_s=self.settings.dedupe_window_s,
                                      pool=self._pool)
-        url = urlsplit(self.mqtt_url)
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho is untyped here
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
-        props.ReceiveMaximum = self.mqtt_settings.max_inflight
-        self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
-                                   keepalive=self.mqtt_settings.keepalive_s, clean_start=False, properties=props)
+        host, port = broker_address(self.mqtt_url)
+        self._client.connect_async(host, port, keepalive=self.mqtt_settings.keepalive_s, clean_start=False,
+                                   properties=connect_properties(self.mqtt_settings.max_inflight))
         self._client.loop_start()
         for target, name in ((self._batch_loop, "batch"), (self._writer_loop, "writer"),
                              (self._maintenance_loop, "maintenance")):
@@ -193,15 +188,8 @@ class IngestWorker:
     # --- MQTT callbacks (network thread: do the least possible) ---------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=mqtt.MQTTv5)
-        client.manual_ack_set(True)
+        client = make_ingest_client(self.client_id, self.mqtt_url, self.mqtt_settings)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        if self.mqtt_settings.username:
-            password = self.mqtt_settings.password.get_secret_value() if self.mqtt_settings.password else None
-            client.username_pw_set(self.mqtt_settings.username, password)
-        if self.mqtt_settings.tls:
-            client.tls_set(ca_certs=str(self.mqtt_settings.ca_file) if self.mqtt_settings.ca_file else None)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
