@@ -166,12 +166,14 @@ def dispatch_outbox(
     policy: RetryPolicy | None = None,
     now: datetime | None = None,
     limit: int = 100,
+    master_key: bytes | None = None,
 ) -> list[Outcome]:
-    """Send due notifications once; failures are rescheduled with backoff or dead-lettered."""
+    """Send due notifications once; failures are rescheduled with backoff or dead-lettered. ``master_key`` opens
+    the webhooks' sealed signing secrets (without it webhooks are not sent: never unsigned)."""
     policy = policy or RetryPolicy()
     now = now or datetime.now(UTC)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        rows = outbox.claim_due(conn, now=now, limit=limit)
+        rows = outbox.claim_due(conn, now=now, limit=limit, master_key=master_key)
         outcomes = deliver(rows, channels, policy, now)
         for o in outcomes:
             if o.ok:
@@ -202,10 +204,11 @@ def configured_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
-def dispatch_all(db_url: str, channels: dict[str, Channel], *, now: datetime | None = None) -> list[Outcome]:
+def dispatch_all(db_url: str, channels: dict[str, Channel], *, now: datetime | None = None,
+                 master_key: bytes | None = None) -> list[Outcome]:
     """:func:`dispatch_outbox` until nothing is due (each pass claims at most 100 notifications)."""
     outcomes: list[Outcome] = []
-    while batch := dispatch_outbox(db_url, channels, now=now):
+    while batch := dispatch_outbox(db_url, channels, now=now, master_key=master_key):
         outcomes += batch
         if len(batch) < 100:
             break
@@ -216,9 +219,10 @@ class AnalysisScheduler:
     """Runs ``run_analysis`` (and an outbox pass) every ``interval_s`` in a daemon thread until ``stop``."""
 
     def __init__(
-        self, interval_s: float, db_url: str, *, channels: dict[str, Channel] | None = None, **analysis_kwargs: Any
+        self, interval_s: float, db_url: str, *, channels: dict[str, Channel] | None = None,
+        master_key: bytes | None = None, **analysis_kwargs: Any
     ) -> None:
-        self.interval_s, self.db_url = interval_s, db_url
+        self.interval_s, self.db_url, self.master_key = interval_s, db_url, master_key
         self.channels = channels or {}
         self.analysis_kwargs = analysis_kwargs
         self.last_report: AnalysisReport | None = None
@@ -244,7 +248,7 @@ class AnalysisScheduler:
             try:
                 self.last_report = run_analysis(self.db_url, **self.analysis_kwargs)
                 if self.channels:
-                    dispatch_outbox(self.db_url, self.channels)
+                    dispatch_outbox(self.db_url, self.channels, master_key=self.master_key)
             except Exception:  # a failed run must not end the schedule; the next one retries
                 log.exception("analysis run failed")
             self.runs += 1

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 import socket
 from datetime import UTC, datetime, timedelta
@@ -59,3 +60,11 @@ def require_reachable(host: str, port: int, *, what: str, setting: str, timeout_
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
     raise UserError(f"cannot reach {what} at {host}:{port} ({reason}): is it running? check {setting}")
+
+
+def cli_actor() -> str:
+    """The audit actor of a command run from a shell: ``cli:<os user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "cli:unknown"

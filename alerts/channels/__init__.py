@@ -3,10 +3,19 @@
 from alerts.channels.email import EmailChannel, SmtpConfig
 from alerts.channels.mqtt import MqttChannel
 from alerts.channels.sms import SmsChannel, SmsConfig
-from alerts.channels.webhook import SIGNATURE_HEADER, WebhookChannel, sign, verify
+from alerts.channels.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    TOLERANCE_S,
+    WebhookChannel,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_S",
     "EmailChannel",
     "MqttChannel",
     "SmsChannel",
@@ -14,5 +23,5 @@ __all__ = [
     "SmtpConfig",
     "WebhookChannel",
     "sign",
-    "verify",
+    "verify_signature",
 ]

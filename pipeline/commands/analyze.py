@@ -13,12 +13,12 @@ from rich.table import Table
 
 from core.errors import ConfigError, UserError
 from core.settings import Settings
-from pipeline.cli_params import when
-from pipeline.commands.db import check_database_url
+from pipeline.cli_params import cli_actor, when
+from pipeline.commands.db import check_database_url, master_key_bytes
 
 AlertState = Literal["open", "acknowledged", "resolved", "dismissed", "all"]
 Severity = Literal["info", "warning", "critical"]
-Channel = Literal["webhook", "email", "mqtt"]
+Channel = Literal["webhook", "email", "mqtt", "sms"]
 
 
 def _db_url(settings: Settings, db_url: str | None) -> str:
@@ -111,7 +111,8 @@ def register(app: typer.Typer) -> None:
         from pipeline.analyze import configured_channels, dispatch_all
 
         settings = Settings()
-        outcomes = dispatch_all(_db_url(settings, db_url), configured_channels(settings))
+        outcomes = dispatch_all(_db_url(settings, db_url), configured_channels(settings),
+                                master_key=master_key_bytes(settings))
         sent = sum(1 for o in outcomes if o.ok)
         dead = sum(1 for o in outcomes if o.dead)
         typer.echo(f"{sent} sent, {len(outcomes) - sent - dead} to retry, {dead} dead-lettered")
@@ -125,20 +126,34 @@ def register(app: typer.Typer) -> None:
         kind: list[str] = typer.Option(None),
         area: list[str] = typer.Option(None),
         min_severity: Severity = typer.Option("info"),
-        secret: str = typer.Option(None),
+        secret: str = typer.Option(None, help="webhook signing secret (default: a generated one, printed once)"),
         db_url: str = typer.Option(None),
     ) -> None:
-        """Store a subscription: CHANNEL (webhook, email, mqtt) to TARGET (URL, address, topic)."""
-        from storage.alerts_outbox import add_subscription
+        """Store a subscription: CHANNEL (webhook, email, mqtt, sms) to TARGET (URL, address, topic, number).
 
-        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+        Webhooks are always signed (docs/alerts.md); their secret is sealed with ODCZYT_MASTER_KEY."""
+        from storage import audit
+        from storage.alerts_outbox import add_subscription, new_webhook_secret
+
+        settings = Settings()
+        master = master_key_bytes(settings)
+        if channel == "webhook" and master is None:
+            raise ConfigError("webhook secrets are sealed with the master key: set ODCZYT_MASTER_KEY")
+        generated = new_webhook_secret() if channel == "webhook" and not secret else None
+        with psycopg.connect(_db_url(settings, db_url)) as conn, conn.transaction():
             sub_id = add_subscription(
                 conn,
                 channel=channel,
                 target=target,
-                secret=secret,
+                secret=secret or generated,
                 kinds=kind or None,
                 min_severity=min_severity,
                 areas=area or None,
+                master_key=master,
             )
+            audit.record(conn, actor=cli_actor(), action="alert_subscription.create", subject=f"subscription:{sub_id}",
+                         after={"channel": channel, "target": target, "kinds": kind or None, "areas": area or None,
+                                "min_severity": min_severity})
         typer.echo(f"subscription {sub_id}")
+        if generated:
+            typer.echo(f"signing secret (shown once, give it to the receiver): {generated}")

@@ -48,6 +48,21 @@ def master_key_bytes(settings: Settings) -> bytes | None:
     return parse_master_key(settings.master_key.get_secret_value()) if settings.master_key else None
 
 
+def _seal_plain_secrets(db_url: str, master: bytes | None) -> None:
+    """Seal webhook secrets stored in plain text before migration 051 (SQL alone has no key to seal them)."""
+    import psycopg
+
+    from storage.alerts_outbox import plain_secret_count, seal_plain_secrets
+
+    with psycopg.connect(db_url) as conn, conn.transaction():
+        if master is not None:
+            if sealed := seal_plain_secrets(conn, master_key=master):
+                typer.echo(f"sealed {sealed} plain-text webhook secret(s) with the master key")
+        elif waiting := plain_secret_count(conn):
+            typer.echo(f"warning: {waiting} webhook secret(s) still in plain text: run 'odczyt db migrate' again "
+                       "with ODCZYT_MASTER_KEY set to seal them", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``db`` command group."""
     db = typer.Typer(help="Database schema, maintenance and storage policies.", no_args_is_help=True)
@@ -58,8 +73,11 @@ def register(app: typer.Typer) -> None:
         """Apply pending numbered migrations (idempotent, safe to run concurrently)."""
         from storage.migrate import migrate
 
-        applied = migrate(database_url(Settings()))
+        settings = Settings()
+        master = master_key_bytes(settings)
+        applied = migrate(database_url(settings))
         typer.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+        _seal_plain_secrets(database_url(settings), master)
 
     @db.command("maintain")
     def maintain_cmd() -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -12,7 +15,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from aiosmtpd.controller import Controller
 
-from alerts.channels import SIGNATURE_HEADER, EmailChannel, MqttChannel, SmtpConfig, WebhookChannel, verify
+from alerts.channels import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EmailChannel,
+    MqttChannel,
+    SmtpConfig,
+    WebhookChannel,
+    sign,
+    verify_signature,
+)
 from alerts.errors import DeliveryError
 from alerts.notify import RetryPolicy, build_payload, deliver
 from pipeline.embedded import free_port
@@ -58,17 +70,41 @@ def test_webhook_body_is_signed() -> None:
     with Receiver(free_port()) as rx:
         WebhookChannel().send(rx.url, build_payload("raised", ALERT), secret="s3cret", delivery_id="1")
     headers, body = rx.got[0]
-    assert verify("s3cret", body, headers[SIGNATURE_HEADER])
-    assert not verify("other", body, headers[SIGNATURE_HEADER])
+    ts, sig = headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]
+    assert abs(int(ts) - time.time()) < 60 and sig.startswith("v1=")
+    assert verify_signature("s3cret", body, timestamp=ts, signature=sig)
+    assert not verify_signature("other", body, timestamp=ts, signature=sig)
+    assert not verify_signature("s3cret", body + b" ", timestamp=ts, signature=sig)  # body changed
+    assert not verify_signature("s3cret", body, timestamp=str(int(ts) + 1), signature=sig)  # timestamp changed
     doc = json.loads(body)
     assert doc["event"] == "raised" and doc["alert"]["evidence"] == {"min_flow_m3h": 0.2}
 
 
+def test_signature_is_hmac_of_timestamp_dot_body_and_replays_are_refused() -> None:
+    body, secret, ts = b'{"event":"raised"}', "k3y", 1_764_658_800
+    expected = "v1=" + hmac.new(b"k3y", b"1764658800." + body, hashlib.sha256).hexdigest()
+    assert sign(secret, body, ts) == expected
+    ok = {"timestamp": str(ts), "signature": expected}
+    assert verify_signature(secret, body, **ok, now=ts + 299)
+    assert verify_signature(secret, body, **ok, now=ts - 299)  # receiver's clock a little behind
+    assert not verify_signature(secret, body, **ok, now=ts + 301)  # replayed after the 5-minute tolerance
+    assert not verify_signature(secret, body, **ok, now=ts + 3600, tolerance_s=300)
+    assert not verify_signature(secret, body, timestamp=None, signature=expected, now=ts)
+    assert not verify_signature(secret, body, timestamp="17646588OO", signature=expected, now=ts)
+    assert not verify_signature(secret, body, timestamp=str(ts), signature=None, now=ts)
+
+
 def test_webhook_error_status_and_refused_connection_raise() -> None:
     with Receiver(free_port(), status=503) as rx, pytest.raises(DeliveryError, match="HTTP 503"):
-        WebhookChannel().send(rx.url, {"event": "raised"})
+        WebhookChannel().send(rx.url, {"event": "raised"}, secret="s")
     with pytest.raises(DeliveryError, match="ConnectError"):
-        WebhookChannel(timeout_s=1).send(f"http://127.0.0.1:{free_port()}/hook", {"event": "raised"})
+        WebhookChannel(timeout_s=1).send(f"http://127.0.0.1:{free_port()}/hook", {"event": "raised"}, secret="s")
+
+
+def test_webhook_never_sends_unsigned() -> None:
+    with Receiver(free_port()) as rx, pytest.raises(DeliveryError, match="no signing secret"):
+        WebhookChannel().send(rx.url, {"event": "raised"}, secret=None)
+    assert rx.got == []
 
 
 def test_deliver_backs_off_then_dead_letters() -> None:

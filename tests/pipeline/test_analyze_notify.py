@@ -13,7 +13,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry
 
-from alerts.channels import SIGNATURE_HEADER, EmailChannel, SmtpConfig, WebhookChannel, verify
+from alerts.channels import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EmailChannel,
+    SmtpConfig,
+    WebhookChannel,
+    verify_signature,
+)
 from alerts.notify import RetryPolicy
 from pipeline.analyze import dispatch_outbox, run_analysis
 from pipeline.embedded import free_port
@@ -25,6 +32,7 @@ from test_channels import Receiver, _Sink
 
 pytestmark = pytest.mark.services
 END = T0 + timedelta(hours=30)
+MASTER = bytes(range(32))  # webhook secrets are sealed with the master key
 
 
 def _raise_leak(db_url: str) -> None:
@@ -37,20 +45,25 @@ def test_webhook_receiver_down_then_back(db_url: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     with psycopg.connect(db_url) as conn:
-        outbox.add_subscription(conn, channel="webhook", target=url, secret="k", kinds=["continuous_flow"])
-        outbox.add_subscription(conn, channel="webhook", target=url, kinds=["burst"])  # other kind: nothing
-        outbox.add_subscription(conn, channel="webhook", target=url, areas=["south"])  # other area: nothing
+        outbox.add_subscription(conn, channel="webhook", target=url, secret="k", kinds=["continuous_flow"],
+                                master_key=MASTER)
+        outbox.add_subscription(conn, channel="webhook", target=url, kinds=["burst"],  # other kind: nothing
+                                master_key=MASTER)
+        outbox.add_subscription(conn, channel="webhook", target=url, areas=["south"],  # other area: nothing
+                                master_key=MASTER)
     _raise_leak(db_url)
     channels = {"webhook": WebhookChannel(timeout_s=1)}
     policy = RetryPolicy(max_attempts=5, base_s=60)
-    (first,) = dispatch_outbox(db_url, channels, policy=policy, now=END)
+    (first,) = dispatch_outbox(db_url, channels, policy=policy, now=END, master_key=MASTER)
     assert not first.ok and first.next_attempt_at == END + timedelta(seconds=60)
-    assert dispatch_outbox(db_url, channels, policy=policy, now=END + timedelta(seconds=30)) == []  # backing off
+    assert dispatch_outbox(db_url, channels, policy=policy, now=END + timedelta(seconds=30),
+                           master_key=MASTER) == []  # backing off
     with Receiver(port) as rx:
-        (second,) = dispatch_outbox(db_url, channels, policy=policy, now=END + timedelta(seconds=61))
+        (second,) = dispatch_outbox(db_url, channels, policy=policy, now=END + timedelta(seconds=61),
+                                    master_key=MASTER)
     assert second.ok
     headers, body = rx.got[0]
-    assert verify("k", body, headers[SIGNATURE_HEADER])
+    assert verify_signature("k", body, timestamp=headers[TIMESTAMP_HEADER], signature=headers[SIGNATURE_HEADER])
     assert json.loads(body)["alert"]["kind"] == "continuous_flow"
     with psycopg.connect(db_url) as conn:
         (row,) = outbox.outbox_rows(conn)
@@ -59,7 +72,8 @@ def test_webhook_receiver_down_then_back(db_url: str) -> None:
 
 def test_dead_letter_after_max_attempts(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
-        outbox.add_subscription(conn, channel="webhook", target=f"http://127.0.0.1:{free_port()}/")
+        outbox.add_subscription(conn, channel="webhook", target=f"http://127.0.0.1:{free_port()}/",
+                                master_key=MASTER)
     _raise_leak(db_url)
     policy = RetryPolicy(max_attempts=2, base_s=1)
     channels = {"webhook": WebhookChannel(timeout_s=1)}
@@ -101,10 +115,11 @@ def test_alerts_dispatch_command_sends_through_the_configured_channels(db_url: s
     port = free_port()
     with psycopg.connect(db_url) as conn:
         outbox.add_subscription(conn, channel="webhook", target=f"http://127.0.0.1:{port}/hook",
-                                kinds=["continuous_flow"])
+                                kinds=["continuous_flow"], master_key=MASTER)
         outbox.add_subscription(conn, channel="email", target="ops@example.org", kinds=["continuous_flow"])
     _raise_leak(db_url)
     monkeypatch.setenv("ODCZYT_NOTIFY__MQTT", "false")
+    monkeypatch.setenv("ODCZYT_MASTER_KEY", MASTER.hex())
     monkeypatch.delenv("ODCZYT_NOTIFY__SMTP_HOST", raising=False)
     runner = CliRunner()
     with Receiver(port) as rx:
