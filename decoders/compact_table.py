@@ -14,6 +14,8 @@ Sources:
   full-frame test telegrams of Multical 21 / flowIQ 2200 / KWM2231 it carries).
 * [KH] wmbusmeters ``drivers/src/kamheat.xmq`` (``compact_frame_formats`` with the MVT each comes from).
 * [WM] wmbusmeters ``src/wmbus.cc`` ``findFormatBytesFromKnownMeterSignatures`` (the first five rows).
+* [EF] wmbusmeters ``drivers/src/engelmann_faw.xmq`` (``compact_frame_formats``; same layout as its full-frame
+  test telegram: billing date and volume, flags, 15 month ends, date-time, total).
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ KNOWN_COMPACT_FORMATS: tuple[KnownFormat, ...] = (
         "04FF2304134413426C023B92013BA2013B06FF1BA1015B91015BA10167",
         "Kamstrup flowIQ 2200 / KWM2231 (KAW 3A 16)",
         "[KW] test 'VATTEN' (full frame)",
+    ),
+    # Engelmann FAW water meter (EFE v0x00): the compact form of its full frame.
+    KnownFormat(
+        0x052D,
+        "426C441301FD17840113C40113840213C40213840313C40313840413C40413840513C40513840613C40613840713C40713840813046D0413",
+        "Engelmann FAW (EFE 00 07)",
+        "[EF]",
     ),
     # Heat meters: the same mechanism (energy, volume, target date, hour counter, info codes).
     KnownFormat(0xF1E7, "030643060314426C022D01FF21", "Kamstrup Multical 302 (KAM 30 04)", "[KH]"),

@@ -283,3 +283,22 @@ def encode_ell_apl(
     if frame_format == "B":
         return add_format_b_crcs(frame)
     return frame
+
+
+def encode_wired(
+    manufacturer: str,
+    meter_id: str,
+    version: int,
+    device_type: int,
+    records: Sequence[bytes],
+    *,
+    access_number: int = 0,
+    status: int = 0,
+    c_field: int = 0x08,
+    primary_address: int = 0,
+) -> bytes:
+    """A wired M-Bus long frame (EN 13757-2: ``68 L L 68 C A CI … CS 16``, RSP_UD) with a CI 0x72 long header."""
+    m = manufacturer_code(manufacturer).to_bytes(2, "little")
+    a = _id_bytes(meter_id) + bytes((version, device_type))
+    body = bytes((c_field, primary_address)) + _tpl_header(True, m, a, access_number, status, 0) + b"".join(records)
+    return bytes((0x68, len(body), len(body), 0x68)) + body + bytes((sum(body) & 0xFF, 0x16))

@@ -166,4 +166,4 @@ def test_drivers_declaring_oms_extract_exactly_oms_fields(monkeypatch: pytest.Mo
             assert driver.extract(fr) == want  # type: ignore[attr-defined]
             checked += 1
     assert checked > 20
-    assert refined == {"kamwater", "kadenwater"}
+    assert refined == {"kamwater", "kadenwater", "aquastream"}
