@@ -15,6 +15,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from core.ids import split_meter_key
+
 _COLUMNS = (
     "id, state, reason, first_seen_at, last_seen_at, last_heartbeat_at, state_changed_at, heartbeat_s, uptime_s, "
     "frames_per_min, spool_depth, spool_max, spool_dropped, receiver, link_mode, firmware, mqtt_protocol, lat, lon"
@@ -98,13 +100,14 @@ def online_gateways(conn: psycopg.Connection) -> list[dict[str, Any]]:
     return _rows(conn, f"SELECT {_COLUMNS} FROM gateways WHERE state = 'online'")
 
 
-def list_gateways(conn: psycopg.Connection, *, state: str | None = None) -> list[dict[str, Any]]:
-    """Every gateway with its newest figures and open alert count, by id."""
+def list_gateways(conn: psycopg.Connection, *, state: str | None = None, limit: int | None = None,
+                  after: str | None = None) -> list[dict[str, Any]]:
+    """Every gateway with its newest figures and open alert count, by id (``after``: keyset position)."""
     sql = (f"SELECT {_COLUMNS}, (SELECT count(*) FROM alerts a WHERE a.gateway_id = g.id "
-           "AND a.state IN ('open', 'acknowledged')) AS open_alerts FROM gateways g")
-    if state is not None:
-        return _rows(conn, sql + " WHERE state = %s ORDER BY id", (state,))
-    return _rows(conn, sql + " ORDER BY id")
+           "AND a.state IN ('open', 'acknowledged')) AS open_alerts FROM gateways g "
+           "WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(after)s::text IS NULL OR id > %(after)s) "
+           "ORDER BY id LIMIT %(limit)s")
+    return _rows(conn, sql, {"state": state, "after": after, "limit": limit})
 
 
 def get_gateway(conn: psycopg.Connection, *, gateway_id: str) -> dict[str, Any] | None:
@@ -134,21 +137,55 @@ SELECT r.meter_key, m.manufacturer, m.meter_id, r.gw AS gateway_id, r.frames, r.
 """
 
 
+def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Meters heard but not registered are named from their key (manufacturer + id are what the radio sent)."""
+    for r in rows:
+        if r["manufacturer"] is None:
+            r["manufacturer"], r["meter_id"] = split_meter_key(r["meter_key"])
+            r["registered"] = False
+        else:
+            r["registered"] = True
+    return rows
+
+
 def gateway_meters(
-    conn: psycopg.Connection, *, gateway_id: str, now: datetime, days: float = 7.0, limit: int = 10_000
+    conn: psycopg.Connection, *, gateway_id: str, now: datetime, days: float = 7.0, limit: int = 10_000,
+    after: tuple[float, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Meters ``gateway_id`` heard in the last ``days``: frames, median/max RSSI, how many gateways hear each,
-    and whether this gateway is the meter's usual (most frames) and best (strongest median RSSI) one."""
+    and whether this gateway is the meter's usual (most frames) and best (strongest median RSSI) one.
+
+    Strongest first; ``after`` is the keyset position ``(rssi_sort_key(row), meter_key)`` of the previous page."""
     which = ("f.meter_key IN (SELECT meter_key FROM raw_frames WHERE received_at >= %(since)s "
              "AND %(gw)s = ANY(gateways) AND meter_key IS NOT NULL)")
-    sql = _RECEPTIONS.format(which=which) + " WHERE r.gw = %(gw)s ORDER BY r.median_rssi_dbm DESC, r.meter_key " \
-                                              "LIMIT %(limit)s"
-    return _rows(conn, sql, {"since": now - timedelta(days=days), "gw": gateway_id, "limit": limit})
+    sql = _RECEPTIONS.format(which=which) + f" WHERE r.gw = %(gw)s AND {_AFTER.format(tie='r.meter_key')} " \
+        f"ORDER BY {_RSSI_KEY} DESC, r.meter_key LIMIT %(limit)s"
+    a_rssi, a_tie = after if after is not None else (None, None)
+    return _named(_rows(conn, sql, {"since": now - timedelta(days=days), "gw": gateway_id, "limit": limit,
+                                    "a_rssi": a_rssi, "a_tie": a_tie}))
 
 
 def meter_coverage(
-    conn: psycopg.Connection, *, meter_key: int, now: datetime, days: float = 7.0
+    conn: psycopg.Connection, *, meter_key: int, now: datetime, days: float = 7.0, limit: int | None = None,
+    after: tuple[float, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every gateway that heard ``meter_key`` in the last ``days``, best first (usual and best marked)."""
-    sql = _RECEPTIONS.format(which="f.meter_key = %(key)s") + " ORDER BY r.median_rssi_dbm DESC, r.gw"
-    return _rows(conn, sql, {"since": now - timedelta(days=days), "key": meter_key})
+    """Every gateway that heard ``meter_key`` in the last ``days``, best first (usual and best marked);
+    ``after`` is the keyset position ``(rssi_sort_key(row), gateway_id)`` of the previous page."""
+    sql = _RECEPTIONS.format(which="f.meter_key = %(key)s") + f" WHERE {_AFTER.format(tie='r.gw')} " \
+        f"ORDER BY {_RSSI_KEY} DESC, r.gw LIMIT %(limit)s"
+    a_rssi, a_tie = after if after is not None else (None, None)
+    return _named(_rows(conn, sql, {"since": now - timedelta(days=days), "key": meter_key, "limit": limit,
+                                    "a_rssi": a_rssi, "a_tie": a_tie}))
+
+
+# Receptions come strongest first; a gateway without RSSI figures sorts last. Keyset pages compare this key.
+_NO_RSSI = -1.0e6
+_RSSI_KEY = f"coalesce(r.median_rssi_dbm, {_NO_RSSI})"
+_AFTER = ("(%(a_rssi)s::float8 IS NULL OR " + _RSSI_KEY + " < %(a_rssi)s::float8 OR ("
+          + _RSSI_KEY + " = %(a_rssi)s::float8 AND {tie} > %(a_tie)s))")
+
+
+def rssi_sort_key(row: dict[str, Any]) -> float:
+    """The RSSI part of a reception row's keyset position (see :func:`gateway_meters`)."""
+    value = row.get("median_rssi_dbm")
+    return _NO_RSSI if value is None else float(value)

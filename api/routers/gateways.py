@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import Role, require
 from api.deps import Conn
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
+from core.ids import meter_key
 from storage import gateways as store
-from storage.queries import find_meters
 
 router = APIRouter(prefix="/v1", tags=["gateways"], dependencies=[require(Role.operations)])
 GatewayId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00/]+$")]
@@ -53,8 +54,9 @@ class GatewayDetailOut(GatewayOut):
 class ReceptionOut(BaseModel):
     """How one gateway hears one meter over the window."""
 
-    manufacturer: str | None
-    meter_id: str | None
+    manufacturer: str
+    meter_id: str
+    registered: bool  # False: heard but not in the meter registry
     meter_key: int
     gateway_id: str
     frames: int
@@ -66,10 +68,24 @@ class ReceptionOut(BaseModel):
     best: bool  # this gateway hears the meter strongest (median RSSI)
 
 
-@router.get("/gateways", response_model=list[GatewayOut])
-def list_gateways(conn: Conn, state: Literal["online", "offline"] | None = None) -> list[GatewayOut]:
+class GatewayPage(Page[GatewayOut]):
+    """A page of gateways by id (docs/api.md "Conventions")."""
+
+
+class ReceptionPage(Page[ReceptionOut]):
+    """A page of receptions, strongest first (docs/api.md "Conventions")."""
+
+
+@router.get("/gateways", response_model=GatewayPage)
+def list_gateways(conn: Conn, request: Request, response: Response,
+                  state: Literal["online", "offline"] | None = None, limit: Limit = 1000,
+                  cursor: CursorParam = None) -> GatewayPage:
     """Every gateway: state (offline with the last-will reason), last seen, frames/min, spool, receiver."""
-    return [GatewayOut(**r) for r in store.list_gateways(conn, state=state)]
+    after = decode_cursor("gateways", cursor, (str,))[0] if cursor else None
+    rows = store.list_gateways(conn, state=state, limit=limit + 1, after=after)
+    rows, nxt = page_of(rows, limit, "gateways", lambda r: (r["id"],))
+    link_next(request, response, nxt)
+    return GatewayPage(items=[GatewayOut(**r) for r in rows], next=nxt)
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayDetailOut)
@@ -83,23 +99,32 @@ def get_gateway(conn: Conn, gateway_id: GatewayId) -> GatewayDetailOut:
     return GatewayDetailOut(**row, open_alerts=open_alerts)
 
 
-@router.get("/gateways/{gateway_id}/meters", response_model=list[ReceptionOut])
-def gateway_meters(conn: Conn, gateway_id: GatewayId, days: Days = 7.0,
-                   limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> list[ReceptionOut]:
+@router.get("/gateways/{gateway_id}/meters", response_model=ReceptionPage)
+def gateway_meters(conn: Conn, request: Request, response: Response, gateway_id: GatewayId, days: Days = 7.0,
+                   limit: Limit = 1000, cursor: CursorParam = None) -> ReceptionPage:
     """Meters this gateway heard in the last ``days``, strongest first, with whether it is their usual and
     best gateway."""
     if store.get_gateway(conn, gateway_id=gateway_id) is None:
         raise HTTPException(404, f"gateway {gateway_id} not found")
-    rows = store.gateway_meters(conn, gateway_id=gateway_id, now=datetime.now(UTC), days=days, limit=limit)
-    return [ReceptionOut(**r) for r in rows]
+    after = decode_cursor("gateway-meters", cursor, (float, int)) if cursor else None
+    rows = store.gateway_meters(conn, gateway_id=gateway_id, now=datetime.now(UTC), days=days, limit=limit + 1,
+                                after=after)
+    rows, nxt = page_of(rows, limit, "gateway-meters", lambda r: (store.rssi_sort_key(r), r["meter_key"]))
+    link_next(request, response, nxt)
+    return ReceptionPage(items=[ReceptionOut(**r) for r in rows], next=nxt)
 
 
-@router.get("/coverage/meters/{manufacturer}/{meter_id}", response_model=list[ReceptionOut])
-def meter_coverage(conn: Conn, manufacturer: Annotated[str, Path(pattern=r"^[A-Za-z]{3}$")],
-                   meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")], days: Days = 7.0) -> list[ReceptionOut]:
-    """Every gateway that heard the meter in the last ``days``, best first (usual and best marked)."""
-    meters = find_meters(conn, meter_id=meter_id, manufacturer=manufacturer)
-    if not meters:
-        raise HTTPException(404, f"no meter {manufacturer.upper()} {meter_id.upper()}")
-    rows = store.meter_coverage(conn, meter_key=meters[0].meter_key, now=datetime.now(UTC), days=days)
-    return [ReceptionOut(**r) for r in rows]
+@router.get("/coverage/meters/{manufacturer}/{meter_id}", response_model=ReceptionPage)
+def meter_coverage(conn: Conn, request: Request, response: Response,
+                   manufacturer: Annotated[str, Path(pattern=r"^[A-Za-z]{3}$")],
+                   meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")], days: Days = 7.0,
+                   limit: Limit = 1000, cursor: CursorParam = None) -> ReceptionPage:
+    """Every gateway that heard the meter in the last ``days``, best first (usual and best marked); registered
+    or not (an unknown meter heard is a candidate to register)."""
+    after = decode_cursor("coverage", cursor, (float, str)) if cursor else None
+    rows = store.meter_coverage(conn, meter_key=meter_key(manufacturer.upper(), meter_id.upper()),
+                                now=datetime.now(UTC), days=days,
+                                limit=limit + 1, after=after)
+    rows, nxt = page_of(rows, limit, "coverage", lambda r: (store.rssi_sort_key(r), r["gateway_id"]))
+    link_next(request, response, nxt)
+    return ReceptionPage(items=[ReceptionOut(**r) for r in rows], next=nxt)

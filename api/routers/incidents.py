@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel
 
 from api.auth import Role, require
 from api.deps import Conn
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from api.params import INT64_MAX, Name
 from storage import incidents as store
 
@@ -36,11 +37,8 @@ class IncidentOut(BaseModel):
     links: dict[str, str]
 
 
-class IncidentPage(BaseModel):
+class IncidentPage(Page[IncidentOut]):
     """Incidents newest first; ``next`` is the cursor of the following page (null on the last)."""
-
-    items: list[IncidentOut]
-    next: str | None
 
 
 def _out(row: dict) -> IncidentOut:  # type: ignore[type-arg]
@@ -53,19 +51,23 @@ def _out(row: dict) -> IncidentOut:  # type: ignore[type-arg]
 @router.get("/incidents", response_model=IncidentPage)
 def list_incidents(
     conn: Conn,
+    request: Request,
+    response: Response,
     state: IncidentState | None = None,
     condition: Name | None = None,
     service_point_id: Name | None = None,
     area: Name | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,19}$")] = None,
+    limit: Limit = 100,
+    cursor: CursorParam = None,
 ) -> IncidentPage:
     """Incidents newest first, filtered by state, condition ('leak', 'burst', or an alert kind), service point,
     area; ``cursor`` is the previous page's ``next``."""
+    before_id = decode_cursor("incidents", cursor, (int,))[0] if cursor else None
     rows = store.list_incidents(conn, state=state, condition=condition, service_point_id=service_point_id,
-                                area=area, limit=limit + 1, before_id=int(cursor) if cursor else None)
-    nxt = str(rows[limit - 1]["id"]) if len(rows) > limit else None
-    return IncidentPage(items=[_out(r) for r in rows[:limit]], next=nxt)
+                                area=area, limit=limit + 1, before_id=before_id)
+    rows, nxt = page_of(rows, limit, "incidents", lambda r: (r["id"],))
+    link_next(request, response, nxt)
+    return IncidentPage(items=[_out(r) for r in rows], next=nxt)
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
