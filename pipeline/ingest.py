@@ -32,9 +32,9 @@ from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
 from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
-from storage.errors import StorageError, TransientStorageError
+from storage.errors import RegistryError, StorageError, TransientStorageError
 from storage.maintenance import maintain
-from storage.registry import KeyRing, load_keyring
+from storage.registry import KeyRing, check_master_key, load_keyring
 from storage.rows import DeadLetter
 from storage.writer import write_rows
 
@@ -64,8 +64,10 @@ class IngestWorker:
                  client_id: str | None = None, mqtt_settings: MqttSettings | None = None,
                  metrics: IngestMetrics | None = None, crash_hook: Callable[[str], None] | None = None,
                  maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
-                 write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False) -> None:
+                 write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False,
+                 allow_missing_master_key: bool = False) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
+        self.allow_missing_master_key = allow_missing_master_key  # start without ODCZYT_MASTER_KEY, warning loudly
         self.client_id = client_id or settings.client_id
         self.mqtt_settings = mqtt_settings or MqttSettings()
         self.metrics = metrics or ingest_metrics()
@@ -379,12 +381,27 @@ class IngestWorker:
         while True:
             try:
                 with psycopg.connect(self.db_url, autocommit=True, connect_timeout=5) as conn:
+                    self._check_master_key(conn)
                     return load_keyring(conn, master_key=self.master_key)
             except psycopg.OperationalError as exc:
                 log.warning("cannot load the meter registry yet: %s", exc)
                 if self._stop.wait(delay):
                     raise
                 delay = min(delay * 2, 10.0)
+
+    def _check_master_key(self, conn: psycopg.Connection) -> None:
+        """Refuse to start with a master key that cannot open the registry's keys, or without one while keys
+        are sealed (every frame would be stored as "key missing") unless ``allow_missing_master_key``."""
+        try:
+            check_master_key(conn, master_key=self.master_key)
+        except RegistryError as exc:
+            if self.master_key is not None:
+                raise
+            if not self.allow_missing_master_key:
+                raise RegistryError(f"{exc}, or start with --allow-missing-master-key to keep frames undecoded "
+                                    "until 'odczyt redecode'") from None
+            log.error("WARNING: %s — started anyway (--allow-missing-master-key): encrypted frames are stored "
+                      "undecoded until 'odczyt redecode' runs with the key", exc)
 
     def _maintenance_loop(self) -> None:
         next_keys = time.monotonic() + self.keyring_every_s

@@ -14,7 +14,7 @@ import typer
 
 from core.settings import Settings
 from pipeline.commands import interrupt_on_termination
-from pipeline.commands.db import database_url
+from pipeline.commands.db import database_url, master_key_bytes
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,11 @@ def register(app: typer.Typer) -> None:
                                                   "session in the shared group on the broker, then exit (install "
                                                   "step: frames published before any worker ran are kept)."),
                metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="Address the /metrics "
-                                                "endpoint listens on (0.0.0.0: every interface).")
+                                                "endpoint listens on (0.0.0.0: every interface)."),
+               allow_missing_master_key: bool = typer.Option(False, "--allow-missing-master-key",
+                                                             help="Start without ODCZYT_MASTER_KEY although the "
+                                                                  "registry holds sealed keys (frames stay "
+                                                                  "undecoded; warns loudly).")
                ) -> None:
         """Consume frames from MQTT (shared subscription), decode, store; runs until SIGTERM/Ctrl-C."""
         from prometheus_client import start_http_server
@@ -56,11 +60,11 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("ODCZYT_MQTT_URL is not set")
         if migrate_first:
             migrate(db_url)
-        master = bytes.fromhex(settings.master_key.get_secret_value()) if settings.master_key else None
+        master = master_key_bytes(settings)
         if leave:
             stats = IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest,
                                  master_key=master, client_id=client_id, mqtt_settings=settings.mqtt,
-                                 leave=True).leave_group()
+                                 leave=True, allow_missing_master_key=allow_missing_master_key).leave_group()
             typer.echo(f"left the shared group: {stats.messages_acked} message(s) drained, "
                        f"{stats.committed_readings} reading(s) committed; session ended")
             return
@@ -70,15 +74,15 @@ def register(app: typer.Typer) -> None:
         if decode_processes is None:  # measured: 1 worker ≈ 13 k readings/s alone, ≈ 21 k with a decode process
             decode_processes = 1 if (os.cpu_count() or 1) > 1 else 0
         interrupt_on_termination()
-        scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics,
+        scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics, master_key=master,
                                       channels=configured_channels(settings)).start() if interval else None
         watcher = GatewayWatcher(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.gateways,
                                  mqtt_settings=settings.mqtt, client_id=f"{client_id or settings.ingest.client_id}-gw",
                                  ).start() if settings.ingest.watch_gateways else None
         try:
             IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
-                         client_id=client_id, mqtt_settings=settings.mqtt,
-                         decode_processes=decode_processes).run_forever()
+                         client_id=client_id, mqtt_settings=settings.mqtt, decode_processes=decode_processes,
+                         allow_missing_master_key=allow_missing_master_key).run_forever()
         finally:
             if scheduler is not None:
                 scheduler.stop()
