@@ -15,3 +15,7 @@ class InitError(HardwareError):
 
 class UnknownReceiverError(HardwareError):
     """No receiver driver is registered under the requested name."""
+
+
+class PortInUseError(HardwareError):
+    """Another process holds the receiver's serial port (opened exclusively); two readers would share frames."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from core.types import RawFrame
 from hardware.base import Driver, Event, Fault, Framer, Heard, Reply, Step
 from hardware.errors import InitError
-from hardware.transport import IO_ERRORS, Transport, open_transport
+from hardware.transport import IO_ERRORS, Transport, check_port_free, open_transport
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class Receiver:
         self._thread = threading.Thread(target=self._run, name=f"rx-{driver.name}", daemon=True)
 
     def start(self) -> Receiver:
-        """Start the reader thread."""
+        """Start the reader thread; PortInUseError at once if another process holds the serial port."""
+        check_port_free(self.port)
         self._thread.start()
         return self
 

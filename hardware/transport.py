@@ -3,6 +3,11 @@
 ``port`` forms: ``/dev/ttyUSB0`` or any pyserial URL (``loop://``, ``socket://``) → serial;
 ``-`` → this process' stdin; ``exec:<shell command>`` → the command's stdout (e.g. ``rtl_sdr … | rtl_wmbus``);
 a FIFO or regular file path → read as a pipe. Reads return ``b""`` after ``timeout_s`` of silence.
+
+Serial ports are opened exclusively (pyserial ``exclusive=True``: an ``flock`` on the device), so a second
+process opening a receiver's port gets :class:`~hardware.errors.PortInUseError` naming the holder's PID instead
+of silently taking a share of the frames. :func:`check_port_free` finds such a holder without opening the port
+(opening resets some receivers), from the kernel's lock table.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from typing import Protocol
 
 import serial
 
-IO_ERRORS: tuple[type[BaseException], ...] = (OSError, serial.SerialException)
+from hardware.errors import PortInUseError
+
+# what a reading loop retries; a port taken by another process too (it may be released), with a warning
+IO_ERRORS: tuple[type[BaseException], ...] = (OSError, serial.SerialException, PortInUseError)
 
 
 class Transport(Protocol):
@@ -39,7 +47,12 @@ class SerialTransport:
     """A pyserial port."""
 
     def __init__(self, port: str, baudrate: int) -> None:
-        self._ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1)
+        try:
+            self._ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0.1, exclusive=True)
+        except serial.SerialException as exc:
+            if "exclusively lock" in str(exc):
+                raise PortInUseError(in_use_message(port)) from exc
+            raise
 
     def read(self, timeout_s: float) -> bytes:
         self._ser.timeout = timeout_s
@@ -87,6 +100,61 @@ class PipeTransport:
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(timeout=5)
+
+
+def lock_holder(port: str) -> int | None:
+    """PID of the process holding an ``flock`` on device ``port`` (Linux ``/proc/locks``), or None."""
+    try:
+        st = os.stat(port)
+        with open("/proc/locks", encoding="ascii") as fh:
+            table = fh.read().splitlines()
+    except OSError:
+        return None
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table:
+        fields = line.split()
+        if "FLOCK" in fields and where in fields:
+            return int(fields[fields.index(where) - 1])
+    return None
+
+
+def _openers(port: str) -> list[int]:
+    """PIDs with ``port`` open (``/proc/*/fd`` links), other than this process."""
+    target = os.path.realpath(port)
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd.path) == target for fd in os.scandir(f"{entry.path}/fd")):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def _command_of(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()[:120] or "?"
+    except OSError:
+        return "?"
+
+
+def in_use_message(port: str) -> str:
+    """``port /dev/ttyX is in use by PID n (command)``: who holds the port, as well as can be told."""
+    holder = lock_holder(port)
+    pids = [holder] if holder else _openers(port)
+    if not pids:
+        return f"port {port} is in use by another process (locked); stop it or choose another port"
+    who = ", ".join(f"PID {pid} ({_command_of(pid)})" for pid in pids[:3])
+    return f"port {port} is in use by {who}; stop it or choose another port"
+
+
+def check_port_free(port: str) -> None:
+    """PortInUseError if another process holds serial device ``port`` exclusively (checked without opening)."""
+    if port.startswith("/dev/") and lock_holder(port) is not None:
+        raise PortInUseError(in_use_message(port))
 
 
 def open_transport(port: str, baudrate: int) -> Transport:
