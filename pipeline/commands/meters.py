@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from core.settings import Settings
+from pipeline.cli_params import cli_actor
 from pipeline.commands.db import database_url, master_key_bytes
 
 
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings()
         master = master_key_bytes(settings)
         try:
-            report = import_meters_csv(database_url(settings), path, master_key=master)
+            report = import_meters_csv(database_url(settings), path, master_key=master, actor=cli_actor())
         except CsvImportError as exc:  # a report: the first line says what happened, then one line per problem
             typer.echo(f"odczyt: error: {exc}", err=True)
             raise typer.Exit(code=2) from exc

@@ -122,3 +122,12 @@ def test_rewrap_reseals_every_key_and_refuses_a_wrong_old_key(db_url: str, tmp_p
         with pytest.raises(RegistryError):
             registry.load_keyring(conn, master_key=MASTER)
         assert registry.check_master_key(conn, master_key=OTHER) == 3
+
+
+def test_import_with_an_actor_is_one_audit_row_without_keys(db_url: str, tmp_path: Path) -> None:
+    key = "ab" * 16
+    import_meters_csv(db_url, _csv(tmp_path, f"APA,00000001,{key},,,,,,\n"), master_key=MASTER, actor="cli:tester")
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT actor, action, subject, after::text FROM audit_log").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("cli:tester", "registry.import", "file:m.csv")]
+    assert '"keys_added": 1' in rows[0][3] and "APA 00000001" in rows[0][3] and key not in rows[0][3]
