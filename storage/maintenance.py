@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 POLICY_KEYS = ("readings_retention", "raw_frames_retention", "dead_letters_retention", "compress_after",
                "partitions_ahead_months")
 _MAINT_LOCK = 0x6F64637A79745F6E
+_TIME_COLUMN = {"readings": "measured_at", "raw_frames": "received_at"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,11 @@ def _drop_old_partitions(conn: psycopg.Connection, table: str, retention: str) -
         if upper <= cutoff:
             conn.execute(f'DROP TABLE "{name}"')
             dropped.append(name)
+    # Rows older than any monthly partition (imported history, a spool drained very late) sit in the default one.
+    if conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{table}_default",)).fetchone()[0]:  # type: ignore[index]
+        gone = conn.execute(f'DELETE FROM "{table}_default" WHERE {_TIME_COLUMN[table]} < %s', (cutoff,)).rowcount
+        if gone:
+            dropped.append(f"{table}_default ({gone} rows)")
     return dropped
 
 
