@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from psycopg_pool import ConnectionPool
 from starlette.responses import JSONResponse, Response
 
-from api import routers
+from api import docs_ui, limits, problems, routers
 from api.auth import AuthConfig, Role, check_routes, decorate_openapi, public, require
 from api.metrics import DatabaseCollector
 from core.settings import ApiSettings
@@ -42,10 +42,13 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
         version="1",
         description="Water-meter readings for billing and operations (wireless M-Bus/OMS).",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api.docs_ui (works offline)
+        redoc_url=None,
     )
     app.state.pool = pool
     app.state.registry = registry
     app.state.auth = AuthConfig.from_settings(api or ApiSettings())
+    app.state.api_settings = api or ApiSettings()
     db_registry = CollectorRegistry(auto_describe=False)
     db_registry.register(DatabaseCollector(pool))
 
@@ -73,8 +76,11 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
         """Readiness: the database answers and every migration of this version is applied."""
         return _readiness(request.app.state.pool)
 
+    docs_ui.install(app)
     check_routes(app)
     decorate_openapi(app)
+    limits.install(app, app.state.api_settings)  # body size, NUL guard, rate limit, CORS
+    problems.install(app)  # last: its request-id middleware wraps the others (docs/api.md "Conventions")
     return app
 
 

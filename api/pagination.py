@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -72,6 +73,10 @@ def _typed(value: Any, want: type) -> Any:
         if at.tzinfo is None or not EARLIEST <= at < LATEST:
             raise ValueError("time out of range")
         return at
+    if want is float:
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return float(value)
     if want is int:
         if type(value) is not int or not -INT64_MAX <= value <= INT64_MAX:
             raise ValueError("not a 64-bit integer")

@@ -3,27 +3,41 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from alerts.subject import links
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn, request_id
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
+from api.params import INT64_MAX, Key, Name, Note
+from api.routers.alert_actions import notify
 from storage import alerts as store
 from storage import audit
 
 router = APIRouter(tags=["alerts"], dependencies=[require(Role.operations)])
-State = Literal["open", "acknowledged", "resolved"]
+State = Literal["open", "acknowledged", "resolved", "dismissed"]
+AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 
 
 class AlertOut(BaseModel):
+    """An alert naming its subject: meter (manufacturer + id, and the internal key), service point, address,
+    customer reference, area or gateway; its incident, assignee, lifecycle, and drill-down links."""
+
     id: int
     kind: str
     subject: str
     meter_key: int | None
+    manufacturer: str | None
+    meter_id: str | None
     service_point_id: str | None
+    address: str | None
+    customer_ref: str | None
     area: str | None
+    gateway_id: str | None
+    incident_id: int | None
     severity: str
     state: State
     evidence: dict[str, Any]
@@ -31,8 +45,15 @@ class AlertOut(BaseModel):
     opened_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    assignee: str | None
+    assigned_at: datetime | None
     resolved_at: datetime | None
+    resolved_by: str | None
     resolution: str | None
+    dismissed_at: datetime | None
+    dismissed_by: str | None
+    dismiss_reason: str | None
+    links: dict[str, str]
 
 
 class EventOut(BaseModel):
@@ -51,7 +72,7 @@ class AlertDetailOut(AlertOut):
 class AckIn(BaseModel):
     """The acknowledging actor is the caller's credential, never a body field."""
 
-    note: str | None = None
+    note: Note | None = None
 
 
 class AlertSummaryOut(BaseModel):
@@ -63,29 +84,46 @@ class AlertSummaryOut(BaseModel):
 
 
 def _out(row: dict[str, Any]) -> AlertOut:
-    return AlertOut(**{k: row[k] for k in AlertOut.model_fields})
+    return AlertOut(**{k: row[k] for k in AlertOut.model_fields if k != "links"}, links=links(row))
 
 
-@router.get("/v1/alerts", response_model=list[AlertOut])
+class AlertPage(Page[AlertOut]):
+    """A page of alerts, newest first (docs/api.md "Conventions")."""
+
+
+@router.get("/v1/alerts", response_model=AlertPage)
 def list_alerts(
     conn: Conn,
+    request: Request,
+    response: Response,
     state: State | None = None,
-    kind: str | None = None,
-    severity: str | None = None,
-    area: str | None = None,
-    meter_key: int | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-) -> list[AlertOut]:
-    """Alerts, newest first, filtered by state, kind, severity, area or meter."""
-    rows = store.list_alerts(
-        conn, state=state, kind=kind, severity=severity, area=area, meter_key=meter_key, limit=limit, offset=offset
-    )
-    return [_out(r) for r in rows]
+    kind: Name | None = None,
+    severity: Name | None = None,
+    area: Name | None = None,
+    meter_key: Annotated[Key | None, Query()] = None,
+    service_point_id: Name | None = None,
+    manufacturer: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+    meter_id: Annotated[str | None, Query(pattern=r"^[0-9A-Fa-f]{8}$")] = None,
+    assignee: Name | None = None,
+    gateway_id: Name | None = None,
+    incident_id: Annotated[Key | None, Query()] = None,
+    limit: Limit = 100,
+    cursor: CursorParam = None,
+) -> AlertPage:
+    """Alerts, newest first, filtered by state, kind, severity, area, meter (``manufacturer`` + ``meter_id`` or
+    ``meter_key``), service point, assignee, gateway or incident; keyset-paged."""
+    after = decode_cursor("alerts", cursor, (datetime, int)) if cursor else None
+    rows = store.list_alerts(conn, state=state, kind=kind, severity=severity, area=area, meter_key=meter_key,
+                             service_point_id=service_point_id, manufacturer=manufacturer, meter_id=meter_id,
+                             assignee=assignee, gateway_id=gateway_id, incident_id=incident_id,
+                             limit=limit + 1, after=after)
+    rows, nxt = page_of(rows, limit, "alerts", lambda r: (r["opened_at"], r["id"]))
+    link_next(request, response, nxt)
+    return AlertPage(items=[_out(r) for r in rows], next=nxt)
 
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertDetailOut)
-def get_alert(conn: Conn, alert_id: int) -> AlertDetailOut:
+def get_alert(conn: Conn, alert_id: AlertId) -> AlertDetailOut:
     """One alert with its lifecycle history and evidence."""
     row = store.get_alert(conn, alert_id=alert_id)
     if row is None:
@@ -95,7 +133,7 @@ def get_alert(conn: Conn, alert_id: int) -> AlertDetailOut:
 
 
 @router.post("/v1/alerts/{alert_id}/ack", response_model=AlertOut)
-def acknowledge(conn: Conn, principal: CurrentPrincipal, request: Request, alert_id: int,
+def acknowledge(conn: Conn, principal: CurrentPrincipal, request: Request, alert_id: AlertId,
                 body: AckIn | None = None) -> AlertOut:
     """Acknowledge an open alert as the caller (idempotent for an acknowledged one; 409 for a resolved one)."""
     body = body or AckIn()
@@ -107,6 +145,7 @@ def acknowledge(conn: Conn, principal: CurrentPrincipal, request: Request, alert
             audit.record(conn, actor=principal.actor, action="alert.ack", subject=f"alert:{alert_id}",
                          before={"state": before["state"]},
                          after={"state": row["state"], "note": body.note}, request_id=request_id(request))
+            notify(conn, row, "acknowledged", datetime.now(UTC))
     if row is None:
         raise HTTPException(404, f"alert {alert_id} not found")
     if row["state"] == "resolved":

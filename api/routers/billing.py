@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import Role, require
 from api.deps import Conn
+from api.etag import NOT_MODIFIED, conditional_json
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_header, page_of
+from api.params import Day, Instant
 from storage.queries import billing_readings
 
 router = APIRouter(prefix="/v1", tags=["billing"])
@@ -32,12 +35,22 @@ class BillingReadingOut(BaseModel):
     legally_valid: bool | None
 
 
-@router.get("/billing/readings", response_model=list[BillingReadingOut], dependencies=[require(Role.billing)])
-def get_billing(conn: Conn, at: Annotated[datetime, Query(description="Cut-off, e.g. 2026-11-30T23:59:59Z")],
-                target_date: Annotated[date | None, Query(description="Default: local date of `at`")] = None,
-                ) -> list[BillingReadingOut]:
-    """For every meter: the last reading at or before ``at``, whether it is actual, the target value."""
-    if at.tzinfo is None:
-        raise HTTPException(422, "at needs a time zone (e.g. 2026-11-30T23:59:59Z)")
-    rows = billing_readings(conn, at=at, target_date=target_date)
-    return [BillingReadingOut.model_validate(r, from_attributes=True) for r in rows]
+class BillingPage(Page[BillingReadingOut]):
+    """A page of meters at the cut-off, in (manufacturer, id) order (docs/api.md "Conventions")."""
+
+
+@router.get("/billing/readings", response_model=BillingPage, responses=NOT_MODIFIED,
+            dependencies=[require(Role.billing)])
+def get_billing(conn: Conn, request: Request,
+                at: Annotated[Instant, Query(description="Cut-off, e.g. 2026-11-30T23:59:59Z")],
+                target_date: Annotated[Day | None, Query(description="Default: local date of `at`")] = None,
+                limit: Limit = 1000, cursor: CursorParam = None) -> Response:
+    """For every meter: the last reading at or before ``at``, whether it is actual, the target value.
+
+    Keyset-paged; answers 304 to ``If-None-Match`` with the page's current ``ETag``.
+    """
+    after = decode_cursor("billing", cursor, (str, str)) if cursor else None
+    rows = billing_readings(conn, at=at, target_date=target_date, limit=limit + 1, after=after)
+    rows, nxt = page_of(rows, limit, "billing", lambda b: (b.manufacturer, b.meter_id))
+    page = BillingPage(items=[BillingReadingOut.model_validate(r, from_attributes=True) for r in rows], next=nxt)
+    return conditional_json(request, page, link_header(request, nxt))

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Role, ensure_service_point, require
 from api.deps import Conn
+from api.etag import NOT_MODIFIED, conditional_json
+from api.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, link_header
+from api.params import Instant, Name, check_range
 from storage.queries import consumption, service_point_exists
 
 router = APIRouter(prefix="/v1", tags=["consumption"])
@@ -26,27 +29,38 @@ class PeriodOut(BaseModel):
     estimated_m3: float
 
 
-class ConsumptionOut(BaseModel):
+class ConsumptionOut(Page[PeriodOut]):
     """A service point's consumption, continuous across meter replacements."""
 
     service_point_id: str
     interval: str
-    periods: list[PeriodOut]
 
 
-@router.get("/service-points/{service_point_id}/consumption", response_model=ConsumptionOut,
+@router.get("/service-points/{service_point_id}/consumption", response_model=ConsumptionOut, responses=NOT_MODIFIED,
             dependencies=[require(Role.operations, Role.billing, Role.portal)])
-def get_consumption(conn: Conn, principal: CurrentPrincipal, service_point_id: str, start: Annotated[datetime, Query(alias="from")],
-                    end: Annotated[datetime, Query(alias="to")],
-                    interval: Literal["hour", "day", "week", "month"] = "day") -> ConsumptionOut:
-    """Per-period consumption (local Europe/Warsaw periods), actual vs estimated."""
+def get_consumption(conn: Conn, principal: CurrentPrincipal, request: Request, service_point_id: Name,
+                    start: Annotated[Instant, Query(alias="from")], end: Annotated[Instant, Query(alias="to")],
+                    interval: Literal["hour", "day", "week", "month"] = "day", limit: Limit = 1000,
+                    cursor: CursorParam = None) -> Response:
+    """Per-period consumption (local Europe/Warsaw periods), actual vs estimated; keyset-paged by period.
+
+    The range is capped (``ApiSettings.max_range_days`` for hours and days, ``max_range_days_coarse`` for weeks
+    and months). Answers 304 to ``If-None-Match`` with the page's current ``ETag``.
+    """
     ensure_service_point(principal, service_point_id)
-    if start.tzinfo is None or end.tzinfo is None:
-        raise HTTPException(422, "from and to need a time zone")
-    if end <= start or (interval == "hour" and (end - start).days > 93):
-        raise HTTPException(422, "to must be after from (and at most 93 days of hours)")
+    conf = request.app.state.api_settings
+    check_range(start, end, max_days=conf.max_range_days if interval in ("hour", "day") else
+                conf.max_range_days_coarse)
+    page_start = start
+    if cursor:
+        (page_start,) = decode_cursor("consumption", cursor, (datetime,))
+        if not start < page_start < end:
+            raise HTTPException(422, "invalid cursor: it does not lie inside from/to")
     if not service_point_exists(conn, service_point=service_point_id):
         raise HTTPException(404, f"no service point {service_point_id}")
-    periods = consumption(conn, service_point=service_point_id, start=start, end=end, interval=interval)
-    return ConsumptionOut(service_point_id=service_point_id, interval=interval,
-                          periods=[PeriodOut.model_validate(p, from_attributes=True) for p in periods])
+    periods = consumption(conn, service_point=service_point_id, start=page_start, end=end, interval=interval,
+                          limit=limit)
+    nxt = encode_cursor("consumption", (periods[-1].end,)) if periods and periods[-1].end < end else None
+    page = ConsumptionOut(service_point_id=service_point_id, interval=interval, next=nxt,
+                          items=[PeriodOut.model_validate(p, from_attributes=True) for p in periods])
+    return conditional_json(request, page, link_header(request, nxt))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from api.auth import Role, require
 from api.deps import Conn
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from storage.queries import list_meters
 
 router = APIRouter(prefix="/v1", tags=["meters"])
@@ -34,8 +34,16 @@ class MeterOut(BaseModel):
     last_reading_at: datetime | None
 
 
-@router.get("/meters", response_model=list[MeterOut], dependencies=[require(Role.operations, Role.billing)])
-def get_meters(conn: Conn, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-               offset: Annotated[int, Query(ge=0)] = 0) -> list[MeterOut]:
-    """Registered meters, ordered by manufacturer and id."""
-    return [MeterOut.model_validate(m, from_attributes=True) for m in list_meters(conn, limit=limit, offset=offset)]
+class MeterPage(Page[MeterOut]):
+    """A page of meters in (manufacturer, id) order (docs/api.md "Conventions")."""
+
+
+@router.get("/meters", response_model=MeterPage, dependencies=[require(Role.operations, Role.billing)])
+def get_meters(conn: Conn, request: Request, response: Response, limit: Limit = 1000,
+               cursor: CursorParam = None) -> MeterPage:
+    """Registered meters, ordered by manufacturer and id; keyset-paged."""
+    after = decode_cursor("meters", cursor, (str, str)) if cursor else None
+    rows = list_meters(conn, limit=limit + 1, after=after)
+    rows, nxt = page_of(rows, limit, "meters", lambda m: (m.manufacturer, m.meter_id))
+    link_next(request, response, nxt)
+    return MeterPage(items=[MeterOut.model_validate(m, from_attributes=True) for m in rows], next=nxt)

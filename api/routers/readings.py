@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn
+from api.etag import NOT_MODIFIED, conditional_json
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_header, page_of
+from api.params import EARLIEST, LATEST, Instant, check_range
 from storage.auth import meter_in_scope
 from storage.queries import find_meters, meter_readings
 
 router = APIRouter(prefix="/v1", tags=["readings"])
+LATEST_DAYS = (LATEST - EARLIEST).days  # any range: paging bounds the work, not the range
 
 
 class ReadingOut(BaseModel):
@@ -31,24 +35,24 @@ class ReadingOut(BaseModel):
     access_number: int | None
 
 
-class MeterReadingsOut(BaseModel):
-    """Readings of one meter."""
+class MeterReadingsOut(Page[ReadingOut]):
+    """A page of one meter's readings, oldest first (docs/api.md "Conventions")."""
 
     manufacturer: str
     meter_id: str
-    readings: list[ReadingOut]
 
 
-@router.get("/meters/{meter_id}/readings", response_model=MeterReadingsOut,
+@router.get("/meters/{meter_id}/readings", response_model=MeterReadingsOut, responses=NOT_MODIFIED,
             dependencies=[require(Role.operations, Role.billing, Role.portal)])
-def get_readings(conn: Conn, principal: CurrentPrincipal,
+def get_readings(conn: Conn, principal: CurrentPrincipal, request: Request,
                  meter_id: Annotated[str, Path(pattern=r"^[0-9A-Fa-f]{8}$")],
-                 start: Annotated[datetime, Query(alias="from")], end: Annotated[datetime, Query(alias="to")],
+                 start: Annotated[Instant, Query(alias="from")], end: Annotated[Instant, Query(alias="to")],
                  manufacturer: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
-                 limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000) -> MeterReadingsOut:
-    """Readings with ``from <= measured_at < to``; ``manufacturer`` picks one of meters sharing an id."""
-    if start.tzinfo is None or end.tzinfo is None:
-        raise HTTPException(422, "from and to need a time zone (e.g. 2026-11-01T00:00:00Z)")
+                 limit: Limit = 1000, cursor: CursorParam = None) -> Response:
+    """Readings with ``from <= measured_at < to``, keyset-paged; ``manufacturer`` picks one of meters sharing
+    an id. Answers 304 to ``If-None-Match`` with the page's current ``ETag``."""
+    check_range(start, end, max_days=LATEST_DAYS)
+    after = decode_cursor("readings", cursor, (datetime,)) if cursor else None
     meters = find_meters(conn, meter_id=meter_id, manufacturer=manufacturer)
     scope = principal.service_point_scope
     if scope is not None:  # a scoped caller sees only its meters, and learns nothing about the others
@@ -63,9 +67,12 @@ def get_readings(conn: Conn, principal: CurrentPrincipal,
         raise HTTPException(409, f"meter id {meter_id} is used by several manufacturers ({options}); "
                                  "add ?manufacturer=")
     m = meters[0]
-    rows = meter_readings(conn, meter_key=m.meter_key, start=start, end=end, limit=limit)
-    return MeterReadingsOut(manufacturer=m.manufacturer, meter_id=m.meter_id, readings=[
+    rows = meter_readings(conn, meter_key=m.meter_key, start=start, end=end, limit=limit + 1,
+                          after=after[0] if after else None)
+    rows, nxt = page_of(rows, limit, "readings", lambda r: (r.measured_at,))
+    page = MeterReadingsOut(manufacturer=m.manufacturer, meter_id=m.meter_id, next=nxt, items=[
         ReadingOut(measured_at=r.measured_at, received_at=r.received_at, total_m3=r.total_m3,
                    target_m3=r.target_m3, target_date=r.target_date, backward_m3=r.backward_m3,
                    flow_m3h=r.flow_m3h, alarms=sorted(a.value for a in r.alarms), source=r.source.value,
                    access_number=r.access_number) for r in rows])
+    return conditional_json(request, page, link_header(request, nxt))

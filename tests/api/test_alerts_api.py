@@ -31,7 +31,7 @@ def test_list_ack_and_dashboard(db_url: str, make_api_key: Callable[..., str]) -
     key = make_api_key(db_url, "operations", name="dispatch-desk")
     with TestClient(create_app(db_url, registry=CollectorRegistry()),
                     headers={"Authorization": f"Bearer {key}"}) as client:
-        leaks = client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json()
+        leaks = client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json()["items"]
         assert [(a["meter_key"], a["severity"]) for a in leaks] == [(A, "warning")]
         assert leaks[0]["evidence"]["min_flow_m3h"] == 0.05
         alert_id = leaks[0]["id"]
@@ -40,7 +40,7 @@ def test_list_ack_and_dashboard(db_url: str, make_api_key: Callable[..., str]) -
         assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "key:dispatch-desk"
         detail = client.get(f"/v1/alerts/{alert_id}").json()
         assert [e["event"] for e in detail["history"]] == ["raised", "acknowledged"]
-        assert client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json() == []
+        assert client.get("/v1/alerts", params={"state": "open", "kind": "continuous_flow"}).json()["items"] == []
         dash = client.get("/v1/dashboard/alerts").json()
         assert dash["by_kind"] == {"continuous_flow": 1}
         assert dash["open"] == 0 and dash["acknowledged"] == 1

@@ -38,20 +38,20 @@ def test_endpoints(db_url: str, tmp_path: Path, make_api_key: Callable[..., str]
     key = make_api_key(db_url, "billing")
     with TestClient(create_app(db_url, registry=CollectorRegistry()),
                     headers={"Authorization": f"Bearer {key}"}) as client:
-        assert len(client.get("/v1/meters").json()) == 2
+        assert len(client.get("/v1/meters").json()["items"]) == 2
         ambiguous = client.get("/v1/meters/00000001/readings", params={"from": "2026-11-01T00:00:00Z",
                                                                       "to": "2026-11-02T00:00:00Z"})
         assert ambiguous.status_code == 409
         ok = client.get("/v1/meters/00000001/readings", params={"from": "2026-11-01T00:00:00Z",
                                                                "to": "2026-11-02T00:00:00Z", "manufacturer": "KAM"})
-        assert ok.status_code == 200 and len(ok.json()["readings"]) == 24
+        assert ok.status_code == 200 and len(ok.json()["items"]) == 24
         assert client.get("/v1/meters/123/readings", params={"from": "2026-11-01T00:00:00Z",
                                                             "to": "2026-11-02T00:00:00Z"}).status_code == 422
-        bill = client.get("/v1/billing/readings", params={"at": "2026-11-02T23:00:00Z"}).json()
+        bill = client.get("/v1/billing/readings", params={"at": "2026-11-02T23:00:00Z"}).json()["items"]
         kam = next(b for b in bill if b["manufacturer"] == "KAM")
         assert round(kam["total_m3"], 9) == 0.47 and kam["actual"] is True and kam["service_point_id"] == "SP-1"
         cons = client.get("/v1/service-points/SP-1/consumption",
                           params={"from": "2026-11-01T23:00:00Z", "to": "2026-11-03T23:00:00Z"}).json()
-        assert [round(p["consumption_m3"], 6) for p in cons["periods"]] == [0.24, 0.24]
+        assert [round(p["consumption_m3"], 6) for p in cons["items"]] == [0.24, 0.24]
         assert client.get("/v1/service-points/nope/consumption", params={
             "from": "2026-11-01T23:00:00Z", "to": "2026-11-03T23:00:00Z"}).status_code == 404
