@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from collectors.gateway import Gateway
-from collectors.mqtt import MqttTarget
+from collectors.mqtt import MqttTarget, redact_url
 from core.settings import Settings
 from core.types import RawFrame
 from hardware import open_receiver
@@ -30,7 +30,7 @@ class CollectOptions:
     """Everything ``odczyt collect`` needs, resolved from settings and flags."""
 
     gateway_id: str
-    mqtt_url: str
+    mqtt_url: str = dataclasses.field(repr=False)  # may carry a password
     spool_path: Path
     receiver: str | None
     port: str | None
@@ -115,7 +115,7 @@ def run(opts: CollectOptions, settings: Settings, stop: threading.Event | None =
         gps.start()
     gateway.start()
     log.info("gateway %s: receiver %s on %s (%s), spool %s, broker %s", opts.gateway_id, opts.receiver,
-             opts.port, opts.link_mode, opts.spool_path, opts.mqtt_url)
+             opts.port, opts.link_mode, opts.spool_path, redact_url(opts.mqtt_url))
     try:
         stop.wait()
     finally:

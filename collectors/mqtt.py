@@ -12,10 +12,10 @@ import queue
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
@@ -27,6 +27,17 @@ log = logging.getLogger(__name__)
 _UNSUPPORTED_PROTOCOL = (0x84, 1)  # MQTT 5 reason code / MQTT 3.1.1 CONNACK code
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``: the only form of a broker URL fit for a log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 @dataclass(frozen=True)
 class MqttTarget:
     """Where and how to connect."""
@@ -34,7 +45,7 @@ class MqttTarget:
     host: str = "127.0.0.1"
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or a traceback's repr
     tls: bool = False
     ca_file: Path | None = None
     protocol: str = "auto"  # "5", "3.1.1" or "auto" (5, falling back to 3.1.1 if the broker refuses)

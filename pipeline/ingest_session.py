@@ -8,7 +8,7 @@ them from its spool) and discarded by the broker. Registering connects with the 
 ``clean_start=False`` and the worker's session expiry, subscribes the group's topic at QoS 1 and disconnects;
 from then on the broker queues the group's frames for the session until the worker connects and takes them.
 
-``redact_url`` is how a broker URL may appear in a log line: without its password.
+A broker URL appears in log lines and messages only through ``redact_url`` (without its password).
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from collectors.mqtt import redact_url
 from core.errors import OdczytError
 from core.settings import IngestSettings, MqttSettings
 
@@ -32,16 +33,6 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 
 class BrokerUnavailableError(OdczytError):
     """The broker could not be reached, refused the account, or refused the subscription."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def shared_topic(settings: IngestSettings, mqtt_settings: MqttSettings) -> str:
