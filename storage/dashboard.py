@@ -1,11 +1,21 @@
-"""Operations-dashboard figures: how many meters are heard, how fresh the data is, what failed."""
+"""Operations-dashboard figures: how many meters are heard, how fresh the data is, what failed.
+
+Frames that were not decoded are split by why: a registered meter whose key is missing or wrong (awaiting a
+key), a meter that is not in the registry at all (a candidate to register, listed by
+:func:`unknown_meters` with manufacturer and id), or a decoder failure.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
+
+from core.ids import split_meter_key
+from storage.rows import FrameStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,19 +26,32 @@ class PipelineSummary:
     meters_heard_24h: int
     readings_total: int
     readings_24h: int
-    frames_undecoded: int
+    frames_undecoded: int  # every frame not decoded (the three below)
+    frames_awaiting_key: int  # registered meters whose key is missing or wrong
+    frames_unknown_meters: int  # meters not in the registry
+    unknown_meters_heard: int  # distinct unregistered meters heard (candidates to register)
+    frames_decode_errors: int
     dead_letters: int
     last_received_at: datetime | None
     last_committed_lag_s: float | None
 
 
-_SQL = """
+_SQL = f"""
+WITH undecoded AS (
+  SELECT status, count(*) AS n, count(DISTINCT coalesce(meter_key, link_key)) AS meters
+    FROM raw_frames WHERE status <> 0 GROUP BY status
+)
 SELECT
   (SELECT count(*) FROM meters),
   (SELECT count(DISTINCT meter_key) FROM readings WHERE received_at > now() - interval '24 hours'),
   (SELECT count(*) FROM readings),
   (SELECT count(*) FROM readings WHERE received_at > now() - interval '24 hours'),
-  (SELECT count(*) FROM raw_frames WHERE status <> 0),
+  (SELECT coalesce(sum(n), 0) FROM undecoded),
+  (SELECT coalesce(sum(n), 0) FROM undecoded
+    WHERE status IN ({FrameStatus.KEY_MISSING.value}, {FrameStatus.WRONG_KEY.value})),
+  (SELECT coalesce(sum(n), 0) FROM undecoded WHERE status = {FrameStatus.UNKNOWN_METER.value}),
+  (SELECT coalesce(sum(meters), 0) FROM undecoded WHERE status = {FrameStatus.UNKNOWN_METER.value}),
+  (SELECT coalesce(sum(n), 0) FROM undecoded WHERE status = {FrameStatus.DECODE_ERROR.value}),
   (SELECT coalesce(sum(count), 0) FROM dead_letters),
   (SELECT max(received_at) FROM readings),
   (SELECT extract(epoch FROM now() - max(received_at)) FROM readings)
@@ -39,8 +62,28 @@ def pipeline_summary(conn: psycopg.Connection) -> PipelineSummary:
     """Counts and freshness of what the pipeline stored."""
     row = conn.execute(_SQL).fetchone()
     assert row is not None
+    ints = [int(v) for v in row[:10]]
     return PipelineSummary(
-        meters=int(row[0]), meters_heard_24h=int(row[1]), readings_total=int(row[2]),
-        readings_24h=int(row[3]), frames_undecoded=int(row[4]), dead_letters=int(row[5]),
-        last_received_at=row[6], last_committed_lag_s=float(row[7]) if row[7] is not None else None,
+        *ints, last_received_at=row[10], last_committed_lag_s=float(row[11]) if row[11] is not None else None,
     )
+
+
+def unknown_meters(
+    conn: psycopg.Connection, *, now: datetime, days: float = 30.0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Meters heard in the last ``days`` that are not in the registry, most frames first: manufacturer and id
+    (what the radio sent), frames, first/last heard, strongest RSSI and the gateways that heard them."""
+    sql = f"""
+        SELECT coalesce(f.meter_key, f.link_key) AS meter_key, count(DISTINCT f.frame_digest) AS frames,
+               count(*) AS receptions,
+               min(f.received_at) AS first_heard_at, max(f.received_at) AS last_heard_at,
+               max(r.rssi) AS best_rssi_dbm, array_agg(DISTINCT r.gw ORDER BY r.gw) AS gateways
+          FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways, f.rssi_dbm) AS r(gw, rssi)
+         WHERE f.status = {FrameStatus.UNKNOWN_METER.value} AND f.received_at >= %(since)s
+           AND coalesce(f.meter_key, f.link_key) IS NOT NULL
+         GROUP BY 1 ORDER BY frames DESC, 1 LIMIT %(limit)s"""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = list(cur.execute(sql, {"since": now - timedelta(days=days), "limit": limit}).fetchall())
+    for r in rows:
+        r["manufacturer"], r["meter_id"] = split_meter_key(r["meter_key"])
+    return rows
