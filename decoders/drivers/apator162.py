@@ -3,13 +3,20 @@
 Payload (fact sheet §4.1, wmbusmeters ``apator162.xmq``): one lead byte (0x0F or 0x80), 7 status bytes, then
 fields ``tag + fixed length``; tag 0x10 + 4 bytes LE = total volume in litres; ``FF`` padding; 2–4 checksum
 bytes. The field-length table below is data from that grammar.
+
+History: tags 0x71–0x7C carry one byte (meaning not published) and then ``tag − 0x6F`` volumes (4 LE, litres)
+— the month-end register, newest first (the 12-month register is tag 0x7B/0x7C; successive values fall month by
+month below the total in the public telegrams). They become ``history`` entries numbered 1 (latest month end)
+onwards, undated: the payload has no date for them.
 """
 
 from __future__ import annotations
 
+from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.errors import DriverError
 from decoders.frame import Frame
+from decoders.model import HistoryEntry
 
 _FIXED = {
     0x00: 4,
@@ -48,6 +55,7 @@ _FIXED |= {t: 11 for t in (0x85, 0x88, 0x8F)}
 _FIXED |= {t: 2 for t in (0xA7, 0xA8, 0xAA, 0xAB, 0xAC, 0xAD)}
 _FIXED |= {t: 3 for t in (*range(0xB6, 0xC0), *range(0xC0, 0xC8), 0xD0, 0xD3)}
 TOTAL_TAG = 0x10
+HISTORY_TAGS = range(0x71, 0x7D)
 
 
 def fields_of(payload: bytes) -> dict[int, bytes]:
@@ -74,8 +82,32 @@ def extract(frame: Frame) -> Fields:
     if TOTAL_TAG not in found:
         raise DriverError("apator162: no total-volume field (tag 0x10) in the payload")
     litres = int.from_bytes(found[TOTAL_TAG], "little")
-    return {"total_m3": litres / 1000, "records": ()}
+    return {"total_m3": litres / 1000, "records": (), "history": month_register(found)}
 
+
+def month_register(found: dict[int, bytes]) -> tuple[HistoryEntry, ...]:
+    """The month-end volumes of the first history tag present (newest first) as undated entries."""
+    for tag in HISTORY_TAGS:
+        if tag in found:
+            raw = found[tag][1:]
+            return tuple(
+                HistoryEntry(k + 1, None, int.from_bytes(raw[4 * k : 4 * k + 4], "little") / 1000)
+                for k in range(len(raw) // 4)
+            )
+    return ()
+
+
+_MONTHS = (50.354, 49.508, 48.563)
+_CASE = enc.encode_oms(
+    "APA", "00533603", 0x05, 0x07, 0x21, 0x00,
+    [
+        b"\x0f" + bytes(7)  # lead byte, 7 status bytes
+        + b"\x10" + (51330).to_bytes(4, "little")  # total, litres
+        + b"\x72\x01" + b"".join(round(v * 1000).to_bytes(4, "little") for v in _MONTHS)
+        + b"\xff\xff" + b"\x12\x34"  # padding, checksum
+    ],
+    mode=5, key=bytes(16),
+)
 
 DRIVER = Driver(
     name="apator162",
@@ -90,6 +122,16 @@ DRIVER = Driver(
             "fdf074b5035cfaa7e0050bf32faae03a77",
             "00000000000000000000000000000000",
             {"meter_id": "88888888", "manufacturer": "APA", "total_m3": 4.848},
+        ),
+        Case(
+            _CASE.hex(),
+            "00" * 16,
+            {
+                "meter_id": "00533603",
+                "total_m3": 51.33,
+                "history": tuple((k + 1, None, v) for k, v in enumerate(_MONTHS)),
+            },
+            note="built with our encoder; month register tag 0x72 (three month ends)",
         ),
     ),
 )

@@ -18,6 +18,7 @@ from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.errors import KeyMissingError, WrongKeyError
 from decoders.frame import Frame
 from decoders.keys import PRIOS_DEFAULT_KEYS
+from decoders.model import HistoryEntry
 
 BYTE12 = AlarmBits(current={0x80: Alarm.LEAK, 0x20: Alarm.BLOCKED}, history={0x40: Alarm.LEAK})
 BYTE13 = AlarmBits(
@@ -67,6 +68,8 @@ def extract(frame: Frame) -> Fields:
         fields["target_m3"] = int.from_bytes(plain[5:9], "little") / 1000
     if len(plain) > 10:
         fields["target_date"] = _date(plain[9], plain[10])
+    if "target_m3" in fields:  # the last month end is the one stored value PRIOS sends
+        fields["history"] = (HistoryEntry(1, fields.get("target_date"), fields["target_m3"]),)
     return fields | _identity(frame)
 
 
@@ -81,7 +84,14 @@ DRIVER = Driver(
         Case(
             "2944A511780729662366A20118001378D3B3DB8CEDD77731F25832AAF3DA8CADF9774EA673172E8C61F2",
             None,
-            {"meter_id": "66236629", "total_m3": 16.76, "target_m3": 11.84, "target_date": "2019-11-30", "alarms": []},
+            {
+                "meter_id": "66236629",
+                "total_m3": 16.76,
+                "target_m3": 11.84,
+                "target_date": "2019-11-30",
+                "alarms": [],
+                "history": ((1, date(2019, 11, 30), 11.84),),
+            },
         ),
     ),
 )

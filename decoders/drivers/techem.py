@@ -14,6 +14,7 @@ from datetime import date
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.errors import DriverError
 from decoders.frame import Frame
+from decoders.model import HistoryEntry
 
 
 def _u(data: bytes, pos: int, n: int) -> int:
@@ -35,7 +36,9 @@ def _prev_date(v: int) -> date | None:
 def _mk3(p: bytes) -> Fields:
     _need(p, 9, "mkradio3")
     prev, curr = _u(p, 3, 2) / 10, _u(p, 7, 2) / 10
-    return {"total_m3": round(prev + curr, 1), "target_m3": prev, "target_date": _prev_date(_u(p, 1, 2))}
+    when = _prev_date(_u(p, 1, 2))
+    return {"total_m3": round(prev + curr, 1), "target_m3": prev, "target_date": when,
+            "history": (HistoryEntry(1, when, prev),)}
 
 
 def _mk3a(p: bytes) -> Fields:
@@ -73,7 +76,13 @@ DRIVER = Driver(
         Case(
             "15446850785634127462A2069F255900B02931000000",
             None,
-            {"meter_id": "12345678", "total_m3": 13.8, "target_m3": 8.9, "target_date": "2018-12-31"},
+            {
+                "meter_id": "12345678",
+                "total_m3": 13.8,
+                "target_m3": 8.9,
+                "target_date": "2018-12-31",
+                "history": ((1, date(2018, 12, 31), 8.9),),
+            },
         ),
     ),
 )
