@@ -20,6 +20,9 @@ from storage.errors import RegistryError
 from storage.registry import master_key_id, open_secret, seal_secret
 
 _SEVERITIES = "ARRAY['info','warning','critical']"
+# the flow an alert's evidence names (continuous flow, night flow, burst), compared with a customer's threshold
+_FLOW = ("coalesce((a.evidence->>'min_flow_m3h')::float8, (a.evidence->>'min_night_flow_m3h')::float8, "
+         "(a.evidence->>'peak_flow_m3h')::float8)")
 
 
 def _context(subscription_id: int) -> bytes:
@@ -120,7 +123,8 @@ def list_subscriptions(conn: psycopg.Connection, *, active_only: bool = True) ->
 def enqueue_for_subscribers(
     conn: psycopg.Connection, *, alert_id: int, event: str, payload: dict[str, Any], at: datetime
 ) -> int:
-    """Queue ``payload`` for every active subscription matching the alert's kind, severity, area and event."""
+    """Queue ``payload`` for every active subscription matching the alert's kind, severity, area and event;
+    a customer's subscription (``storage.notices``) also its service point and, for a flow, its own threshold."""
     cur = conn.execute(
         f"""INSERT INTO alert_outbox (subscription_id, alert_id, event, payload, created_at, next_attempt_at)
             SELECT s.id, a.id, %(event)s, %(payload)s, %(at)s, %(at)s
@@ -128,7 +132,9 @@ def enqueue_for_subscribers(
              WHERE s.active AND %(event)s = ANY(s.events)
                AND (s.kinds IS NULL OR a.kind = ANY(s.kinds))
                AND (s.areas IS NULL OR a.area = ANY(s.areas))
-               AND array_position({_SEVERITIES}, a.severity) >= array_position({_SEVERITIES}, s.min_severity)""",
+               AND array_position({_SEVERITIES}, a.severity) >= array_position({_SEVERITIES}, s.min_severity)
+               AND (s.service_point_id IS NULL OR s.service_point_id = a.service_point_id)
+               AND (s.leak_threshold_m3h IS NULL OR {_FLOW} IS NULL OR {_FLOW} >= s.leak_threshold_m3h)""",
         {"event": event, "payload": Jsonb(payload), "at": at, "alert_id": alert_id},
     )
     return cur.rowcount
@@ -161,7 +167,8 @@ def claim_due(
         subs = {
             s["id"]: s
             for s in cur.execute(
-                "SELECT id, channel, target, secret, secret_enc FROM alert_subscriptions WHERE id = ANY(%s)",
+                "SELECT id, channel, target, secret, secret_enc, audience FROM alert_subscriptions "
+                "WHERE id = ANY(%s)",
                 ([r["subscription_id"] for r in rows],),
             ).fetchall()
         }
