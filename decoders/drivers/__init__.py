@@ -31,6 +31,7 @@ from decoders.drivers import (
     maddalena,
     qundis,
     rfmtx1,
+    supercom587,
     techem,
     ultrimis,
     waterstarm,
@@ -66,6 +67,7 @@ _MODULES: tuple[ModuleType, ...] = (
     gwf,
     aquastream,
     ista,
+    supercom587,
 )
 
 DRIVERS: tuple[Driver, ...] = tuple(m.DRIVER for m in _MODULES)

@@ -23,3 +23,10 @@ STANDARD = AlarmBits(current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.ERROR, 0x10: 
 BMETERS = AlarmBits(
     current={0x04: Alarm.BATTERY_LOW, 0x08: Alarm.REMOVED, 0x10: Alarm.ERROR, 0x40: Alarm.TAMPER},
 )
+
+# Zenner Minomess (ZRI): the standard bits plus "was" flags in the manufacturer bits (wmbusmeters ``minomess.xmq``
+# ``mfct_tpl_status_bits``: 0x20 was leaking, 0x40 was tampered, 0x80 was removed) → history.
+ZENNER = AlarmBits(
+    current=dict(STANDARD.current),
+    history={0x20: Alarm.LEAK, 0x40: Alarm.TAMPER, 0x80: Alarm.REMOVED},
+)

@@ -2,7 +2,8 @@
 
 Flags (wmbusmeters ``minomess.xmq``, domain notes §3.1): 0x8000 bursting, 0x4000 removed, 0x2000 leaking,
 0x0800 backflowing, 0x0004 battery EOL, 0x0008/0x0010 permanent/temporary error; "was" flags 0x1000 backflow,
-0x0400 blocked, 0x0080 removed, 0x0040 tampered, 0x0020 leaking → history.
+0x0400 blocked, 0x0080 removed, 0x0040 tampered, 0x0020 leaking → history. The TPL status byte: the ZENNER
+table (standard bits + 0x20/0x40/0x80 was leaking / tampered / removed → history; ``status.ZENNER``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from core.types import Alarm
 from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
+from decoders.drivers.status import ZENNER
 from decoders.frame import Frame
 
 FLAGS = AlarmBits(
@@ -37,7 +39,7 @@ FLAGS = AlarmBits(
 
 def extract(frame: Frame) -> Fields:
     """Standard fields with the Minomess flag table."""
-    return oms_fields(frame, FLAGS)
+    return oms_fields(frame, FLAGS, use_status=ZENNER)
 
 
 _CASE = enc.encode_oms(
@@ -62,11 +64,16 @@ _CASE = enc.encode_oms(
     link_device_type=0x37,
 )
 
+_WAS_TAMPERED = enc.encode_oms(
+    "ZRI", "21314152", 0x00, 0x07, 0x37, 0x40, [enc.volume(1.5, bcd=True), enc.error_flags(0)],
+    mode=5, key=bytes.fromhex("A1" * 16),
+)
+
 DRIVER = Driver(
     name="minomess",
     matches=(Match("ZRI", frozenset({0x00, 0x01}), frozenset({0x06, 0x07, 0x16})),),
     extract=extract,
-    oms=(FLAGS, True),
+    oms=(FLAGS, ZENNER),
     description="Zenner Minomess water meter (usually behind a radio module with a long TPL header).",
     cases=(
         Case(
@@ -82,6 +89,12 @@ DRIVER = Driver(
                 "alarms_history": ["leak"],
             },
             note="built with our encoder",
+        ),
+        Case(
+            _WAS_TAMPERED.hex(),
+            "A1" * 16,
+            {"meter_id": "21314152", "total_m3": 1.5, "alarms": [], "alarms_history": ["tamper"]},
+            note="built with our encoder; TPL status 0x40 = was tampered (Zenner manufacturer bit)",
         ),
     ),
 )
