@@ -136,7 +136,8 @@ def check_overdue(conn: psycopg.Connection, settings: GatewaySettings, now: date
     for gw in registry.online_gateways(conn):
         if heartbeat_overdue(gw["last_heartbeat_at"], gw["heartbeat_s"], now, rules):
             with conn.transaction():
-                registry.record_offline(conn, gateway_id=gw["id"], at=now, reason="no heartbeat")
+                if registry.record_offline(conn, gateway_id=gw["id"], at=now, reason="no heartbeat") != "online":
+                    continue  # another worker's watcher got there first
                 evidence = {"reason": "no heartbeat", "last_heartbeat_at": gw["last_heartbeat_at"].isoformat()}
                 changes += _raise(conn, gw["id"], OFFLINE, now, evidence, "critical")
     return changes
@@ -169,9 +170,14 @@ def _notify(conn: psycopg.Connection, alert_id: int, event: str) -> None:
 
 
 class GatewayWatcher:
-    """Subscribes to the status topic and keeps the registry and gateway alerts current (``start``/``stop``)."""
+    """Subscribes to the status topic and keeps the registry and gateway alerts current (``start``/``stop``).
 
-    def __init__(self, *, db_url: str, mqtt_url: str, settings: GatewaySettings | None = None,
+    With ``mqtt_url=None`` it has no connection of its own: the ingest worker subscribes the status topic on
+    its connection and hands each message to :meth:`feed` (a broker that binds client ids to accounts allows
+    one connection per account).
+    """
+
+    def __init__(self, *, db_url: str, mqtt_url: str | None, settings: GatewaySettings | None = None,
                  mqtt_settings: MqttSettings | None = None, client_id: str = "odczyt-gateways",
                  check_every_s: float | None = None) -> None:
         self.db_url, self.mqtt_url = db_url, mqtt_url
@@ -183,7 +189,9 @@ class GatewayWatcher:
         self._stop = threading.Event()
         self.subscribed = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = self._make_client(client_id)
+        self._client = self._make_client(client_id) if mqtt_url is not None else None
+        if self._client is None:
+            self.subscribed.set()
 
     @property
     def topic(self) -> str:
@@ -200,16 +208,21 @@ class GatewayWatcher:
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(self.topic, qos=1)
         client.on_subscribe = lambda *_a: self.subscribed.set()
-        client.on_message = lambda _c, _u, msg: self._queue.put(
-            (msg.topic, bytes(msg.payload), datetime.now(UTC), bool(msg.retain)))
+        client.on_message = lambda _c, _u, msg: self.feed(msg.topic, bytes(msg.payload), datetime.now(UTC),
+                                                          bool(msg.retain))
         return client
 
+    def feed(self, topic: str, payload: bytes, received_at: datetime, retained: bool) -> None:
+        """Queue one status message (thread-safe; called from an MQTT network thread)."""
+        self._queue.put((topic, payload, received_at, retained))
+
     def start(self) -> GatewayWatcher:
-        """Connect and handle status messages in a background thread."""
-        url = urlsplit(self.mqtt_url)
-        self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
-                                   keepalive=self.mqtt_settings.keepalive_s)
-        self._client.loop_start()
+        """Connect (unless fed by the ingest worker) and handle status messages in a background thread."""
+        if self._client is not None and self.mqtt_url is not None:
+            url = urlsplit(self.mqtt_url)
+            self._client.connect_async(url.hostname or "127.0.0.1", url.port or 1883,
+                                       keepalive=self.mqtt_settings.keepalive_s)
+            self._client.loop_start()
         self._thread = threading.Thread(target=self._loop, name="odczyt-gateways", daemon=True)
         self._thread.start()
         return self
@@ -219,8 +232,9 @@ class GatewayWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
 
     def _loop(self) -> None:
         conn: psycopg.Connection | None = None

@@ -65,7 +65,8 @@ class IngestWorker:
                  metrics: IngestMetrics | None = None, crash_hook: Callable[[str], None] | None = None,
                  maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
                  write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False,
-                 allow_missing_master_key: bool = False) -> None:
+                 allow_missing_master_key: bool = False,
+                 status_sink: Callable[[str, bytes, datetime, bool], None] | None = None) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
         self.allow_missing_master_key = allow_missing_master_key  # start without ODCZYT_MASTER_KEY, warning loudly
         self.client_id = client_id or settings.client_id
@@ -76,6 +77,8 @@ class IngestWorker:
         self.write_strategy = write_strategy
         self.decode_processes = decode_processes  # 0: decode in the batch thread
         self.leave = leave  # unsubscribe on connect: only drain what the broker kept for this session (leave())
+        # gateways' status messages, on the worker's own connection (its account is its client id): to the watcher
+        self.status_sink = status_sink
         self._pool: DecodePool | None = None
         self._queue: queue.Queue[Message] = queue.Queue()
         self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
@@ -208,6 +211,8 @@ class IngestWorker:
             client.unsubscribe(self.topic)
         else:
             client.subscribe(self.topic, qos=1)
+            if self.status_sink is not None:
+                client.subscribe(f"{self.mqtt_settings.topic_prefix}/status/+", qos=1)
 
     def _on_subscribe(self, _c: object, _u: object, _mid: int, reasons: list, _p: object) -> None:  # type: ignore[type-arg]
         if all(not getattr(r, "is_failure", False) for r in reasons):
@@ -224,7 +229,12 @@ class IngestWorker:
         if not self._stop.is_set():
             log.warning("broker connection lost (%s); reconnecting", reason)
 
-    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        if self.status_sink is not None and msg.topic.startswith(f"{self.mqtt_settings.topic_prefix}/status/"):
+            self.status_sink(msg.topic, bytes(msg.payload), datetime.now(UTC), bool(msg.retain))
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)  # the registry is best effort: a status message is never redelivered
+            return
         self._last_message_at = time.monotonic()
         if msg.qos:
             self._received_qos1 += 1

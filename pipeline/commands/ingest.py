@@ -76,13 +76,14 @@ def register(app: typer.Typer) -> None:
         interrupt_on_termination()
         scheduler = AnalysisScheduler(interval, db_url, settings=settings.analytics, master_key=master,
                                       channels=configured_channels(settings)).start() if interval else None
-        watcher = GatewayWatcher(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.gateways,
-                                 mqtt_settings=settings.mqtt, client_id=f"{client_id or settings.ingest.client_id}-gw",
-                                 ).start() if settings.ingest.watch_gateways else None
+        # fed by the worker's own connection (one connection per broker account)
+        watcher = GatewayWatcher(db_url=db_url, mqtt_url=None, settings=settings.gateways,
+                                 mqtt_settings=settings.mqtt).start() if settings.ingest.watch_gateways else None
         try:
             IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest, master_key=master,
                          client_id=client_id, mqtt_settings=settings.mqtt, decode_processes=decode_processes,
-                         allow_missing_master_key=allow_missing_master_key).run_forever()
+                         allow_missing_master_key=allow_missing_master_key,
+                         status_sink=watcher.feed if watcher is not None else None).run_forever()
         finally:
             if scheduler is not None:
                 scheduler.stop()

@@ -18,8 +18,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collectors.gateway import Gateway
 from collectors.status import GatewayStats, heartbeat, offline
-from core.settings import GatewaySettings, MqttSettings
+from core.settings import GatewaySettings, IngestSettings, MqttSettings
 from pipeline.gateway_status import GatewayWatcher, apply_status, parse_status
+from pipeline.ingest import IngestWorker
 from storage import alerts as store
 from storage import gateways as registry
 
@@ -84,6 +85,31 @@ def test_collector_stop_raises_gateway_offline_and_restart_resolves_it(
         assert gateway_row(db_url, "gw-e2e")["state"] == "online"  # type: ignore[index]
     finally:
         gw.stop()
+
+
+def test_the_ingest_worker_feeds_the_watcher_on_its_own_connection(
+        db_url: str, mqtt_broker: Any, prefix: str, tmp_path: Path) -> None:
+    # a broker binding client ids to accounts allows the worker one connection: status rides on it
+    watcher = GatewayWatcher(db_url=db_url, mqtt_url=None, settings=FAST, check_every_s=0.1).start()
+    worker = IngestWorker(db_url=db_url, mqtt_url=mqtt_broker.url, settings=IngestSettings(shared_group="gwtest"),
+                          master_key=None, client_id=f"ingest-{uuid.uuid4().hex[:6]}",
+                          mqtt_settings=MqttSettings(topic_prefix=prefix), status_sink=watcher.feed,
+                          maintenance_every_s=3600).start()
+    gw = None
+    try:
+        assert worker.wait_connected(10)
+        gw = Gateway("gw-fed", mqtt_broker.url, tmp_path / "spool.sqlite", heartbeat_s=0.3, topic_prefix=prefix).start()
+        assert wait_for(lambda: gateway_row(db_url, "gw-fed"))["state"] == "online"
+        gw.stop()
+        gw = None
+        assert wait_for(lambda: gateway_alert(db_url, "gw-fed", "gateway_offline", "open"))["evidence"] == {
+            "reason": "stopped"}
+        assert worker.stats.messages_acked == 0  # status messages are not frames: acknowledged on arrival
+    finally:
+        if gw is not None:
+            gw.stop()
+        worker.stop(end_session=True)
+        watcher.stop()
 
 
 def _paho_gateway(broker: Any, prefix: str, gw: str) -> mqtt.Client:
