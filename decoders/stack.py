@@ -186,7 +186,10 @@ def _decode_link_frame(
                 get(mfct, meter_id) if tpl.security_mode else (),
                 ciphers,
             )
-            records, mfct_data = _records(tpl.kind, payload, cache)
+            # An encrypted compact frame (CI 0x73/0x7B) decrypts to 2F2F + signature + …: the check bytes
+            # (verified by the security layer) are not part of the signature.
+            plain = payload[2:] if tpl.security_mode and tpl.kind == "compact" else payload
+            records, mfct_data = _records(tpl.kind, plain, cache)
             driver = drivers.select(mfct, version, dtype) or drivers.GENERIC
     fr = Frame(
         data,

@@ -63,3 +63,16 @@ def test_unknown_compact_format_still_needs_a_full_frame_first() -> None:
 
 def test_empty_cache_holds_only_what_full_frames_taught() -> None:
     assert len(CompactFormatCache()) == 0
+
+
+def test_encrypted_compact_frame_with_long_header_decodes_from_the_table() -> None:
+    """CI 0x73 (compact, long TPL header) in mode 5: the decrypted 2F2F check bytes precede the signature."""
+    row = next(r for r in KNOWN_COMPACT_FORMATS if r.model.startswith("Engelmann FAW"))
+    full, compact = encoder.full_and_compact_apl(_records_for(bytes.fromhex(row.format_hex)))
+    frame = bytearray(encoder.encode_oms("EFE", "22862420", 0x00, 0x07, 0x70, 0, [compact[1:]], mode=5, key=KEY,
+                                         long_header=True, link_meter_id="43000255"))
+    assert frame[10] == 0x72
+    frame[10] = 0x73  # the same header, compact frame
+    tg = decode(bytes(frame), lambda m, i: [KEY], compact_formats=CompactFormatCache())
+    assert tg.meter_id == "22862420" and tg.ci == 0x73
+    assert tg.records == parse_records(full[1:]).records
