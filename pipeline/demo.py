@@ -282,10 +282,21 @@ def _serve(db_url: str, host: str, port: int, console: Console) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.auth_admin import add_user, issue_api_key
+    from core.settings import ApiSettings
 
+    stamp = f"{datetime.now(UTC):%Y%m%d%H%M%S}"  # unique names: an external database may keep earlier runs' ones
+    password = secrets.token_urlsafe(12)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        key, _ = issue_api_key(conn, name=f"demo-admin-{stamp}", role="admin", actor="cli:demo")
+        add_user(conn, name=f"demo-{stamp}", role="admin", password=password, actor="cli:demo")
     console.print(f"\nAPI serving the demo data at [bold]http://{host}:{port}/[/] "
                   f"(docs: http://{host}:{port}/docs) — Ctrl-C stops it and removes the demo data")
-    uvicorn.run(create_app(db_url), host=host, port=port, log_level="warning")
+    console.print(f"dashboard login at http://{host}:{port}/login: user [bold]demo-{stamp}[/], "
+                  f"password [bold]{password}[/]")
+    console.print(f"admin API key of this run: [bold]{key}[/]\n"
+                  f"  e.g. curl -H 'Authorization: Bearer {key}' http://{host}:{port}/v1/dashboard/summary")
+    uvicorn.run(create_app(db_url, api=ApiSettings(cookie_secure=False)), host=host, port=port, log_level="warning")
 
 
 __all__ = ["DemoResult", "SimClock", "run_demo"]

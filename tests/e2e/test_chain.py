@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from api.app import create_app
+from api.auth_admin import issue_api_key
 from core.settings import Settings
 from pipeline.demo import run_demo
 from pipeline.town import WARSAW, Town
@@ -65,7 +66,9 @@ def test_every_reading_arrives_exactly_once_and_billing_matches(fresh_db_url: st
     for t in txs:
         if t.at <= cutoff:
             last_before[t.meter.meter_id] = t
-    with TestClient(create_app(fresh_db_url)) as client:
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        key, _ = issue_api_key(conn, name="e2e", role="admin", actor="test")
+    with TestClient(create_app(fresh_db_url), headers={"Authorization": f"Bearer {key}"}) as client:
         resp = client.get("/v1/billing/readings", params={"at": cutoff.isoformat(), "limit": 10_000})
         assert resp.status_code == 200, resp.text
         by_id = {item["meter_id"]: item for item in resp.json()["items"]}
