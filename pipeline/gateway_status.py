@@ -66,8 +66,8 @@ def parse_status(topic: str, payload: bytes, received_at: datetime, *, retained:
     if doc["state"] == "offline":
         return Status(gateway_id, "offline", at, str(doc.get("reason") or "lost")[:64], {}, None, doc)
     receivers = [r for r in doc.get("receivers") or [] if isinstance(r, dict)]
-    spool = doc.get("spool") if isinstance(doc.get("spool"), dict) else {}
-    position = doc.get("position") if isinstance(doc.get("position"), dict) else {}
+    spool: dict[str, Any] = doc["spool"] if isinstance(doc.get("spool"), dict) else {}
+    position: dict[str, Any] = doc["position"] if isinstance(doc.get("position"), dict) else {}
     figures = {
         "heartbeat_s": _num(doc.get("heartbeat_s")), "uptime_s": _num(doc.get("uptime_s")),
         "frames_per_min": sum(_num(r.get("frames_per_min")) or 0 for r in receivers) if receivers else None,

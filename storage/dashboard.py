@@ -62,9 +62,12 @@ def pipeline_summary(conn: psycopg.Connection) -> PipelineSummary:
     """Counts and freshness of what the pipeline stored."""
     row = conn.execute(_SQL).fetchone()
     assert row is not None
-    ints = [int(v) for v in row[:10]]
+    n = [int(v) for v in row[:10]]
     return PipelineSummary(
-        *ints, last_received_at=row[10], last_committed_lag_s=float(row[11]) if row[11] is not None else None,
+        meters=n[0], meters_heard_24h=n[1], readings_total=n[2], readings_24h=n[3], frames_undecoded=n[4],
+        frames_awaiting_key=n[5], frames_unknown_meters=n[6], unknown_meters_heard=n[7], frames_decode_errors=n[8],
+        dead_letters=n[9], last_received_at=row[10],
+        last_committed_lag_s=float(row[11]) if row[11] is not None else None,
     )
 
 

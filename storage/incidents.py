@@ -79,7 +79,8 @@ def list_incidents(
     before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Incidents newest first (by id; ``before_id`` is the keyset cursor), with their alerts' ids and kinds."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for col, val in (("i.state", state), ("i.condition", condition), ("i.service_point_id", service_point_id),
                      ("i.area", area)):
         if val is not None:

@@ -81,8 +81,8 @@ class CommentIn(BaseModel):
 
 def subject_out(row: dict[str, Any]) -> AlertSubjectOut:
     """The response model of an alert row from ``storage.alerts``."""
-    return AlertSubjectOut(**{k: row.get(k) for k in AlertSubjectOut.model_fields if k != "links"},
-                           links=links(row))
+    fields = {k: row.get(k) for k in AlertSubjectOut.model_fields if k != "links"}
+    return AlertSubjectOut.model_validate({**fields, "links": links(row)})
 
 
 def notify(conn: psycopg.Connection, row: dict[str, Any], event: str, at: datetime) -> int:
