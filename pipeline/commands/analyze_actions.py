@@ -1,9 +1,10 @@
-"""``odczyt alerts resolve|dismiss|assign|comment`` (added to the ``alerts`` group of ``commands.analyze``) and
-``odczyt gateways watch|list``."""
+"""``odczyt alerts resolve|dismiss|assign|comment`` (added to the ``alerts`` group of ``commands.analyze``),
+``odczyt gateways watch|list`` and ``odczyt notices subscribe|opt-out|list`` (customer notices)."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import psycopg
 import typer
@@ -23,8 +24,9 @@ def _alerts_group(app: typer.Typer) -> typer.Typer:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the lifecycle actions to ``odczyt alerts`` and the ``gateways`` group."""
+    """Add the lifecycle actions to ``odczyt alerts``, the ``gateways`` and the ``notices`` groups."""
     alerts = _alerts_group(app)
+    register_notices(app)
 
     def run(verb: str, alert_id: int, text: str | None, db_url: str | None) -> None:
         from pipeline.alert_actions import act, cli_actor
@@ -96,6 +98,67 @@ def register(app: typer.Typer) -> None:
             rows = list_gateways(conn)
         cols = ("id", "state", "reason", "last_seen_at", "frames_per_min", "spool_depth", "receiver", "open_alerts")
         table = Table(title=f"gateways ({len(rows)})")
+        for c in cols:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*[str(r[c]) if r[c] is not None else "-" for c in cols])
+        Console().print(table)
+
+
+def register_notices(app: typer.Typer) -> None:
+    """Add ``odczyt notices``: customers' leak notices at their service point (opt-in / opt-out recorded)."""
+    notices = typer.Typer(help="Customer leak notices by e-mail or SMS (consent recorded).", no_args_is_help=True)
+    app.add_typer(notices, name="notices")
+
+    @notices.command("subscribe")
+    def subscribe(service_point: str, channel: str = typer.Argument(..., help="email or sms"),
+                  contact: str = typer.Argument(..., help="the customer's e-mail address or phone number"),
+                  source: str = typer.Option(..., help="where the consent came from (e-BOK, paper form …)"),
+                  threshold: float = typer.Option(None, min=0.0001, help="the customer's own leak threshold, m³/h"),
+                  db_url: str = typer.Option(None)) -> None:
+        """Opt a customer in to leak notices at SERVICE_POINT."""
+        from alerts.channels.sms import normalize_phone
+        from storage import notices as store
+        from storage.errors import RegistryError
+
+        if channel not in ("email", "sms"):
+            raise UserError(f"channel must be email or sms, not {channel!r}")
+        if channel == "sms":
+            try:
+                normalize_phone(contact)
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        elif "@" not in contact:
+            raise UserError(f"not an e-mail address: {contact!r}")
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            try:
+                sub_id = store.subscribe(conn, service_point_id=service_point, channel=channel, contact=contact,
+                                         source=source, at=datetime.now(UTC), leak_threshold_m3h=threshold)
+            except RegistryError as exc:
+                raise UserError(str(exc)) from None
+        typer.echo(f"notice subscription {sub_id} ({channel}) at {service_point}")
+
+    @notices.command("opt-out")
+    def opt_out(subscription_id: int, source: str = typer.Option(..., help="where the opt-out came from"),
+                db_url: str = typer.Option(None)) -> None:
+        """Stop a customer's notices (the opt-out is recorded)."""
+        from storage import notices as store
+
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            if not store.opt_out(conn, subscription_id=subscription_id, source=source, at=datetime.now(UTC)):
+                raise UserError(f"no active customer subscription {subscription_id}")
+        typer.echo(f"notice subscription {subscription_id}: opted out")
+
+    @notices.command("list")
+    def list_(service_point: str = typer.Option(None), db_url: str = typer.Option(None)) -> None:
+        """Show customer subscriptions (contact, threshold, consent state)."""
+        from storage import notices as store
+
+        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
+            rows = store.list_subscriptions(conn, service_point_id=service_point)
+        cols = ("id", "service_point_id", "channel", "target", "leak_threshold_m3h", "active", "opted_in_at",
+                "opted_out_at", "consent_source")
+        table = Table(title=f"customer notices ({len(rows)})")
         for c in cols:
             table.add_column(c)
         for r in rows:
