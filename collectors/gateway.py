@@ -282,5 +282,5 @@ class Gateway:
         self._next_heartbeat = now + self.heartbeat_s
         doc = heartbeat(self.gateway_id, self.stats, self.receivers, spool_max=self._spool.max_frames,
                         oldest=self._spool.oldest_received_at(), uptime_s=now - self._started_at,
-                        protocol=self._link.protocol)
+                        protocol=self._link.protocol, heartbeat_s=self.heartbeat_s)
         self._link.publish(self.status_topic, doc, retain=True)

@@ -9,11 +9,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any
 
 from hardware.receiver import Receiver
 
 STATUS_VERSION = 1
+try:
+    _FIRMWARE = f"odczyt {metadata.version('odczyt')}"
+except metadata.PackageNotFoundError:  # running from a source tree that was not installed
+    _FIRMWARE = "odczyt"
 
 
 @dataclass
@@ -48,11 +53,12 @@ def receiver_health(rx: Receiver) -> dict[str, Any]:
 
 
 def heartbeat(gateway_id: str, stats: GatewayStats, receivers: list[Receiver], *, spool_max: int,
-              oldest: datetime | None, uptime_s: float, protocol: str) -> bytes:
-    """The ``online`` status document."""
+              oldest: datetime | None, uptime_s: float, protocol: str, heartbeat_s: float | None = None) -> bytes:
+    """The ``online`` status document (``heartbeat_s``: the interval, so the server knows when one is overdue)."""
     doc = {
         "v": STATUS_VERSION, "gateway": gateway_id, "state": "online", "at": _iso(datetime.now(UTC)),
-        "uptime_s": round(uptime_s, 1), "mqtt_protocol": protocol,
+        "uptime_s": round(uptime_s, 1), "mqtt_protocol": protocol, "firmware": _FIRMWARE,
+        **({"heartbeat_s": heartbeat_s} if heartbeat_s else {}),
         "spool": {"depth": stats.spool_depth, "max": spool_max, "dropped": stats.spool_dropped,
                   "full": stats.spool_depth >= spool_max, "oldest_received_at": _iso(oldest)},
         "frames": {k: v for k, v in asdict(stats).items() if k not in ("spool_depth", "spool_dropped")},

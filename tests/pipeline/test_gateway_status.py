@@ -74,6 +74,7 @@ def test_collector_stop_raises_gateway_offline_and_restart_resolves_it(
     gw = collector()
     row = wait_for(lambda: gateway_row(db_url, "gw-e2e"))
     assert row["state"] == "online" and row["spool_depth"] == 0 and row["mqtt_protocol"]
+    assert row["heartbeat_s"] == 0.3 and row["firmware"].startswith("odczyt")  # announced by the collector
     gw.stop()
     alert = wait_for(lambda: gateway_alert(db_url, "gw-e2e", "gateway_offline", "open"))
     assert alert["evidence"] == {"reason": "stopped"} and alert["subject"] == "gw:gw-e2e"
