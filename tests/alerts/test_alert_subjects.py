@@ -28,7 +28,7 @@ def test_every_meter_level_alert_kind_carries_its_service_point(db_url: str) -> 
     end = T0 + timedelta(hours=30)
     with psycopg.connect(db_url) as conn:
         keys = {}
-        for n, mark in enumerate([None, None, None, ("national_year", "2012"), None, None], start=1):
+        for n, mark in enumerate([None, None, None, ("national_year", "2012"), None, None, None, None], start=1):
             sp = f"SP-{n}"
             add_point(conn, sp)
             keys[sp] = add_meter(conn, f"0000000{n}", mark=mark)
@@ -40,15 +40,17 @@ def test_every_meter_level_alert_kind_carries_its_service_point(db_url: str) -> 
         # SP-5: installed 10 days ago, never heard
         bit = ALARM_BITS[Alarm.TAMPER]
         add_readings(conn, keys["SP-6"], T0, [0.01] * 30, alarms={29: bit, 30: bit})  # the meter's own flag
+        add_readings(conn, keys["SP-7"], T0, [0.0] * 28 + [1.2, 1.2])  # 1.2 m³/h ≥ 0.3 × Q3: burst
+        add_readings(conn, keys["SP-8"], end - timedelta(days=30), [0.0] * (24 * 30))  # no progress: stuck
     report = _run(db_url, end)
     kinds = report.raised_by_kind()
     for kind in ("continuous_flow", "reverse_flow", "silent", "legalization_expired", "never_heard",
-                 "meter_tamper"):
+                 "meter_tamper", "burst", "stuck"):
         assert kinds.get(kind), (kind, kinds)
     with psycopg.connect(db_url) as conn:
         rows = store.list_alerts(conn, limit=1000)
     meter_level = [r for r in rows if r["subject"].startswith("m:")]
-    assert len(meter_level) >= 6
+    assert len(meter_level) >= 8
     by_key = {v: k for k, v in keys.items()}
     for r in meter_level:
         sp = by_key[r["meter_key"]]
