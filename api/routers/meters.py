@@ -16,10 +16,11 @@ router = APIRouter(prefix="/v1", tags=["meters"])
 
 
 class MeterOut(BaseModel):
-    """One registered meter."""
+    """One registered meter (``meter_key``: the internal key alerts and exports also carry)."""
 
     manufacturer: str
     meter_id: str
+    meter_key: int
     version: int | None
     device_type: int | None
     model: str | None

@@ -121,3 +121,26 @@ def test_unknown_alert_404_and_roles(db_url: str, leaks: list[dict[str, Any]], c
         assert other.get("/v1/incidents").status_code == 403
     with TestClient(create_app(db_url, registry=CollectorRegistry())) as anonymous:
         assert anonymous.post(f"/v1/alerts/{leaks[0]['id']}/resolve").status_code == 401
+
+
+def test_list_names_the_subject_and_filters_by_point_meter_assignee(
+        db_url: str, leaks: list[dict[str, Any]], client: TestClient) -> None:
+    rows = client.get("/v1/alerts", params={"service_point_id": "SP-2"}).json()["items"]
+    assert [(r["manufacturer"], r["meter_id"], r["address"], r["customer_ref"], r["area"]) for r in rows] == [
+        ("KAM", "00000002", "ul. Wodna 2, Kraków", "C-SP-2", "north")]
+    assert rows[0]["links"]["service_point"] == "/v1/service-points/SP-2/consumption"
+    assert rows[0]["incident_id"] is not None and rows[0]["meter_key"] == leaks[1]["meter_key"]
+    meters = {m["meter_id"]: m["meter_key"] for m in client.get("/v1/meters").json()["items"]}
+    assert meters["00000002"] == rows[0]["meter_key"]  # the registry exposes the key alerts carry
+    by_meter = client.get("/v1/alerts", params={"manufacturer": "kam", "meter_id": "00000001"}).json()["items"]
+    assert [r["service_point_id"] for r in by_meter] == ["SP-1"]
+    client.post(f"/v1/alerts/{leaks[0]['id']}/assign", json={"assignee": "marek"})
+    mine = client.get("/v1/alerts", params={"assignee": "marek"}).json()["items"]
+    assert [r["id"] for r in mine] == [leaks[0]["id"]]
+    by_incident = client.get("/v1/alerts", params={"incident_id": rows[0]["incident_id"]}).json()["items"]
+    assert [r["id"] for r in by_incident] == [leaks[1]["id"]]
+    assert client.get("/v1/alerts", params={"meter_id": "nothex!!"}).status_code == 422
+    acked = client.post(f"/v1/alerts/{leaks[1]['id']}/ack").json()
+    assert acked["state"] == "acknowledged"
+    assert [e for e, _ in _outbox_events(db_url, leaks[1]["id"])] == ["raised", "acknowledged"]
+
