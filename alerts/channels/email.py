@@ -30,17 +30,20 @@ def render(payload: dict[str, Any]) -> tuple[str, str]:
     if payload.get("audience") == "customer":
         where = alert.get("address") or alert.get("service_point_id") or ""
         return f"Powiadomienie o zdarzeniu w instalacji wodnej: {where}", str(payload.get("text_pl", ""))
-    subject = (
-        f"[odczyt] {payload.get('event', 'alert')}: {alert.get('kind')} "
-        f"({alert.get('severity')}) {alert.get('subject')}"
-    )
+    where = alert.get("description") or alert.get("subject")
+    subject = f"[odczyt] {payload.get('event', 'alert')}: {alert.get('kind')} ({alert.get('severity')}) {where}"
+    meter = f"{alert['manufacturer']} {alert['meter_id']}" if alert.get("meter_id") else "-"
     body = "\n".join(
         [
             f"Event: {payload.get('event')}",
             f"Kind: {alert.get('kind')}",
             f"Severity: {alert.get('severity')}",
-            f"Subject: {alert.get('subject')}  area: {alert.get('area') or '-'}",
+            f"Where: {where}",
+            f"Service point: {alert.get('service_point_id') or '-'}  address: {alert.get('address') or '-'}  "
+            f"customer: {alert.get('customer_ref') or '-'}  area: {alert.get('area') or '-'}",
+            f"Meter: {meter}  subject: {alert.get('subject')}",
             f"Detected at: {alert.get('detected_at')}",
+            *(f"Link ({name}): {url}" for name, url in (alert.get("links") or {}).items()),
             "",
             "Evidence:",
             json.dumps(alert.get("evidence", {}), indent=2, sort_keys=True, default=str),
