@@ -22,15 +22,17 @@ from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 from alerts.channels import EmailChannel, MqttChannel, SmtpConfig, WebhookChannel
 from alerts.channels.sms import sms_channel
 from alerts.config import RuleConfig
-from alerts.engine import RULES, evaluate, kinds_of
+from alerts.engine import RULES, kinds_of
 from alerts.lifecycle import OpenAlert, Plan, plan
 from alerts.notify import Channel, Outcome, RetryPolicy, build_payload, deliver
 from alerts.rules_service import removed_meters
 from core.settings import AnalyticsSettings, Settings
 from core.types import Severity
+from pipeline.analyze_shards import run_rules
 from storage import alerts as store
 from storage import alerts_outbox as outbox
-from storage.analytics import load_last_heard, load_meters, load_points, load_readings
+from storage import analysis_state
+from storage.analytics import load_points
 
 log = logging.getLogger(__name__)
 # Weakly keyed: a registry that is gone must not hand its gauge to a new one that reuses its id().
@@ -76,22 +78,25 @@ def run_analysis(
     lookback_days: int = 400,
     rules: tuple[str, ...] = RULES,
     registry: CollectorRegistry | None = REGISTRY,
+    shards: int = 1,
+    processes: int = 1,
+    incremental: bool = False,
+    incremental_margin: timedelta = timedelta(hours=48),
 ) -> AnalysisReport:
     """Run ``rules`` over the last ``lookback_days`` of readings and apply the alert lifecycle.
 
     ``since`` (default: the previous run's ``now``, else one day back) bounds which finished episodes are
     recorded as raised-and-resolved. Notifications are queued in the same transaction as each change.
+    ``shards`` splits the fleet by meter keys (one shard's readings in memory at a time, in ``processes``
+    worker processes); ``incremental`` evaluates only meters with new readings since the previous run
+    (:mod:`pipeline.analyze_shards`), those measured up to ``incremental_margin`` before it included.
     """
     cfg = settings if isinstance(settings, RuleConfig) else RuleConfig.from_settings(settings)
     now = now or datetime.now(UTC)
     t0 = time.perf_counter()
-    readings = load_readings(db_url, since=now - timedelta(days=lookback_days), until=now)
-    meters, points, heard = load_meters(db_url), load_points(db_url), load_last_heard(db_url)
-    heard = heard.filter(heard["last_at"] <= now)
-    load_s = time.perf_counter() - t0
-    ev = evaluate(
-        readings, meters=meters, points=points, last_heard=heard, cfg=cfg, now=now, rules=rules, assume_sorted=True
-    )
+    ev, full = run_rules(db_url, now=now, cfg=cfg, rules=rules, lookback_days=lookback_days, shards=shards,
+                         processes=processes, incremental=incremental, margin=incremental_margin)
+    points = load_points(db_url)
     ran_kinds = [k for r in rules for k in kinds_of(r)]
     evaluated = {k: ev.evaluated_meters[r] for r in rules for k in kinds_of(r)}
     with psycopg.connect(db_url) as conn:
@@ -100,8 +105,11 @@ def run_analysis(
         current = [_open_alert(a) for a in store.open_alerts(conn, kinds=ran_kinds)]
         todo = plan(ev.detections, current, ran_kinds=ran_kinds, evaluated=evaluated, now=now, since=since,
                     removed=removed_meters(points, now))
-        report = AnalysisReport(now=now, since=since, readings=readings.height, seconds={"load": load_s, **ev.seconds})
+        report = AnalysisReport(now=now, since=since, readings=ev.readings, seconds=dict(ev.seconds))
         _apply(conn, todo, now, report)
+        if ev.last_heard is not None:
+            analysis_state.save_last_heard(conn, ev.last_heard, replace=full)
+        analysis_state.record_progress(conn, now=now, full_run=full)
         store.record_analysis_run(
             conn, now=now, raised=len(report.raised), resolved=len(report.resolved), seconds=report.seconds
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -50,6 +50,15 @@ def register(app: typer.Typer) -> None:
         now: datetime = typer.Option(None, parser=when, metavar="TIME",
                                      help="evaluate as of this time (ISO; default: now)"),
         lookback_days: int = typer.Option(400, min=1, help="days of readings to load"),
+        shards: int = typer.Option(1, min=1, max=10_000,
+                                   help="split the fleet into this many meter-key shards (one in memory at a time)"),
+        processes: int = typer.Option(1, min=1, max=64, help="run shards in this many local processes"),
+        incremental: bool = typer.Option(False, "--incremental",
+                                         help="only meters with new readings since the previous run (plus the "
+                                              "registry rules over all); a full run when there was none"),
+        margin_hours: float = typer.Option(48.0, min=0.0, max=24 * 400,
+                                           help="--incremental: also meters with readings measured this long "
+                                                "before the previous run (late arrivals)"),
         db_url: str = typer.Option(None, help="PostgreSQL URL (default ODCZYT_DATABASE_URL)"),
     ) -> None:
         """Run every alert rule once and show what was raised and resolved."""
@@ -62,6 +71,10 @@ def register(app: typer.Typer) -> None:
             since=since,
             settings=settings.analytics,
             lookback_days=lookback_days,
+            shards=shards,
+            processes=processes,
+            incremental=incremental,
+            incremental_margin=timedelta(hours=margin_hours),
         )
         console = Console()
         console.print(_table(f"raised ({len(report.raised)})", report.raised, cols))
