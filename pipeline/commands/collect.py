@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
-from collectors.daemon import CollectOptions, run
+from core.errors import UserError
 from core.settings import Settings
+
+MqttProtocol = Literal["5", "3.1.1", "auto"]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,13 +30,19 @@ def register(app: typer.Typer) -> None:
         silence_reset_s: float = typer.Option(None, help="reset the receiver after this much silence"),
         spool_max_frames: int = typer.Option(None, help="spool bound (oldest dropped beyond it)"),
         gps_port: str = typer.Option(None, help="NMEA GPS serial port (tags frames with position)"),
-        protocol: str = typer.Option(None, help="MQTT protocol: 5, 3.1.1 or auto (default from settings: auto)"),
+        protocol: MqttProtocol = typer.Option(None, help="MQTT protocol (default from settings: auto)"),
     ) -> None:
         """Run the fixed gateway until SIGTERM."""
+        from collectors.daemon import CollectOptions, run
+
         settings = Settings()
         opts = CollectOptions.from_settings(
             settings, receiver=receiver, port=port, link_mode=link_mode, gateway_id=gateway_id,
             mqtt_url=mqtt_url, spool_path=spool, batch_frames=batch_frames, batch_ms=batch_ms,
             heartbeat_s=heartbeat_s, silence_reset_s=silence_reset_s, spool_max_frames=spool_max_frames,
             gps_port=gps_port, protocol=protocol)
+        for name, device in (("--port", opts.port), ("--gps-port", opts.gps_port)):
+            if device and device.startswith("/dev/") and not Path(device).exists():
+                raise UserError(f"{name} {device} does not exist: is the receiver plugged in? "
+                                "see 'ls /dev/serial/by-id/' or 'odczyt receivers probe PORT'")
         run(opts, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console, Group
@@ -11,16 +12,14 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from collectors.driveby import DrivebySession, sync
 from collectors.driveby_store import DrivebyStore
 from collectors.mqtt import MqttTarget
-from collectors.report import write_report
-from collectors.route import load_route
 from core.errors import ConfigError, OdczytError, UserError
 from core.settings import Settings
-from hardware import open_receiver
-from hardware.nmea import GpsReader
 from pipeline.cli_params import require_reachable
+
+if TYPE_CHECKING:  # the rest is imported where used: the CLI starts faster for every other command
+    from collectors.driveby import DrivebySession
 
 
 def _view(session: DrivebySession, bar: Progress, task: TaskID) -> Group:
@@ -39,6 +38,12 @@ def _view(session: DrivebySession, bar: Progress, task: TaskID) -> Group:
 
 def _run(route_file: Path, store_path: Path, receiver: str, port: str, link_mode: str, gps_port: str | None,
          source: str, report_dir: Path) -> None:
+    from collectors.driveby import DrivebySession
+    from collectors.report import write_report
+    from collectors.route import load_route
+    from hardware import open_receiver
+    from hardware.nmea import GpsReader
+
     route = load_route(route_file)
     store = DrivebyStore(store_path)
     gps = GpsReader(gps_port).start() if gps_port else None
@@ -109,6 +114,8 @@ def register(app: typer.Typer) -> None:
                  mqtt_url: str = typer.Option(None), gateway_id: str = typer.Option("van-1"),
                  timeout_s: float = typer.Option(120.0)) -> None:
         """Upload frames the broker has not acknowledged yet (safe to re-run)."""
+        from collectors.driveby import sync
+
         settings = Settings()
         db = _existing_store(store)
         target = _mqtt_target(settings, mqtt_url)
@@ -124,6 +131,8 @@ def register(app: typer.Typer) -> None:
     def report(store: Path = typer.Option(Path("var/driveby/session.sqlite")),
                out: Path = typer.Option(Path("var/driveby/report"))) -> None:
         """Write the CSV and HTML (SVG map) report of a session."""
+        from collectors.report import write_report
+
         db = _existing_store(store)
         try:
             paths = write_report(db, out)
