@@ -25,6 +25,8 @@ import traceback
 from importlib import metadata
 from pathlib import Path
 
+import psycopg
+import pydantic
 import typer
 from typer._click import exceptions as click_exc  # typer ≥ 0.29 vendors click
 
@@ -101,8 +103,6 @@ def _postgres(exc: BaseException) -> str:
 
 
 def _unreachable_postgres(exc: BaseException) -> BaseException | None:
-    import psycopg
-
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, psycopg.OperationalError) or _PG_UNREACHABLE.search(str(seen)):
@@ -111,14 +111,15 @@ def _unreachable_postgres(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _settings(exc: Exception) -> str:
-    errors = getattr(exc, "errors", lambda: [])()
+_SECRET_NAMES = ("url", "key", "password", "token", "secret")
+
+
+def _settings(exc: pydantic.ValidationError) -> str:
     parts = []
-    for err in errors[:3]:
+    for err in exc.errors()[:3]:
         name = "ODCZYT_" + "__".join(str(p) for p in err.get("loc", ())).upper()
-        parts.append(f"{name}: {err.get('msg')} (got {str(err.get('input'))[:40]!r})"
-                     if "url" not in name.lower() and "key" not in name.lower() and "password" not in name.lower()
-                     else f"{name}: {err.get('msg')}")
+        shown = "" if any(s in name.lower() for s in _SECRET_NAMES) else f" (got {str(err.get('input'))[:40]!r})"
+        parts.append(f"{name}: {err.get('msg')}{shown}")
     return "bad setting " + "; ".join(parts) + " — fix the environment or the env file (--config)"
 
 
@@ -134,8 +135,6 @@ def _oserror(exc: OSError) -> str | None:
 
 def describe(exc: BaseException) -> str | None:
     """The one-line message for an exception that is a user's or the environment's mistake, None for a bug."""
-    import psycopg
-    import pydantic
     from pydantic_settings import SettingsError
 
     postgres = _unreachable_postgres(exc)
