@@ -64,7 +64,7 @@ def test_login_csrf_logout_and_audit(db_url: str, start_api_server: Start, make_
         entries = httpx.get(f"{base}/v1/audit", params={"action": "alert.ack"}, headers=admin).json()["items"]
         assert [(e["actor"], e["subject"], e["before"], e["after"]["state"]) for e in entries] == [
             ("user:anna", f"alert:{alert_id}", {"state": "open"}, "acknowledged")]
-        assert entries[0]["request_id"]
+        assert entries[0]["request_id"] == "req-42"  # the client's X-Request-ID, as in its logs
 
         assert httpx.delete(f"{base}/v1/session", headers=cookie).status_code == 403  # logout needs CSRF too
         assert httpx.delete(f"{base}/v1/session", headers={**cookie, "X-CSRF-Token": csrf}).status_code == 204
