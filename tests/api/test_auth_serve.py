@@ -62,3 +62,22 @@ def test_serve_without_database_url_is_one_line_and_exit_2(tmp_path: Path) -> No
     bad = subprocess.run([sys.executable, "-m", "pipeline", "serve", "--workers", "0"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_readyz_follows_the_database_and_healthz_does_not(private_pg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from storage.migrate import migrate
+
+    migrate(private_pg.url)
+    with run_server(private_pg.url, tmp_path) as (base, _):
+        assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+        private_pg.stop()
+        try:
+            down = httpx.get(f"{base}/readyz", timeout=20)
+            assert down.status_code == 503 and down.json()["reason"].startswith("database")
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        finally:
+            private_pg.start()
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{base}/readyz", timeout=20).status_code != 200:
+            assert time.monotonic() < deadline, "not ready again after the database came back"
+            time.sleep(0.5)
