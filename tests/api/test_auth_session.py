@@ -113,3 +113,29 @@ def test_audit_list_filters_and_keyset_pages(db_url: str, start_api_server: Star
         # creating the admin key was itself audited
         keys = httpx.get(f"{base}/v1/audit", params={"subject": "api_key:root-key"}, headers=admin).json()["items"]
         assert [k["action"] for k in keys] == ["api_key.create"] and root_key.split("_")[-1] not in str(keys)
+
+
+def test_expired_session_is_401(db_url: str) -> None:
+    import warnings
+
+    from prometheus_client import CollectorRegistry
+
+    from api.app import create_app
+    from core.settings import ApiSettings
+
+    with warnings.catch_warnings():  # starlette asks for httpx2
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        add_user(conn, name="nightshift", role="operations", password=PASSWORD, actor="test")
+    app = create_app(db_url, registry=CollectorRegistry(), api=ApiSettings(cookie_secure=False, session_ttl_s=60))
+    with TestClient(app) as client:
+        login = client.post("/v1/session", json={"name": "nightshift", "password": PASSWORD})
+        assert login.status_code == 200 and "secure" not in login.headers["set-cookie"].lower()
+        assert "max-age=60" in login.headers["set-cookie"].lower()
+        assert client.get("/v1/alerts").status_code == 200  # the client's jar sends the cookie
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
+        resp = client.get("/v1/alerts")
+        assert resp.status_code == 401 and "expired" in resp.text
