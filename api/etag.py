@@ -35,7 +35,11 @@ def _matches(header: str | None, tag: str) -> bool:
 
 def conditional_json(request: Request, model: BaseModel, headers: dict[str, str] | None = None) -> Response:
     """``model`` as JSON with its ETag, or an empty 304 when the client's ``If-None-Match`` matches it."""
-    body = model.model_dump_json().encode("utf-8")
+    return conditional_body(request, model.model_dump_json().encode("utf-8"), headers)
+
+
+def conditional_body(request: Request, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    """A JSON ``body`` already serialized, with its ETag, or an empty 304 when ``If-None-Match`` matches."""
     tag = etag_of(body)
     extra = {"ETag": tag, "Cache-Control": "private, no-cache", **(headers or {})}
     if _matches(request.headers.get("if-none-match"), tag):

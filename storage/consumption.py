@@ -16,8 +16,10 @@ reading whose source is ``estimated``; otherwise it is **actual**.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -102,12 +104,36 @@ _AROUND = """
 SELECT b.t, p.measured_at, p.total_m3, p.source, n.measured_at, n.total_m3, n.source
   FROM unnest(%(ts)s::timestamptz[]) AS b(t)
   LEFT JOIN LATERAL (SELECT measured_at, total_m3, source FROM readings
-                      WHERE meter_key = %(k)s AND measured_at <= b.t AND measured_at >= %(lo)s
+                      WHERE meter_key = %(k)s AND measured_at <= b.t
+                        AND measured_at >= greatest(%(lo)s::timestamptz, b.t - %(near)s::interval)
                         AND total_m3 IS NOT NULL ORDER BY measured_at DESC LIMIT 1) p ON true
   LEFT JOIN LATERAL (SELECT measured_at, total_m3, source FROM readings
-                      WHERE meter_key = %(k)s AND measured_at >= b.t AND measured_at <= %(hi)s
+                      WHERE meter_key = %(k)s AND measured_at >= b.t
+                        AND measured_at <= least(%(hi)s::timestamptz, b.t + %(near)s::interval)
                         AND total_m3 IS NOT NULL ORDER BY measured_at LIMIT 1) n ON true
 """
+_ENDS = """
+SELECT f.measured_at, f.total_m3, f.source, l.measured_at, l.total_m3, l.source
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (SELECT measured_at, total_m3, source FROM readings
+                      WHERE meter_key = %(k)s AND measured_at >= %(lo)s AND measured_at <= %(hi)s
+                        AND total_m3 IS NOT NULL ORDER BY measured_at LIMIT 1) f ON true
+  LEFT JOIN LATERAL (SELECT measured_at, total_m3, source FROM readings
+                      WHERE meter_key = %(k)s AND measured_at >= %(lo)s AND measured_at <= %(hi)s
+                        AND total_m3 IS NOT NULL ORDER BY measured_at DESC LIMIT 1) l ON true
+"""
+_RANGE = """
+SELECT measured_at, total_m3, source FROM readings
+ WHERE meter_key = %(k)s AND measured_at >= %(lo)s AND measured_at <= %(hi)s AND total_m3 IS NOT NULL
+ ORDER BY measured_at
+"""
+# Up to this span the readings around the boundaries are read in one range scan and the neighbours found by
+# bisection (one index probe per boundary cost 0.1–0.2 ms on a chunked table); longer spans are probed.
+_BULK_SPAN = timedelta(days=400)
+# The first probe looks this far around each boundary: with hourly readings it always finds both neighbours,
+# and the bounded range lets PostgreSQL prune the readings partitions per probe (5× faster over a year).
+_NEAR = timedelta(days=7)
+_WIDE = timedelta(days=200 * 366)
 _FAR_PAST = datetime(1970, 1, 1, tzinfo=UTC)
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -134,13 +160,60 @@ def _clamp(t: datetime, seg: Segment) -> datetime:
     return t
 
 
+def _neighbours(conn: psycopg.Connection, params: dict[str, Any]) -> dict[datetime, tuple[Any, ...]]:
+    """For every time in ``params["ts"]``: (t, last reading at or before it, first at or after it) in the segment.
+
+    Times before the segment's first reading or after its last need no probe; the rest are probed within
+    :data:`_NEAR` first and, where a neighbour is further away, over the whole segment.
+    """
+    ends = conn.execute(_ENDS, params).fetchone()
+    none = (None, None, None)
+    if ends is None or ends[0] is None:
+        return {t: (t, *none, *none) for t in params["ts"]}
+    first, last = tuple(ends[:3]), tuple(ends[3:])
+    out: dict[datetime, tuple[Any, ...]] = {}
+    inside = []
+    for t in params["ts"]:
+        if t < first[0]:
+            out[t] = (t, *none, *first)
+        elif t > last[0]:
+            out[t] = (t, *last, *none)
+        else:
+            inside.append(t)
+    if inside and inside[-1] - inside[0] <= _BULK_SPAN:
+        inside = _bisect_neighbours(conn, params, inside, out)
+    for near in (_NEAR, _WIDE):
+        if not inside:
+            break
+        rows = conn.execute(_AROUND, {**params, "ts": inside, "near": near}).fetchall()
+        inside = [row[0] for row in rows if row[1] is None or row[4] is None]
+        out.update((row[0], row) for row in rows if near is _WIDE or (row[1] is not None and row[4] is not None))
+    return out
+
+
+def _bisect_neighbours(conn: psycopg.Connection, params: dict[str, Any], ts: list[datetime],
+                       out: dict[datetime, tuple[Any, ...]]) -> list[datetime]:
+    """Neighbours of the sorted ``ts`` from one range scan (into ``out``); returns the times left unresolved."""
+    lo, hi = max(params["lo"], ts[0] - _NEAR), min(params["hi"], ts[-1] + _NEAR)
+    rows = conn.execute(_RANGE, {"k": params["k"], "lo": lo, "hi": hi}).fetchall()
+    times = [r[0] for r in rows]
+    rest = []
+    for t in ts:
+        before, after = bisect_right(times, t), bisect_left(times, t)
+        if before > 0 and after < len(rows):
+            out[t] = (t, *rows[before - 1], *rows[after])
+        else:
+            rest.append(t)
+    return rest
+
+
 def segment_values(conn: psycopg.Connection, seg: Segment, bounds: list[datetime],
                    max_gap: timedelta) -> list[tuple[datetime, Value | None]]:
     """The segment's clamped time and register value at every boundary."""
     clamped = [_clamp(t, seg) for t in bounds]
     params = {"ts": sorted(set(clamped)), "k": seg.meter_key, "lo": seg.installed_at or _FAR_PAST,
               "hi": seg.removed_at or _FAR_FUTURE}
-    found = {row[0]: row for row in conn.execute(_AROUND, params)}
+    found = _neighbours(conn, params)
     out: list[tuple[datetime, Value | None]] = []
     for t in clamped:
         if seg.installed_at is not None and t == seg.installed_at and seg.initial_m3 is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Annotated
 
@@ -10,11 +11,12 @@ from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn
-from api.etag import NOT_MODIFIED, conditional_json
-from api.pagination import CursorParam, Limit, Page, decode_cursor, link_header, page_of
+from api.etag import NOT_MODIFIED, conditional_body
+from api.pagination import CursorParam, Limit, Page, decode_cursor, encode_cursor, link_header
 from api.params import EARLIEST, LATEST, Instant, check_range
 from storage.auth import meter_in_scope
-from storage.queries import find_meters, meter_readings
+from storage.queries import find_meters
+from storage.queries_json import meter_readings_json
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 LATEST_DAYS = (LATEST - EARLIEST).days  # any range: paging bounds the work, not the range
@@ -67,12 +69,9 @@ def get_readings(conn: Conn, principal: CurrentPrincipal, request: Request,
         raise HTTPException(409, f"meter id {meter_id} is used by several manufacturers ({options}); "
                                  "add ?manufacturer=")
     m = meters[0]
-    rows = meter_readings(conn, meter_key=m.meter_key, start=start, end=end, limit=limit + 1,
-                          after=after[0] if after else None)
-    rows, nxt = page_of(rows, limit, "readings", lambda r: (r.measured_at,))
-    page = MeterReadingsOut(manufacturer=m.manufacturer, meter_id=m.meter_id, next=nxt, items=[
-        ReadingOut(measured_at=r.measured_at, received_at=r.received_at, total_m3=r.total_m3,
-                   target_m3=r.target_m3, target_date=r.target_date, backward_m3=r.backward_m3,
-                   flow_m3h=r.flow_m3h, alarms=sorted(a.value for a in r.alarms), source=r.source.value,
-                   access_number=r.access_number) for r in rows])
-    return conditional_json(request, page, link_header(request, nxt))
+    page = meter_readings_json(conn, meter_key=m.meter_key, start=start, end=end, limit=limit,
+                               after=after[0] if after else None)
+    nxt = encode_cursor("readings", (page.last_at,)) if page.more and page.last_at is not None else None
+    body = (f'{{"manufacturer":{json.dumps(m.manufacturer)},"meter_id":{json.dumps(m.meter_id)},'
+            f'"items":{page.items},"next":{json.dumps(nxt)}}}')
+    return conditional_body(request, body.encode("utf-8"), link_header(request, nxt))

@@ -3,10 +3,12 @@ CORS, rate limit, body limit, offline docs — and a regression test for each fi
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,17 +16,22 @@ from typing import Any
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
+from serving import auth_headers, create_key
 
 from api.app import create_app
 from api.auth import public
 from api.limits import RateLimit
 from api.pagination import encode_cursor
+from api.routers.consumption import PeriodOut
+from api.routers.readings import ReadingOut
+from core.ids import meter_key
 from core.settings import ApiSettings
-from core.types import Reading
+from core.types import Alarm, Reading, ReadingSource
 from pipeline.registry_import import import_meters_csv
 from storage.alerts import insert_alert
+from storage.queries import ConsumptionPeriod, meter_readings
+from storage.queries_json import READING_FIELDS, meter_readings_json
 from storage.writer import write_batch
-from tests.api.conftest import auth_headers, create_key
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which is not a project dependency
     warnings.simplefilter("ignore")
@@ -112,7 +119,7 @@ def test_conflict_is_a_problem(db_url: str, tmp_path: Path) -> None:
 
 def test_unexpected_error_is_a_500_problem_without_internals(seeded: tuple[str, dict[str, str]],
                                                              caplog: pytest.LogCaptureFixture) -> None:
-    db_url, admin = seeded
+    db_url = seeded[0]
     app = create_app(db_url, registry=CollectorRegistry(), api=ApiSettings(rate_limit_per_s=0))
 
     def boom() -> None:
@@ -279,6 +286,28 @@ def test_body_over_the_limit_is_413(client: TestClient) -> None:
     assert_problem(client.post("/v1/alerts/1/ack", json={"note": "z" * 2001}), 422, "validation")
     ok = client.post("/v1/alerts/1/ack", json={"note": "checked on site"})
     assert ok.status_code == 200 and ok.json()["state"] == "acknowledged"
+
+
+def test_readings_json_from_postgresql_agrees_with_the_reading_model(db_url: str, tmp_path: Path) -> None:
+    seed(db_url, tmp_path, meters=1, hours=3, alerts=0)
+    odd = Reading(meter_id="00000001", manufacturer="KAM", measured_at=T0 + timedelta(hours=5, microseconds=250),
+                  received_at=T0 + timedelta(hours=6), total_m3=None, target_m3=3.5, target_date=T0.date(),
+                  backward_m3=0.25, flow_m3h=1e-9, alarms=frozenset({Alarm.LEAK, Alarm.BURST}),
+                  source=ReadingSource.MANUAL, access_number=255)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, readings=[odd])
+        key, span = meter_key("KAM", "00000001"), (T0, T0 + timedelta(days=1))
+        page = meter_readings_json(conn, meter_key=key, start=span[0], end=span[1], limit=100)
+        slow = meter_readings(conn, meter_key=key, start=span[0], end=span[1])
+    assert tuple(ReadingOut.model_fields) == READING_FIELDS and page.count == len(slow) == 4 and not page.more
+    expected = [ReadingOut(**{f: getattr(r, f) for f in READING_FIELDS if f not in ("alarms", "source")},
+                           alarms=sorted(a.value for a in r.alarms), source=r.source.value) for r in slow]
+    assert [ReadingOut.model_validate(x) for x in json.loads(page.items)] == expected
+    assert page.last_at == odd.measured_at
+
+
+def test_consumption_periods_have_the_fields_of_period_out() -> None:
+    assert tuple(PeriodOut.model_fields) == tuple(f.name for f in fields(ConsumptionPeriod))
 
 
 # ---------------------------------------------------------------- ETag, CORS, rate limit
