@@ -32,6 +32,8 @@ class PipelineSummary:
     unknown_meters_heard: int  # distinct unregistered meters heard (candidates to register)
     frames_decode_errors: int
     dead_letters: int
+    gateways: int  # in the registry (status topic)
+    gateways_online: int
     last_received_at: datetime | None
     last_committed_lag_s: float | None
 
@@ -53,6 +55,8 @@ SELECT
   (SELECT coalesce(sum(meters), 0) FROM undecoded WHERE status = {FrameStatus.UNKNOWN_METER.value}),
   (SELECT coalesce(sum(n), 0) FROM undecoded WHERE status = {FrameStatus.DECODE_ERROR.value}),
   (SELECT coalesce(sum(count), 0) FROM dead_letters),
+  (SELECT count(*) FROM gateways),
+  (SELECT count(*) FROM gateways WHERE state = 'online'),
   (SELECT max(received_at) FROM readings),
   (SELECT extract(epoch FROM now() - max(received_at)) FROM readings)
 """
@@ -62,12 +66,12 @@ def pipeline_summary(conn: psycopg.Connection) -> PipelineSummary:
     """Counts and freshness of what the pipeline stored."""
     row = conn.execute(_SQL).fetchone()
     assert row is not None
-    n = [int(v) for v in row[:10]]
+    n = [int(v) for v in row[:12]]
     return PipelineSummary(
         meters=n[0], meters_heard_24h=n[1], readings_total=n[2], readings_24h=n[3], frames_undecoded=n[4],
         frames_awaiting_key=n[5], frames_unknown_meters=n[6], unknown_meters_heard=n[7], frames_decode_errors=n[8],
-        dead_letters=n[9], last_received_at=row[10],
-        last_committed_lag_s=float(row[11]) if row[11] is not None else None,
+        dead_letters=n[9], gateways=n[10], gateways_online=n[11], last_received_at=row[12],
+        last_committed_lag_s=float(row[13]) if row[13] is not None else None,
     )
 
 

@@ -31,6 +31,8 @@ def test_awaiting_a_key_counts_only_registered_meters(db_url: str, make_api_key:
         + [(KNOWN, FrameStatus.DECODE_ERROR)]
     with psycopg.connect(db_url) as conn:
         conn.execute("INSERT INTO meters (meter_key, manufacturer, meter_id) VALUES (%s, 'KAM', '00000001')", (KNOWN,))
+        conn.execute("INSERT INTO gateways (id, state, last_seen_at) VALUES ('gw-1', 'online', now()), "
+                     "('gw-2', 'offline', now())")
         for i, (key, status) in enumerate(frames):
             at = now - timedelta(minutes=i + 1)
             conn.execute(
@@ -44,6 +46,7 @@ def test_awaiting_a_key_counts_only_registered_meters(db_url: str, make_api_key:
         s = client.get("/v1/dashboard/summary").json()
         assert (s["frames_undecoded"], s["frames_awaiting_key"], s["frames_unknown_meters"],
                 s["unknown_meters_heard"], s["frames_decode_errors"]) == (8, 3, 4, 2, 1)
+        assert (s["gateways"], s["gateways_online"]) == (2, 1)
         unknown = client.get("/v1/dashboard/unknown-meters").json()
     assert [(u["manufacturer"], u["meter_id"], u["frames"], u["receptions"], u["gateways"]) for u in unknown] == [
         ("APA", "12345678", 3, 6, ["gw-1", "gw-2"]), ("DME", "87654321", 1, 2, ["gw-1", "gw-2"])]
