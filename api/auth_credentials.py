@@ -17,7 +17,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 KEY_PREFIX = "odk_"
 _KEY_ID_CHARS = "abcdefghijklmnopqrstuvwxyz234567"
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
+# argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): a login costs one core ~50–100 ms instead
+# of the library default's 64 MiB × 3 passes × 4 lanes (0.7 s measured on this loaded 2-core machine), which
+# would let a handful of wrong passwords a second keep both cores busy. Stored hashes name their parameters.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("odczyt: equalises the time of a login with an unknown user name")
 
 
