@@ -88,6 +88,12 @@ def record_offline(
     return before
 
 
+def set_position(conn: psycopg.Connection, *, gateway_id: str, lat: float, lon: float) -> bool:
+    """Record where a gateway is mounted (a heartbeat without a position keeps it); False if unknown."""
+    cur = conn.execute("UPDATE gateways SET lat = %s, lon = %s WHERE id = %s", (lat, lon, gateway_id))
+    return bool(cur.rowcount)
+
+
 def heartbeat_history(conn: psycopg.Connection, *, gateway_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The newest ``limit`` heartbeat samples, oldest first."""
     rows = _rows(conn, "SELECT at, spool_depth, watchdog_resets, frames_per_min FROM gateway_heartbeats "

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.auth import Role, require
-from api.deps import Conn
+from api.auth import CurrentPrincipal, Role, require
+from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from core.ids import meter_key
+from storage import audit
 from storage import gateways as store
 
 router = APIRouter(prefix="/v1", tags=["gateways"], dependencies=[require(Role.operations)])
@@ -97,6 +98,27 @@ def get_gateway(conn: Conn, gateway_id: GatewayId) -> GatewayDetailOut:
     rows = store.list_gateways(conn)
     open_alerts = next((r["open_alerts"] for r in rows if r["id"] == gateway_id), 0)
     return GatewayDetailOut(**row, open_alerts=open_alerts)
+
+
+class PositionIn(BaseModel):
+    """Where the gateway is mounted (WGS 84)."""
+
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+@router.put("/gateways/{gateway_id}/position", response_model=GatewayDetailOut)
+def set_position(conn: Conn, principal: CurrentPrincipal, request: Request, gateway_id: GatewayId,
+                 body: PositionIn) -> GatewayDetailOut:
+    """Record where a gateway is mounted (fixed gateways have no GPS; a heartbeat's own position wins)."""
+    with conn.transaction():
+        before = store.get_gateway(conn, gateway_id=gateway_id)
+        if before is None or not store.set_position(conn, gateway_id=gateway_id, lat=body.lat, lon=body.lon):
+            raise HTTPException(404, f"gateway {gateway_id} not found")
+        audit.record(conn, actor=principal.actor, action="gateway.position", subject=f"gateway:{gateway_id}",
+                     before={"lat": before["lat"], "lon": before["lon"]}, after=body.model_dump(),
+                     request_id=request_id(request))
+    return get_gateway(conn, gateway_id)
 
 
 @router.get("/gateways/{gateway_id}/meters", response_model=ReceptionPage)

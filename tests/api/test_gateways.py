@@ -73,6 +73,10 @@ def test_gateways_list_detail_meters_and_coverage(db_url: str, client: TestClien
     assert gw1["status"]["state"] == "online"
     assert [g["id"] for g in client.get("/v1/gateways", params={"state": "offline"}).json()["items"]] == ["gw-2"]
     assert client.get("/v1/gateways/nope").status_code == 404
+    moved = client.put("/v1/gateways/gw-2/position", json={"lat": 50.1, "lon": 19.9})
+    assert moved.status_code == 200 and (moved.json()["lat"], moved.json()["lon"]) == (50.1, 19.9)
+    assert client.put("/v1/gateways/gw-2/position", json={"lat": 91, "lon": 0}).status_code == 422
+    assert client.put("/v1/gateways/nope/position", json={"lat": 1, "lon": 1}).status_code == 404
 
     heard = client.get("/v1/gateways/gw-1/meters").json()["items"]
     assert [(m["manufacturer"], m["meter_id"], m["frames"], m["gateways"], m["usual"], m["best"], m["registered"])
