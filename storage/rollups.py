@@ -9,6 +9,10 @@ hour that receives more readings while it is being refreshed is marked again by 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import psycopg
 
 from storage.timescale import ROLLUP_TZ
@@ -26,12 +30,15 @@ DELETE FROM rollup_dirty WHERE bucket IN (
 RETURNING bucket
 """
 
+# One pass over the readings between the first and the last dirty hour (the partitions prune to that range;
+# readings' key leads with the meter, so joining hour by hour scanned the month's partition once per hour).
 _HOURS = f"""
 INSERT INTO readings_hourly
-SELECT r.meter_key, b.bucket, {_AGG}
-  FROM unnest(%(hours)s::timestamptz[]) AS b(bucket)
-  JOIN readings r ON r.measured_at >= b.bucket AND r.measured_at < b.bucket + interval '1 hour'
- GROUP BY r.meter_key, b.bucket
+SELECT r.meter_key, date_bin('1 hour', r.measured_at, '2000-01-01 00:00+00') AS bucket, {_AGG}
+  FROM readings r
+ WHERE r.measured_at >= %(lo)s AND r.measured_at < %(hi)s
+   AND date_bin('1 hour', r.measured_at, '2000-01-01 00:00+00') = ANY(%(hours)s::timestamptz[])
+ GROUP BY 1, 2
 """
 
 _DAYS_OF = f"""
@@ -39,14 +46,16 @@ SELECT DISTINCT (date_trunc('day', b AT TIME ZONE '{ROLLUP_TZ}') AT TIME ZONE '{
   FROM unnest(%(hours)s::timestamptz[]) AS b
 """
 
-_DAYS = """
+_DAYS = f"""
 INSERT INTO readings_daily
 SELECT h.meter_key, d.bucket, sum(h.readings)::int, sum(h.actual_readings)::int,
        min(h.first_at), (array_agg(h.first_m3 ORDER BY h.first_at))[1],
        max(h.last_at), (array_agg(h.last_m3 ORDER BY h.last_at DESC))[1],
        max(h.max_flow_m3h), bit_or(h.alarms)
   FROM unnest(%(days)s::timestamptz[]) AS d(bucket)
-  JOIN readings_hourly h ON h.bucket >= d.bucket AND h.bucket < d.bucket + interval '1 day'
+  JOIN readings_hourly h
+    ON h.bucket >= d.bucket
+   AND h.bucket < ((d.bucket AT TIME ZONE '{ROLLUP_TZ}') + interval '1 day') AT TIME ZONE '{ROLLUP_TZ}'
  GROUP BY h.meter_key, d.bucket
 """
 
@@ -58,8 +67,45 @@ def refresh_rollups(conn: psycopg.Connection, *, max_hours: int = 500) -> int:
         if not hours:
             return 0
         conn.execute("DELETE FROM readings_hourly WHERE bucket = ANY(%(hours)s)", {"hours": hours})
-        conn.execute(_HOURS, {"hours": hours})
+        conn.execute(_HOURS, {"hours": hours, "lo": hours[0], "hi": hours[-1] + timedelta(hours=1)})
         days = [row[0] for row in conn.execute(_DAYS_OF, {"hours": hours})]
         conn.execute("DELETE FROM readings_daily WHERE bucket = ANY(%(days)s)", {"days": days})
         conn.execute(_DAYS, {"days": days})
     return len(hours)
+
+
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """The fleet on one local day, from the daily rollup."""
+
+    day: datetime
+    meters: int
+    readings: int
+    actual_readings: int
+    consumption_m3: float
+
+
+_DAILY_SUMMARY = """
+SELECT bucket, count(*)::int, sum(readings)::bigint, sum(actual_readings)::bigint, coalesce(sum(used), 0)
+  FROM (SELECT bucket, readings, actual_readings,
+               last_m3 - coalesce(lag(last_m3) OVER (PARTITION BY meter_key ORDER BY bucket), first_m3) AS used
+          FROM readings_daily WHERE bucket >= %(lo)s - interval '1 day' AND bucket < %(hi)s) d
+ WHERE bucket >= %(lo)s
+ GROUP BY bucket ORDER BY bucket
+"""
+
+
+def daily_summary(conn: psycopg.Connection, *, start: datetime, end: datetime) -> list[DaySummary]:
+    """Per local (Europe/Warsaw) day in ``[start, end)``: meters heard, readings (actual ones), and the fleet's
+    consumption (each meter's last register value of the day minus that of its previous day).
+
+    Reads the daily rollup only — a continuous aggregate with real-time aggregation on TimescaleDB, a table
+    refreshed by :func:`refresh_rollups` on the native backend — never the readings of the month.
+    """
+    rows = conn.execute(_DAILY_SUMMARY, {"lo": _local_midnight(start), "hi": end}).fetchall()
+    return [DaySummary(*r[:4], float(r[4])) for r in rows]
+
+
+def _local_midnight(t: datetime) -> datetime:
+    local = t.astimezone(ZoneInfo(ROLLUP_TZ))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
