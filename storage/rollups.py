@@ -103,7 +103,8 @@ def daily_summary(conn: psycopg.Connection, *, start: datetime, end: datetime) -
     refreshed by :func:`refresh_rollups` on the native backend — never the readings of the month.
     """
     rows = conn.execute(_DAILY_SUMMARY, {"lo": _local_midnight(start), "hi": end}).fetchall()
-    return [DaySummary(*r[:4], float(r[4])) for r in rows]
+    return [DaySummary(day=r[0], meters=int(r[1]), readings=int(r[2]), actual_readings=int(r[3]),
+                       consumption_m3=float(r[4])) for r in rows]
 
 
 def _local_midnight(t: datetime) -> datetime:
