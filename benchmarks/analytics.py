@@ -270,6 +270,39 @@ def run_rules(work: Path) -> dict[str, object]:
     }
 
 
+def run_sharded(n_meters: int, days: int, shard_meters: int) -> dict[str, object]:
+    """Child process: the fleet generated and evaluated one shard of ``shard_meters`` meters at a time (each its
+    own seed and key range), as ``odczyt analyze --shards`` evaluates key ranges; peak RSS covers generation
+    and rules of the largest shard. Returns the timings, the peak and the quality over the whole fleet."""
+    gen_s = rules_s = 0.0
+    detections, cases = [], []
+    _reset_peak()
+    for first in range(0, n_meters, shard_meters):
+        m = min(shard_meters, n_meters - first)
+        t = time.perf_counter()
+        df, meters, points, shard_cases = generate(m, days, seed=6 + first // shard_meters)
+        gen_s += time.perf_counter() - t
+        t = time.perf_counter()
+        ev = evaluate(df, meters=meters, points=points, cfg=RuleConfig(), assume_sorted=True)
+        rules_s += time.perf_counter() - t
+        detections.append(ev.detections.filter(pl.col("kind").is_not_null())
+                          .with_columns(pl.col("meter_key") + first))
+        cases += shard_cases
+        del df, meters, points, ev
+        gc.collect()
+    found = pl.concat(detections)
+    return {"sharded_meters": n_meters, "shard_meters": shard_meters, "sharded_rows": n_meters * days * 24,
+            "sharded_generate_s": round(gen_s, 1), "sharded_rules_s": round(rules_s, 1),
+            "sharded_peak_rss_gb": round(_status_gb("VmHWM"), 2), "sharded_quality": score(found, cases)}
+
+
+def bench_sharded(n_meters: int, days: int, shard_meters: int) -> dict[str, object]:
+    """:func:`run_sharded` in a fresh process (its peak RSS is the figure)."""
+    cmd = [sys.executable, __file__, "--sharded-child", f"{n_meters},{days},{shard_meters}"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return dict(json.loads(out))
+
+
 def bench_load(n_rows: int, psycopg_rows: int) -> dict[str, object]:
     """Fill an EmbeddedPostgres by binary COPY and time ADBC and psycopg reads into polars."""
     import adbc_driver_postgresql.dbapi as adbc
@@ -323,12 +356,31 @@ def main() -> None:
     ap.add_argument("--load-rows", type=int, default=10_000_000)
     ap.add_argument("--psycopg-rows", type=int, default=1_000_000)
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--sharded-meters", type=int, default=0,
+                    help="also: this many meters generated and evaluated in shards (e.g. 100000)")
+    ap.add_argument("--shard-meters", type=int, default=10_000, help="meters per shard of --sharded-meters")
+    ap.add_argument("--skip-whole", action="store_true", help="skip the whole-fleet run of --meters")
     ap.add_argument("--rules-from", type=Path, help=argparse.SUPPRESS)  # the child process of bench_rules
+    ap.add_argument("--sharded-child", help=argparse.SUPPRESS)  # the child process of bench_sharded
     args = ap.parse_args()
     if args.rules_from:
         print(json.dumps(run_rules(args.rules_from)))
         return
-    result = bench_rules(args.meters, args.days)
+    if args.sharded_child:
+        n, d, m = (int(x) for x in args.sharded_child.split(","))
+        print(json.dumps(run_sharded(n, d, m)))
+        return
+    result: dict[str, object] = {}
+    if args.sharded_meters:
+        result.update(bench_sharded(args.sharded_meters, args.days, args.shard_meters))
+        for kind, q in result["sharded_quality"].items():  # type: ignore[attr-defined]
+            print(f"sharded {kind:20s} precision {q['precision']:.3f} recall {q['recall']:.3f}")
+        print(f"sharded: {result['sharded_rows']:,} rows, rules {result['sharded_rules_s']} s, generation "
+              f"{result['sharded_generate_s']} s, peak RSS {result['sharded_peak_rss_gb']} GB", flush=True)
+    if args.skip_whole:
+        print(json.dumps(result, separators=(",", ":")))
+        return
+    result.update(bench_rules(args.meters, args.days))
     for kind, q in result["quality"].items():  # type: ignore[union-attr]
         print(f"{kind:20s} precision {q['precision']:.3f} recall {q['recall']:.3f} ({q['found']}/{q['truth']})")
     print(f"rules: {result['rows']:,} rows in {result['rules_s']} s; peak RSS {result['peak_rss_gb']} GB")
