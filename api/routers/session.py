@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import ANY_ROLE, CSRF_HEADER, SESSION_COOKIE, CurrentPrincipal, public, require
 from api.auth_credentials import new_csrf_token, new_session_token, sha256, verify_password
+from api.auth_throttle import LoginThrottle
 from api.deps import Conn
 from core.settings import ApiSettings
 from storage import auth as store
@@ -70,11 +71,17 @@ def _parse_login(content_type: str, body: bytes) -> LoginIn:
         raise HTTPException(422, "name and password are required") from exc
 
 
-def _login(conn: psycopg.Connection, creds: LoginIn, ttl_s: int) -> tuple[str, SessionOut]:
+def _login(conn: psycopg.Connection, creds: LoginIn, ttl_s: int, client: str,
+           throttle: LoginThrottle) -> tuple[str, SessionOut]:
+    wait = throttle.retry_after(client)
+    if wait:
+        raise HTTPException(429, "too many failed logins from this address; try again later",
+                            headers={"Retry-After": str(wait)})
     user = store.get_user(conn, name=creds.name)
     ok = verify_password(user["password_hash"] if user else None, creds.password)
     if not ok or user is None or user["disabled_at"] is not None:
-        log.info("login refused for user name %r", creds.name[:64])
+        throttle.failed(client)
+        log.info("login refused for user name %r from %s", creds.name[:64], client)
         raise HTTPException(401, "wrong user name or password", headers={"WWW-Authenticate": 'Bearer realm="odczyt"'})
     token, csrf = new_session_token(), new_csrf_token()
     expires = datetime.now(UTC) + timedelta(seconds=ttl_s)
@@ -88,12 +95,17 @@ def _login(conn: psycopg.Connection, creds: LoginIn, ttl_s: int) -> tuple[str, S
 
 
 @router.post("/v1/session", response_model=SessionOut, dependencies=[public()], openapi_extra={
-    "requestBody": _LOGIN_BODY}, responses={401: {"description": "wrong user name or password"}})
+    "requestBody": _LOGIN_BODY}, responses={401: {"description": "wrong user name or password"},
+                                            429: {"description": "too many failed logins from this address"}})
 async def login(request: Request, conn: Conn) -> Response:
     """Log a local user in: sets the session cookie and returns the CSRF token for writes."""
     creds = _parse_login(request.headers.get("content-type", ""), await request.body())
     settings: ApiSettings = request.app.state.auth.settings
-    token, out = await run_in_threadpool(_login, conn, creds, settings.session_ttl_s)
+    client = request.client.host if request.client else "unknown"
+    state = request.app.state
+    if not hasattr(state, "login_throttle"):  # one per app: 10 wrong passwords per address per 5 minutes
+        state.login_throttle = LoginThrottle()
+    token, out = await run_in_threadpool(_login, conn, creds, settings.session_ttl_s, client, state.login_throttle)
     response = Response(out.model_dump_json(), media_type="application/json")
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_ttl_s, path="/", httponly=True,
                         samesite="strict", secure=settings.cookie_secure)

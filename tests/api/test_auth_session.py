@@ -82,6 +82,10 @@ def test_login_csrf_logout_and_audit(db_url: str, start_api_server: Start, make_
             set_disabled(conn, name="anna", disabled=True, actor="test")
         assert _login(base, "anna", "another long one").status_code == 401
         assert httpx.get(f"{base}/login").status_code == 200
+        for _ in range(10 - 4):  # four wrong passwords above; the tenth closes the door for this address
+            assert _login(base, "anna", "guess").status_code == 401
+        throttled = _login(base, "anna", "another long one")
+        assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) > 0
         assert httpx.post(f"{base}/v1/session", content=b"name=x", headers={"Content-Type": "text/plain"}
                           ).status_code == 415
 

@@ -80,3 +80,18 @@ def test_key_strings_and_passwords() -> None:
     assert not verify_password("not a hash", "x")
     with pytest.raises(ValueError):
         hash_password("short")
+
+
+def test_login_throttle_window() -> None:
+    from api.auth_throttle import LoginThrottle
+
+    throttle = LoginThrottle(max_failures=3, window_s=60, max_clients=2)
+    for t in (0.0, 1.0, 2.0):
+        assert throttle.retry_after("10.0.0.1", now=t) == 0
+        throttle.failed("10.0.0.1", now=t)
+    assert throttle.retry_after("10.0.0.1", now=3.0) == 57  # until the first failure leaves the window
+    assert throttle.retry_after("10.0.0.2", now=3.0) == 0
+    assert throttle.retry_after("10.0.0.1", now=60.5) == 0
+    throttle.failed("10.0.0.2", now=61)
+    throttle.failed("10.0.0.3", now=62)  # a third address: the least recently failing one is forgotten
+    assert throttle.retry_after("10.0.0.1", now=62) == 0
