@@ -4,7 +4,6 @@ row and the notifications queued for subscribers of the event. The API does the 
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -13,22 +12,17 @@ import psycopg
 
 from alerts.notify import build_payload
 from core.errors import UserError
+from pipeline.cli_params import cli_actor
 from storage import alerts as store
 from storage import alerts_outbox as outbox
 from storage import audit
+
+__all__ = ["ACTIONS", "act", "cli_actor"]
 
 ACTIONS: dict[str, str] = {  # CLI verb → alert event
     "ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "assign": "assigned",
     "comment": "commented",
 }
-
-
-def cli_actor() -> str:
-    """``cli:<os user>``: who ran the command, as audit rows name it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _change(conn: psycopg.Connection, verb: str, alert_id: int, at: datetime, actor: str,
@@ -58,6 +52,8 @@ def act(db_url: str, verb: str, alert_id: int, *, actor: str, text: str | None =
         before = store.get_alert(conn, alert_id=alert_id)
         if before is None:
             raise UserError(f"alert {alert_id} not found: see 'odczyt alerts list --state all'")
+        if verb == "ack" and before["state"] == "acknowledged":
+            return before  # acknowledging twice changes nothing
         try:
             changed = _change(conn, verb, alert_id, now, actor, text)()
         except ValueError as exc:

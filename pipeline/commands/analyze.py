@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.errors import ConfigError, UserError
+from core.errors import ConfigError
 from core.settings import Settings
 from pipeline.cli_params import cli_actor, when
 from pipeline.commands.db import check_database_url, master_key_bytes
@@ -107,13 +107,11 @@ def register(app: typer.Typer) -> None:
         note: str = typer.Option(None),
         db_url: str = typer.Option(None),
     ) -> None:
-        """Acknowledge an open alert."""
-        from storage.alerts import acknowledge
+        """Acknowledge an open alert (audited; subscribers of 'acknowledged' are notified)."""
+        from pipeline.alert_actions import act
 
-        with psycopg.connect(_db_url(Settings(), db_url)) as conn:
-            row = acknowledge(conn, alert_id=alert_id, at=datetime.now(UTC), actor=actor, note=note)
-        if row is None:
-            raise UserError(f"alert {alert_id} not found or not open: see 'odczyt alerts list --state all'")
+        row = act(_db_url(Settings(), db_url), "ack", alert_id, actor=cli_actor() if actor == "cli" else actor,
+                  text=note)
         typer.echo(f"alert {alert_id}: {row['state']}")
 
     @alerts.command("dispatch")
