@@ -63,7 +63,7 @@ def act(db_url: str, verb: str, alert_id: int, *, actor: str, text: str | None =
         row = store.get_alert(conn, alert_id=alert_id)
         assert row is not None
         event = ACTIONS[verb]
-        audit.record(conn, actor=actor, action=f"alert.{event}", subject=f"alert:{alert_id}",
+        audit.record(conn, actor=actor, action=f"alert.{verb}", subject=f"alert:{alert_id}",
                      before={"state": before["state"], "assignee": before["assignee"]},
                      after={"state": row["state"], "assignee": row["assignee"], "text": text})
         if event != "commented":

@@ -25,6 +25,7 @@ from storage import audit
 
 router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.operations)])
 AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+_VERB = {"resolved": "resolve", "dismissed": "dismiss", "assigned": "assign", "commented": "comment"}  # audit
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*\S[^\x00]*$")]
 
 
@@ -103,7 +104,7 @@ def _act(conn: psycopg.Connection, request: Request, actor: str, alert_id: int, 
             raise HTTPException(409, f"alert {alert_id} is {before['state']}: cannot be {event}")
         row = store.get_alert(conn, alert_id=alert_id)
         assert row is not None
-        audit.record(conn, actor=actor, action=f"alert.{event}", subject=f"alert:{alert_id}",
+        audit.record(conn, actor=actor, action=f"alert.{_VERB[event]}", subject=f"alert:{alert_id}",
                      before={"state": before["state"], "assignee": before["assignee"]},
                      after={"state": row["state"], "assignee": row["assignee"], **detail},
                      request_id=request_id(request))

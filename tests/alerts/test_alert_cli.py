@@ -48,7 +48,7 @@ def test_assign_comment_resolve_then_mistakes_are_one_line(db_url: str, capsys: 
     assert row is not None and row["resolution"] == "cistern repaired" and row["resolved_by"].startswith("cli:")
     assert history == [("raised", None), ("assigned", "anna"), ("commented", "called the customer"),
                        ("resolved", "cistern repaired")]
-    assert audit == ["alert.assigned", "alert.commented", "alert.resolved"]
+    assert audit == ["alert.assign", "alert.comment", "alert.resolve"]  # as the API's alert.ack
     assert events == ["raised", "assigned", "resolved"]
 
     capsys.readouterr()

@@ -90,7 +90,7 @@ def test_assign_comment_resolve_as_the_caller_with_history_audit_and_notices(
         audit = conn.execute("SELECT actor, action, subject FROM audit_log WHERE subject = %s ORDER BY id",
                              (f"alert:{alert_id}",)).fetchall()
     assert audit == [("key:dispatch-desk", f"alert.{a}", f"alert:{alert_id}")
-                     for a in ("assigned", "commented", "resolved")]
+                     for a in ("assign", "comment", "resolve")]
 
 
 def test_dismiss_needs_a_reason_and_closes_the_incident(db_url: str, leaks: list[dict[str, Any]],
