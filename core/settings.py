@@ -48,6 +48,9 @@ class CollectorSettings(BaseModel):
     mqtt_protocol: str = "auto"  # "5", "3.1.1" or "auto" (MQTT 5 with a fallback)
     ack_timeout_s: float = Field(default=60.0, gt=0)  # re-publish a batch the broker did not acknowledge
     spool_synchronous: str = "FULL"  # SQLite synchronous mode of the spool: FULL survives power loss
+    # keep frames the broker routed to nobody (MQTT 5 PUBACK 0x10: no ingest session exists yet) and retry;
+    # production gateways set it (deploy/collect.env.example), the demo and tests publish to no one on purpose
+    hold_unrouted: bool = False
 
 
 class IngestSettings(BaseModel):
@@ -94,6 +97,9 @@ class ApiSettings(BaseModel):
     graceful_shutdown_s: float = Field(default=10.0, gt=0)
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     cookie_secure: bool = True  # session cookie only over HTTPS; set false for plain-HTTP local use
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto are trusted ("127.0.0.1", "10.0.0.5,10.0.0.6");
+    # unset: the peer address is the client (login throttle, rate limit and access log see the proxy otherwise)
+    forwarded_allow_ips: str | None = None
     oidc: OidcSettings = OidcSettings()
     # API conventions (docs/api.md "Conventions"): CORS is off until origins are listed; the rate limit is a
     # token bucket per credential and worker process (0 turns it off); time ranges are capped per request.

@@ -22,7 +22,9 @@ def serve_options(settings: Settings, host: str | None, port: int | None, worker
         "workers": workers or api.workers,
         "access_log": api.access_log,
         "timeout_graceful_shutdown": api.graceful_shutdown_s,
-        "proxy_headers": False,  # client addresses in the access log are the peer's, not a header's claim
+        # X-Forwarded-For is believed only from the configured reverse proxies, never from any client
+        "proxy_headers": api.forwarded_allow_ips is not None,
+        "forwarded_allow_ips": api.forwarded_allow_ips or "",
         "server_header": False,
     }
 
