@@ -89,6 +89,7 @@ def maintain(conn: psycopg.Connection) -> MaintenanceReport:
         if backend == "timescaledb":
             timescale.apply_policies(conn, compress_after=pol.get("compress_after"), retention={
                 "readings": pol.get("readings_retention"), "raw_frames": pol.get("raw_frames_retention")})
+            timescale.apply_refresh_window(conn, pol.get("readings_retention"))
         else:
             ahead = int(pol.get("partitions_ahead_months") or 3)
             for table in ("readings", "raw_frames"):

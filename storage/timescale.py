@@ -177,6 +177,31 @@ def apply_policies(conn: psycopg.Connection, *, compress_after: str | None,
     return changed
 
 
+_CAGG_POLICIES = {"readings_hourly": ("1 hour", "10 minutes"), "readings_daily": ("1 hour", "30 minutes")}
+
+
+def apply_refresh_window(conn: psycopg.Connection, readings_retention: str | None) -> int:
+    """Refresh the continuous aggregates over their whole range — or, when readings expire, only over what the
+    retention keeps: a refresh over dropped chunks would empty the aggregates' old buckets (the daily rollup
+    outlives the readings, tested). Returns the policies changed."""
+    want = None
+    if readings_retention:
+        row = conn.execute("SELECT CASE WHEN %(r)s::interval > interval '14 days' THEN %(r)s::interval - "
+                           "interval '7 days' ELSE %(r)s::interval / 2 END::text", {"r": readings_retention}).fetchone()
+        want = row[0] if row else None
+    changed = 0
+    for view, (end, every) in _CAGG_POLICIES.items():
+        row = conn.execute("SELECT config->>'start_offset' FROM timescaledb_information.jobs WHERE proc_name = "
+                           "'policy_refresh_continuous_aggregate' AND hypertable_name = %s", (view,)).fetchone()
+        if row is not None and (row[0] == want or (row[0] and want and _same_interval(conn, row[0], want))):
+            continue
+        conn.execute("SELECT remove_continuous_aggregate_policy(%s, if_exists => true)", (view,))
+        conn.execute("SELECT add_continuous_aggregate_policy(%s, start_offset => %s::interval, "
+                     "end_offset => %s::interval, schedule_interval => %s::interval)", (view, want, end, every))
+        changed += 1
+    return changed
+
+
 def _same_interval(conn: psycopg.Connection, a: str | None, b: str) -> bool:
     row = conn.execute("SELECT %s::interval = %s::interval", (a, b)).fetchone()
     return bool(row and row[0])
