@@ -143,3 +143,16 @@ def test_expired_session_is_401(db_url: str) -> None:
             conn.execute("UPDATE sessions SET expires_at = now() - interval '1 second'")
         resp = client.get("/v1/alerts")
         assert resp.status_code == 401 and "expired" in resp.text
+
+
+def test_throttle_sees_the_client_behind_a_trusted_proxy_only(db_url: str, start_api_server: Start) -> None:
+    def login(base: str, client: str) -> int:
+        return httpx.post(f"{base}/v1/session", json={"name": "x", "password": "wrong password"},
+                          headers={"X-Forwarded-For": client}).status_code
+
+    trusted = {"ODCZYT_API__FORWARDED_ALLOW_IPS": "127.0.0.1", "ODCZYT_API__RATE_LIMIT_PER_S": "0"}
+    with start_api_server(db_url, env=trusted) as base:
+        assert [login(base, "203.0.113.7") for _ in range(11)][-2:] == [401, 429]
+        assert login(base, "198.51.100.9") == 401  # another client behind the same proxy is not locked out
+    with start_api_server(db_url, env={"ODCZYT_API__RATE_LIMIT_PER_S": "0"}) as base:
+        assert [login(base, f"203.0.113.{i}") for i in range(11)][-2:] == [401, 429]  # a forged header buys nothing
