@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from core.types import LinkMode
+from hardware.errors import UnsupportedLinkModeError
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,8 @@ def link_mode_setting(table: Mapping[str, T], link_mode: str, receiver: str) -> 
     try:
         return table[link_mode.upper()]
     except KeyError:
-        raise ValueError(f"{receiver}: link mode {link_mode!r} not supported (one of {sorted(table)})") from None
+        raise UnsupportedLinkModeError(f"{receiver}: link mode {link_mode!r} not supported "
+                                       f"(one of {sorted(table)})") from None
 
 
 def link_mode_enum(link_mode: str) -> LinkMode:

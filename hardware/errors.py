@@ -19,3 +19,7 @@ class UnknownReceiverError(HardwareError):
 
 class PortInUseError(HardwareError):
     """Another process holds the receiver's serial port (opened exclusively); two readers would share frames."""
+
+
+class UnsupportedLinkModeError(HardwareError, ValueError):
+    """The receiver cannot listen in the configured link mode (still a ``ValueError`` for older callers)."""

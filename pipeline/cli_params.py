@@ -16,6 +16,7 @@ import getpass
 import re
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import typer
 
@@ -68,3 +69,10 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry (containers)
         return "cli:unknown"
+
+
+def require_device(option: str, device: str | None) -> None:
+    """A ``/dev/…`` path that does not exist is a mistake, not a receiver to wait for: :class:`UserError`."""
+    if device and device.startswith("/dev/") and not Path(device).exists():
+        raise UserError(f"{option} {device} does not exist: is the receiver plugged in? see "
+                        "'ls /dev/serial/by-id/' or 'odczyt receivers probe PORT'")

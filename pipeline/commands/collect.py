@@ -7,8 +7,8 @@ from typing import Literal
 
 import typer
 
-from core.errors import UserError
 from core.settings import Settings
+from pipeline.cli_params import require_device
 
 MqttProtocol = Literal["5", "3.1.1", "auto"]
 
@@ -41,8 +41,6 @@ def register(app: typer.Typer) -> None:
             mqtt_url=mqtt_url, spool_path=spool, batch_frames=batch_frames, batch_ms=batch_ms,
             heartbeat_s=heartbeat_s, silence_reset_s=silence_reset_s, spool_max_frames=spool_max_frames,
             gps_port=gps_port, protocol=protocol)
-        for name, device in (("--port", opts.port), ("--gps-port", opts.gps_port)):
-            if device and device.startswith("/dev/") and not Path(device).exists():
-                raise UserError(f"{name} {device} does not exist: is the receiver plugged in? "
-                                "see 'ls /dev/serial/by-id/' or 'odczyt receivers probe PORT'")
+        require_device("--port", opts.port)
+        require_device("--gps-port", opts.gps_port)
         run(opts, settings)

@@ -16,7 +16,7 @@ from collectors.driveby_store import DrivebyStore
 from collectors.mqtt import MqttTarget
 from core.errors import ConfigError, OdczytError, UserError
 from core.settings import Settings
-from pipeline.cli_params import require_reachable
+from pipeline.cli_params import require_device, require_reachable
 
 if TYPE_CHECKING:  # the rest is imported where used: the CLI starts faster for every other command
     from collectors.driveby import DrivebySession
@@ -44,6 +44,8 @@ def _run(route_file: Path, store_path: Path, receiver: str, port: str, link_mode
     from hardware import open_receiver
     from hardware.nmea import GpsReader
 
+    require_device("--port", port)
+    require_device("--gps-port", gps_port)
     route = load_route(route_file)
     store = DrivebyStore(store_path)
     gps = GpsReader(gps_port).start() if gps_port else None
