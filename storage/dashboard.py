@@ -76,11 +76,13 @@ def pipeline_summary(conn: psycopg.Connection) -> PipelineSummary:
 
 
 def unknown_meters(
-    conn: psycopg.Connection, *, now: datetime, days: float = 30.0, limit: int = 1000
+    conn: psycopg.Connection, *, now: datetime, days: float = 30.0, limit: int = 1000,
+    after: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Meters heard in the last ``days`` that are not in the registry, most frames first: manufacturer and id
-    (what the radio sent), frames, first/last heard, strongest RSSI and the gateways that heard them."""
-    sql = f"""
+    (what the radio sent), frames, first/last heard, strongest RSSI and the gateways that heard them.
+    ``after`` is the keyset position ``(frames, meter_key)`` of the previous page's last row."""
+    sql = f"""SELECT * FROM (
         SELECT coalesce(f.meter_key, f.link_key) AS meter_key, count(DISTINCT f.frame_digest) AS frames,
                count(*) AS receptions,
                min(f.received_at) AS first_heard_at, max(f.received_at) AS last_heard_at,
@@ -88,9 +90,14 @@ def unknown_meters(
           FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways, f.rssi_dbm) AS r(gw, rssi)
          WHERE f.status = {FrameStatus.UNKNOWN_METER.value} AND f.received_at >= %(since)s
            AND coalesce(f.meter_key, f.link_key) IS NOT NULL
-         GROUP BY 1 ORDER BY frames DESC, 1 LIMIT %(limit)s"""
+         GROUP BY 1) u
+         WHERE %(a_frames)s::bigint IS NULL OR u.frames < %(a_frames)s
+               OR (u.frames = %(a_frames)s AND u.meter_key > %(a_key)s)
+         ORDER BY u.frames DESC, u.meter_key LIMIT %(limit)s"""
+    a_frames, a_key = after if after is not None else (None, None)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = list(cur.execute(sql, {"since": now - timedelta(days=days), "limit": limit}).fetchall())
+        rows = list(cur.execute(sql, {"since": now - timedelta(days=days), "limit": limit, "a_frames": a_frames,
+                                      "a_key": a_key}).fetchall())
     for r in rows:
         r["manufacturer"], r["meter_id"] = split_meter_key(r["meter_key"])
     return rows

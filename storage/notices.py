@@ -77,16 +77,15 @@ def opt_in_again(conn: psycopg.Connection, *, subscription_id: int, source: str,
     return bool(cur.rowcount)
 
 
-def list_subscriptions(conn: psycopg.Connection, *, service_point_id: str | None = None) -> list[dict[str, Any]]:
-    """Customer subscriptions (all, or of one service point), with their service point's address."""
+def list_subscriptions(conn: psycopg.Connection, *, service_point_id: str | None = None, limit: int | None = None,
+                       after_id: int | None = None) -> list[dict[str, Any]]:
+    """Customer subscriptions (all, or of one service point) by id, with their service point's address;
+    ``after_id`` is the keyset position of the previous page."""
     sql = (f"SELECT {_COLUMNS} FROM alert_subscriptions s JOIN service_points sp ON sp.id = s.service_point_id "
-           "WHERE s.audience = 'customer'")
-    params: tuple[Any, ...] = ()
-    if service_point_id is not None:
-        sql += " AND s.service_point_id = %s"
-        params = (service_point_id,)
+           "WHERE s.audience = 'customer' AND (%(sp)s::text IS NULL OR s.service_point_id = %(sp)s) "
+           "AND (%(after)s::bigint IS NULL OR s.id > %(after)s) ORDER BY s.id LIMIT %(limit)s")
     with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(sql + " ORDER BY s.id", params).fetchall())
+        return list(cur.execute(sql, {"sp": service_point_id, "after": after_id, "limit": limit}).fetchall())
 
 
 def get_subscription(conn: psycopg.Connection, *, subscription_id: int) -> dict[str, Any] | None:

@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from api.auth import Role, public, require
 from api.deps import Conn
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from storage.dashboard import PipelineSummary, pipeline_summary, unknown_meters
 
 router = APIRouter(tags=["dashboard"])
@@ -37,12 +38,21 @@ class UnknownMeterOut(BaseModel):
     gateways: list[str]
 
 
-@router.get("/v1/dashboard/unknown-meters", response_model=list[UnknownMeterOut],
+class UnknownMeterPage(Page[UnknownMeterOut]):
+    """Unregistered meters heard, most frames first."""
+
+
+@router.get("/v1/dashboard/unknown-meters", response_model=UnknownMeterPage,
             dependencies=[require(Role.operations)])
-def unknown(conn: Conn, days: Annotated[float, Query(gt=0, le=400)] = 30.0,
-            limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[UnknownMeterOut]:
+def unknown(conn: Conn, request: Request, response: Response,
+            days: Annotated[float, Query(gt=0, le=400)] = 30.0, limit: Limit = 1000,
+            cursor: CursorParam = None) -> UnknownMeterPage:
     """Unregistered meters heard in the last ``days``, most frames first (candidates to register)."""
-    return [UnknownMeterOut(**r) for r in unknown_meters(conn, now=datetime.now(UTC), days=days, limit=limit)]
+    after = decode_cursor("unknown-meters", cursor, (int, int)) if cursor else None
+    rows = unknown_meters(conn, now=datetime.now(UTC), days=days, limit=limit + 1, after=after)  # type: ignore[arg-type]
+    rows, nxt = page_of(rows, limit, "unknown-meters", lambda r: (r["frames"], r["meter_key"]))
+    link_next(request, response, nxt)
+    return UnknownMeterPage(items=[UnknownMeterOut(**r) for r in rows], next=nxt)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[public()])

@@ -10,12 +10,13 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from alerts.channels.sms import normalize_phone
 from api.auth import CurrentPrincipal, Role, ensure_service_point, require
 from api.deps import Conn, request_id
+from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from api.params import INT64_MAX, Name
 from storage import audit
 from storage import notices as store
@@ -90,11 +91,20 @@ def _out(conn: Any, row: dict[str, Any]) -> NoticeOut:
     return NoticeOut(**row, consents=[ConsentOut(**c) for c in store.consents(conn, subscription_id=row["id"])])
 
 
-@router.get("/service-points/{service_point_id}/notices", response_model=list[NoticeOut])
-def list_notices(conn: Conn, principal: CurrentPrincipal, service_point_id: Name) -> list[NoticeOut]:
+class NoticePage(Page[NoticeOut]):
+    """Customer subscriptions of one service point, oldest first."""
+
+
+@router.get("/service-points/{service_point_id}/notices", response_model=NoticePage)
+def list_notices(conn: Conn, principal: CurrentPrincipal, request: Request, response: Response,
+                 service_point_id: Name, limit: Limit = 100, cursor: CursorParam = None) -> NoticePage:
     """The customer notice subscriptions of one service point, with their consent history."""
     ensure_service_point(principal, service_point_id)
-    return [_out(conn, r) for r in store.list_subscriptions(conn, service_point_id=service_point_id)]
+    after = decode_cursor("notices", cursor, (int,))[0] if cursor else None
+    rows = store.list_subscriptions(conn, service_point_id=service_point_id, limit=limit + 1, after_id=after)
+    rows, nxt = page_of(rows, limit, "notices", lambda r: (r["id"],))
+    link_next(request, response, nxt)
+    return NoticePage(items=[_out(conn, r) for r in rows], next=nxt)
 
 
 @router.post("/service-points/{service_point_id}/notices", response_model=NoticeOut, status_code=201)

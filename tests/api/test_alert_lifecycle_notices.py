@@ -61,11 +61,16 @@ def test_customer_opt_in_opt_out_with_consent_history(db_url: str, make_api_key:
         mail = desk.post("/v1/service-points/SP-2/notices", json={
             "channel": "email", "contact": "jan@example.pl", "source": "paper form"})
         assert mail.status_code == 201
-        assert [s["channel"] for s in desk.get("/v1/service-points/SP-1/notices").json()] == ["sms"]
+        assert [s["channel"] for s in desk.get("/v1/service-points/SP-1/notices").json()["items"]] == ["sms"]
+        desk.post("/v1/service-points/SP-1/notices", json={"channel": "email", "contact": "ewa@example.pl",
+                                                           "source": "e-BOK"})
+        first = desk.get("/v1/service-points/SP-1/notices", params={"limit": 1}).json()
+        second = desk.get("/v1/service-points/SP-1/notices", params={"limit": 1, "cursor": first["next"]}).json()
+        assert [s["channel"] for s in first["items"] + second["items"]] == ["sms", "email"] and not second["next"]
         assert desk.post("/v1/notices/999999/opt-out", json={"source": "x"}).status_code == 404
     with _client(db_url, make_api_key(db_url, "billing", name="billing")) as billing:
         assert billing.get("/v1/service-points/SP-1/notices").status_code == 403
     with psycopg.connect(db_url) as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE action LIKE 'notice.%' "
                                               "ORDER BY id").fetchall()]
-    assert actions == ["notice.opt_in", "notice.opt_out", "notice.opt_in", "notice.opt_in"]
+    assert actions == ["notice.opt_in", "notice.opt_out", "notice.opt_in", "notice.opt_in", "notice.opt_in"]

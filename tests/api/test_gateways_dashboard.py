@@ -47,7 +47,11 @@ def test_awaiting_a_key_counts_only_registered_meters(db_url: str, make_api_key:
         assert (s["frames_undecoded"], s["frames_awaiting_key"], s["frames_unknown_meters"],
                 s["unknown_meters_heard"], s["frames_decode_errors"]) == (8, 3, 4, 2, 1)
         assert (s["gateways"], s["gateways_online"]) == (2, 1)
-        unknown = client.get("/v1/dashboard/unknown-meters").json()
+        unknown = client.get("/v1/dashboard/unknown-meters").json()["items"]
+        page = client.get("/v1/dashboard/unknown-meters", params={"limit": 1}).json()
+        rest = client.get("/v1/dashboard/unknown-meters", params={"limit": 1, "cursor": page["next"]}).json()
+        assert [u["meter_id"] for u in page["items"] + rest["items"]] == ["12345678", "87654321"]
+        assert rest["next"] is None
     assert [(u["manufacturer"], u["meter_id"], u["frames"], u["receptions"], u["gateways"]) for u in unknown] == [
         ("APA", "12345678", 3, 6, ["gw-1", "gw-2"]), ("DME", "87654321", 1, 2, ["gw-1", "gw-2"])]
     assert unknown[0]["best_rssi_dbm"] == -83.0
