@@ -49,7 +49,7 @@ def unknown(conn: Conn, request: Request, response: Response,
             cursor: CursorParam = None) -> UnknownMeterPage:
     """Unregistered meters heard in the last ``days``, most frames first (candidates to register)."""
     after = decode_cursor("unknown-meters", cursor, (int, int)) if cursor else None
-    rows = unknown_meters(conn, now=datetime.now(UTC), days=days, limit=limit + 1, after=after)  # type: ignore[arg-type]
+    rows = unknown_meters(conn, now=datetime.now(UTC), days=days, limit=limit + 1, after=after)
     rows, nxt = page_of(rows, limit, "unknown-meters", lambda r: (r["frames"], r["meter_key"]))
     link_next(request, response, nxt)
     return UnknownMeterPage(items=[UnknownMeterOut(**r) for r in rows], next=nxt)
