@@ -102,6 +102,13 @@ def _postgres(exc: BaseException) -> str:
     return f"cannot reach PostgreSQL at {place} ({reason}): is it running? check ODCZYT_DATABASE_URL"
 
 
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    seen: BaseException | None = exc
+    while seen is not None and not isinstance(seen, kind):
+        seen = seen.__cause__
+    return seen
+
+
 def _unreachable_postgres(exc: BaseException) -> BaseException | None:
     seen: BaseException | None = exc
     while seen is not None:
@@ -140,10 +147,11 @@ def describe(exc: BaseException) -> str | None:
     postgres = _unreachable_postgres(exc)
     if postgres is not None:
         return _postgres(postgres)
+    missing = _in_chain(exc, psycopg.errors.UndefinedTable)
+    if missing is not None:
+        return f"the database has no odczyt schema ({str(missing).splitlines()[0]}): run 'odczyt db migrate'"
     if isinstance(exc, OdczytError):
         return str(exc)
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return f"the database has no odczyt schema ({str(exc).splitlines()[0]}): run 'odczyt db migrate'"
     if isinstance(exc, pydantic.ValidationError) and exc.title == "Settings":
         return _settings(exc)
     if isinstance(exc, SettingsError):
