@@ -77,7 +77,7 @@ def parse_status(topic: str, payload: bytes, received_at: datetime, *, retained:
         "link_mode": ",".join(sorted({str(r.get("link_mode")) for r in receivers if r.get("link_mode")})) or None,
         "firmware": str(doc["firmware"])[:64] if doc.get("firmware") else None,
         "mqtt_protocol": str(doc.get("mqtt_protocol") or "")[:16] or None,
-        "lat": _num(position.get("lat")), "lon": _num(position.get("lon")),
+        "lat": _bounded(position.get("lat"), 90), "lon": _bounded(position.get("lon"), 180),
     }
     resets = [_int(r.get("watchdog_resets")) for r in receivers]
     watchdog = sum(r for r in resets if r is not None) if any(r is not None for r in resets) else None
@@ -96,6 +96,11 @@ def _time(text: Any) -> datetime | None:
 
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _bounded(value: Any, limit: float) -> float | None:
+    number = _num(value)
+    return number if number is not None and -limit <= number <= limit else None
 
 
 def _int(value: Any) -> int | None:
@@ -253,7 +258,7 @@ class GatewayWatcher:
                 if now.timestamp() >= next_check:
                     next_check = now.timestamp() + self.check_every_s
                     self.changes += [("*", e, k) for e, k in check_overdue(conn, self.settings, now)]
-            except psycopg.Error as exc:  # the database comes back: retry the message on the next connection
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # retried on the next connection
                 log.warning("gateway status not stored, will retry: %s", exc)
                 if item is not None:
                     self._queue.put(item)
@@ -261,6 +266,8 @@ class GatewayWatcher:
                     conn.close()
                 conn = None
                 self._stop.wait(1.0)
+            except Exception:  # one bad message must not end the watcher; it is dropped, not retried forever
+                log.exception("gateway status message on %s dropped", item[0] if item else "-")
         if conn is not None:
             conn.close()
 

@@ -76,8 +76,8 @@ class SmsChannel:
                 "encoding": "utf-8"}
         if cfg.sender:
             form["from"] = cfg.sender
-        if delivery_id:
-            form["idx"] = delivery_id  # the gateway refuses a repeated idx: a retried notice is not sent twice
+        if delivery_id:  # the gateway refuses a repeated idx (check_idx): a retried notice is not sent twice
+            form["idx"], form["check_idx"] = delivery_id, "1"
         headers = {"Authorization": f"Bearer {cfg.token}"} if cfg.token else {}
         try:
             resp = self._client.post(cfg.url, data=form, headers=headers)

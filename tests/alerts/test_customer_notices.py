@@ -99,6 +99,7 @@ def test_sms_notice_names_the_address_and_goes_only_to_that_service_points_custo
     (req,) = sms_gateway.requests
     assert req["auth"] == "Bearer s3cret-token" and req["form"]["to"] == "48600100200"
     assert req["form"]["from"] == "Wodociagi" and req["form"]["idx"] == str(queued[0]["id"])
+    assert req["form"]["check_idx"] == "1" and req["form"]["format"] == "json"
     text = req["form"]["message"]
     assert "ul. Wodna 1, Kraków" in text and "ciągły przepływ" in text and "Wykryto" in text
     assert "KAM 00000001" in text and "SP-1" in text

@@ -193,3 +193,18 @@ def test_growing_spool_or_firing_watchdog_raise_gateway_degraded_and_recovery_re
 def test_parse_status_refuses_what_is_not_a_v1_status_document(payload: bytes) -> None:
     with pytest.raises(ValueError, match="status on"):
         parse_status("odczyt/v1/status/gw-x", payload, datetime.now(UTC))
+
+
+def test_a_poison_status_is_dropped_and_the_watcher_goes_on(db_url: str) -> None:
+    watcher = GatewayWatcher(db_url=db_url, mqtt_url=None, settings=FAST, check_every_s=60).start()
+    try:
+        now = datetime.now(UTC)
+        too_long = b'{"v":1,"state":"online","spool":{"depth":99999999999}}'  # beyond integer: a data error
+        watcher.feed("odczyt/v1/status/gw-bad", too_long, now, False)
+        watcher.feed("odczyt/v1/status/gw-bad", b'{"v":1,"state":"online","position":{"lat":500,"lon":19.9}}',
+                     now, False)
+        row = wait_for(lambda: gateway_row(db_url, "gw-bad"))
+        assert (row["lat"], row["lon"], row["spool_depth"]) == (None, 19.9, None)  # out-of-range figures ignored
+    finally:
+        watcher.stop()
+
