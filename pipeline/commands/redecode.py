@@ -26,8 +26,13 @@ def register(app: typer.Typer) -> None:
 
         if until is not None and until <= since:
             raise UserError(f"--until {until:%Y-%m-%d %H:%M} is not after --since {since:%Y-%m-%d %H:%M}")
+        import psycopg
+
+        from storage.registry import check_master_key
+
         settings = Settings()
-        master = master_key_bytes(settings)
-        report = run(database_url(settings), since=since, until=until,
-                     master_key=master, all_frames=all_frames, replace=replace)
+        master, db_url = master_key_bytes(settings), database_url(settings)
+        with psycopg.connect(db_url) as conn:  # without the registry's master key nothing would decode
+            check_master_key(conn, master_key=master)
+        report = run(db_url, since=since, until=until, master_key=master, all_frames=all_frames, replace=replace)
         typer.echo(str(report))

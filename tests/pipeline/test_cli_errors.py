@@ -59,6 +59,8 @@ CASES = [
     _c("analyze", "no odczyt schema (relation", db="empty"),
     _c("alerts ack 999999", "alert 999999 not found", db="migrated"),
     _c("keys check", "ODCZYT_MASTER_KEY is not set", db="migrated+key"),
+    _c("redecode --since 7d", "ODCZYT_MASTER_KEY is not set", db="migrated+key"),
+    _c("redecode --since 7d", "is not the master key that sealed 1", db="migrated+key", ODCZYT_MASTER_KEY=MASTER),
     _c("keys rewrap", "ODCZYT_MASTER_KEY is not set", db="migrated"),
     _c("keys rewrap", "no new master key", db="migrated", ODCZYT_MASTER_KEY=MASTER),
     _c("keys rewrap --new-master-key-file /nonexistent/new.key", "cannot open /nonexistent/new.key",
