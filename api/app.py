@@ -79,7 +79,7 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
     docs_ui.install(app)
     check_routes(app)
     decorate_openapi(app)
-    limits.install(app, app.state.api_settings)  # body size, NUL guard, rate limit, CORS
+    limits.install(app, app.state.api_settings, max_in_flight=pool_size)  # body, NUL, rate, CORS, in-flight
     problems.install(app)  # last: its request-id middleware wraps the others (docs/api.md "Conventions")
     return app
 

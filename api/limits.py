@@ -1,4 +1,5 @@
-"""Request limits as ASGI middleware: body size (413), NUL bytes in the URL (422), per-credential rate (429).
+"""Request limits as ASGI middleware: body size (413), NUL bytes in the URL (422), per-credential rate (429),
+requests in flight per worker (queued, 503 after a wait).
 
 * **Body size**: a body longer than ``ApiSettings.max_body_bytes`` (64 KiB by default) is refused with 413
   before the app reads it (declared ``Content-Length`` or counted while buffering a chunked body).
@@ -11,9 +12,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -106,6 +109,42 @@ class NulGuard:
         return bad
 
 
+class InFlightLimit:
+    """At most ``max_in_flight`` requests of this worker run at once; the rest wait here, in the event loop.
+
+    Routes are synchronous and take a pooled connection in a worker thread: with more requests in flight than
+    the pool has connections, threads block on the pool, and the dependency exits that would give connections
+    back need threads too — 64 concurrent requests hung a 2-worker server for the pool timeout. Waiting here
+    holds no thread; a request that waits longer than ``wait_s`` gets a 503 problem with ``Retry-After``.
+    """
+
+    def __init__(self, app: ASGIApp, max_in_flight: int, wait_s: float = 30.0) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.wait_s = wait_s
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.max_in_flight)
+        try:
+            await asyncio.wait_for(gate.acquire(), self.wait_s)
+        except TimeoutError:
+            await problem_response(scope, 503, "the server is busy; retry shortly",
+                                   headers={"Retry-After": "5"})(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            gate.release()
+
+
 @dataclass
 class _Bucket:
     tokens: float
@@ -166,13 +205,15 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-def install(app: FastAPI, settings: ApiSettings) -> None:
+def install(app: FastAPI, settings: ApiSettings, *, max_in_flight: int | None = None) -> None:
     """Add the limits (and CORS when origins are configured) to ``app``; call before :func:`problems.install`.
 
     Starlette runs the middleware added last first: the request-id middleware of :mod:`api.problems` (added
     after these) wraps them all; inside it CORS answers pre-flights, then the rate limit, the NUL guard and the
-    body limit run.
+    body limit run, and innermost the in-flight limit (rejected requests never wait for a slot).
     """
+    if max_in_flight is not None:  # the app's connection-pool size
+        app.add_middleware(InFlightLimit, max_in_flight=max_in_flight)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(NulGuard)
     if settings.rate_limit_per_s > 0:

@@ -3,6 +3,7 @@ CORS, rate limit, body limit, offline docs — and a regression test for each fi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
@@ -20,7 +22,7 @@ from serving import auth_headers, create_key
 
 from api.app import create_app
 from api.auth import public
-from api.limits import RateLimit
+from api.limits import InFlightLimit, RateLimit
 from api.pagination import encode_cursor
 from api.routers.consumption import PeriodOut
 from api.routers.readings import ReadingOut
@@ -360,6 +362,35 @@ def test_rate_limit_per_credential(seeded: tuple[str, dict[str, str]]) -> None:
         assert c.get("/v1/meters", params={"limit": 1}, headers=other).status_code == 200  # its own bucket
         assert c.get("/healthz").status_code == 200  # probes are never limited
         assert [c.get("/v1/meters").status_code for _ in range(6)][-1] == 429  # anonymous: by address
+
+
+def test_in_flight_limit_queues_requests_without_holding_threads() -> None:
+    running, peak = 0, 0
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = InFlightLimit(slow_app, max_in_flight=3)
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return [r.status_code for r in await asyncio.gather(*(c.get("/v1/x") for _ in range(20)))]
+
+    assert asyncio.run(main()) == [200] * 20 and peak == 3
+    gate_busy = InFlightLimit(slow_app, max_in_flight=1, wait_s=0.001)
+
+    async def busy() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gate_busy), base_url="http://t") as c:
+            return sorted(r.status_code for r in await asyncio.gather(*(c.get("/v1/x") for _ in range(3))))
+
+    assert asyncio.run(busy()) == [200, 503, 503]
 
 
 def test_token_bucket_refills_at_the_rate() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -76,3 +77,18 @@ def test_a_century_of_days_is_refused_and_long_hourly_ranges_are_paged(served: t
                        params={"from": "2025-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "interval": "hour"})
     assert hours.status_code == 200 and len(hours.json()["items"]) == 1000 and hours.json()["next"]
     assert len(hours.content) < 1_000_000 and time.monotonic() - started < 20
+
+
+def test_64_concurrent_requests_all_complete(served: tuple[httpx.Client, str]) -> None:
+    """More requests in flight than the pool has connections used to hang the server until the pool timeout."""
+    client, _ = served
+    params = {"manufacturer": "KAM", "from": "2026-11-01T00:00:00Z", "to": "2026-11-03T00:00:00Z"}
+
+    def one(_: int) -> int:
+        with httpx.Client(base_url=str(client.base_url), headers=dict(client.headers), timeout=30) as c:
+            return c.get("/v1/meters/00000002/readings", params=params).status_code
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        codes = list(pool.map(one, range(64)))
+    assert codes == [200] * 64 and time.monotonic() - started < 25
