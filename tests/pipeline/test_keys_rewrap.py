@@ -102,3 +102,19 @@ def test_ingest_command_with_a_foreign_master_key_exits_2_with_one_line(db_url: 
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "is not the master key that sealed 1" in lines[0] and NEW.hex() not in proc.stderr
+
+
+def test_rewrap_reads_the_new_key_from_stdin_or_the_environment(db_url: str, rewrapped: list[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    monkeypatch.setenv("ODCZYT_MASTER_KEY", NEW.hex())
+    monkeypatch.setattr("sys.stdin", io.StringIO(MASTER.hex() + "\n"))
+    assert run(["keys", "rewrap", "--new-master-key-file", "-"]) == 0  # back to the first key
+    with psycopg.connect(db_url) as conn:
+        assert load_keyring(conn, master_key=MASTER).lookup("KAM", rewrapped[1])
+    monkeypatch.setenv("ODCZYT_MASTER_KEY", MASTER.hex())
+    monkeypatch.setenv("ODCZYT_NEW_MASTER_KEY", NEW.hex())
+    assert run(["keys", "rewrap"]) == 0 and run(["keys", "check"]) == 2  # the old key no longer matches
+    monkeypatch.setenv("ODCZYT_MASTER_KEY", NEW.hex())
+    assert run(["keys", "check"]) == 0
