@@ -24,8 +24,28 @@ _COLUMNS = (
 )
 
 
+# a silent meter whose usual gateway (most receptions in the week before it fell silent) is offline is part of
+# that gateway's outage: one incident instead of one per meter
+_OUTAGE = """
+SELECT i.id FROM alerts a JOIN incidents i ON i.closed_at IS NULL AND i.condition = 'gateway_offline'
+ WHERE a.id = %(id)s AND a.kind = 'silent' AND a.meter_key IS NOT NULL
+   AND i.scope = 'gw:' || (SELECT r.gw FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways) AS r(gw)
+                            WHERE f.meter_key = a.meter_key AND f.received_at >= a.detected_at - interval '7 days'
+                              AND f.received_at <= a.detected_at + interval '1 hour'
+                            GROUP BY r.gw ORDER BY count(*) DESC, r.gw LIMIT 1)
+"""
+
+
 def link(conn: psycopg.Connection, *, alert_id: int, at: datetime) -> int:
-    """Attach a new alert to the active incident of its condition and scope (opening one); return its id."""
+    """Attach a new alert to the active incident of its condition and scope (opening one); return its id.
+
+    A ``silent`` alert whose meter's usual gateway has an active ``gateway_offline`` incident joins that one.
+    """
+    outage = conn.execute(_OUTAGE, {"id": alert_id}).fetchone()
+    if outage is not None:
+        conn.execute("UPDATE alerts SET incident_id = %s WHERE id = %s", (outage[0], alert_id))
+        refresh(conn, incident_id=int(outage[0]), at=at)
+        return int(outage[0])
     row = conn.execute(
         f"""INSERT INTO incidents (condition, scope, service_point_id, area, severity, opened_at)
             SELECT coalesce(c.condition, a.kind),

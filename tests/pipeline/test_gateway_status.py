@@ -15,10 +15,13 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import CollectorRegistry
 
 from collectors.gateway import Gateway
 from collectors.status import GatewayStats, heartbeat, offline
+from core.ids import meter_key
 from core.settings import GatewaySettings, IngestSettings, MqttSettings
+from pipeline.analyze import run_analysis
 from pipeline.gateway_status import GatewayWatcher, apply_status, parse_status
 from pipeline.ingest import IngestWorker
 from storage import alerts as store
@@ -207,4 +210,29 @@ def test_a_poison_status_is_dropped_and_the_watcher_goes_on(db_url: str) -> None
         assert (row["lat"], row["lon"], row["spool_depth"]) == (None, 19.9, None)  # out-of-range figures ignored
     finally:
         watcher.stop()
+
+
+def test_silent_meters_of_an_offline_gateway_join_its_outage_incident(db_url: str) -> None:
+    now = datetime(2026, 11, 10, tzinfo=UTC)
+    heard_at = now - timedelta(days=3)
+    keys = [meter_key("KAM", f"0000000{n}") for n in (1, 2, 3)]
+    with psycopg.connect(db_url) as conn:
+        for n, key in enumerate(keys, start=1):
+            conn.execute("INSERT INTO meters (meter_key, manufacturer, meter_id) VALUES (%s, 'KAM', %s)",
+                         (key, f"0000000{n}"))
+            conn.execute("INSERT INTO readings (meter_key, measured_at, received_at, total_m3, alarms, source) "
+                         "VALUES (%s, %s, %s, 1.0, 0, 0)", (key, heard_at, heard_at))
+            gws = ["gw-out"] if n < 3 else ["gw-other"]  # meter 3 is heard by another gateway
+            conn.execute("INSERT INTO raw_frames (received_at, frame_digest, meter_key, payload, status, gateways, "
+                         "rssi_dbm, heard_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s)",
+                         (heard_at, n.to_bytes(8, "big"), key, b"\x00", gws, [-80.0], [heard_at]))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        apply_status(conn, parse_status("odczyt/v1/status/gw-out", b'{"v":1,"state":"offline","reason":"lost"}',
+                                        heard_at + timedelta(minutes=5)), FAST)
+        outage = store.open_alert_of(conn, kind="gateway_offline", subject="gw:gw-out")
+    assert outage is not None
+    report = run_analysis(db_url, now=now, registry=CollectorRegistry())
+    silent = {a["meter_key"]: a["incident_id"] for a in report.raised if a["kind"] == "silent"}
+    assert silent[keys[0]] == silent[keys[1]] == outage["incident_id"]  # one outage, not two incidents
+    assert silent[keys[2]] != outage["incident_id"]
 
