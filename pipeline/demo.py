@@ -293,9 +293,10 @@ def _serve(db_url: str, host: str, port: int, console: Console) -> None:
     console.print(f"\nAPI serving the demo data at [bold]http://{host}:{port}/[/] "
                   f"(docs: http://{host}:{port}/docs) — Ctrl-C stops it and removes the demo data")
     console.print(f"dashboard login at http://{host}:{port}/login: user [bold]demo-{stamp}[/], "
-                  f"password [bold]{password}[/]")
+                  f"password [bold]{password}[/]", soft_wrap=True)  # never wrapped: copied by hand
     console.print(f"admin API key of this run: [bold]{key}[/]\n"
-                  f"  e.g. curl -H 'Authorization: Bearer {key}' http://{host}:{port}/v1/dashboard/summary")
+                  f"  e.g. curl -H 'Authorization: Bearer {key}' http://{host}:{port}/v1/dashboard/summary",
+                  soft_wrap=True)
     uvicorn.run(create_app(db_url, api=ApiSettings(cookie_secure=False)), host=host, port=port, log_level="warning")
 
 
