@@ -64,7 +64,8 @@ def add_subscription(
         key_id = master_key_id(master_key)
     conn.execute(
         "INSERT INTO alert_subscriptions (id, channel, target, secret_enc, master_key_id, kinds, min_severity, "
-        "areas, events) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, '{raised,escalated,resolved}'::text[]))",
+        "areas, events) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+        "coalesce(%s, '{raised,escalated,acknowledged,assigned,resolved,dismissed}'::text[]))",
         (sub_id, channel, target, sealed, key_id, kinds, min_severity, areas, events),
     )
     return sub_id
