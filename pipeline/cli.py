@@ -185,6 +185,9 @@ def run(args: list[str] | None = None) -> int:
         return _fail(exc.format_message(), code=exc.exit_code)
     except typer.Abort:
         return _fail("aborted", code=1)
+    except BrokenPipeError:  # `odczyt … | head`: the reader left, nothing to report
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes it at exit
+        return 1
     except Exception as exc:  # the one place foreign errors become a line or stay a traceback
         message = describe(exc)
         if message is None:
