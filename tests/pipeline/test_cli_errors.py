@@ -46,9 +46,12 @@ NOT_A_TIME = "is not a time; give an ISO date or time"
 DB_COMMANDS = ("db migrate", "db maintain", "db policy", "meters list", "meters import {csv}", "alerts list",
                "alerts ack 1", "alerts dispatch", "analyze", "redecode --since 7d", "keys check", "audit list",
                "api-keys list")
+OTHER_AREAS_DOWN = ("alerts resolve 1", "gateways list", "notices list", "users list")  # the same mechanism
 CASES = [
     *[_c(cmd, NO_DB if not cmd.startswith(("alerts", "analyze")) else "no database") for cmd in DB_COMMANDS],
     *[_c(cmd, DOWN, db="down") for cmd in DB_COMMANDS],
+    *[_c(cmd, DOWN, db="down") for cmd in OTHER_AREAS_DOWN],
+    _c("api-keys create --name x --role bogus", "'bogus' is not one of 'admin', 'operations'"),
     _c("alerts subscribe email ops@example.org", DOWN, db="down"),
     _c("keys rewrap", DOWN, db="down", ODCZYT_MASTER_KEY=MASTER, ODCZYT_NEW_MASTER_KEY="11" * 32),
     _c("ingest --metrics-port 0", DOWN, db="down", ODCZYT_MQTT_URL="mqtt://127.0.0.1:1"),
