@@ -124,9 +124,19 @@ def oms_finish(
     target_date: date | None = None
     registers: tuple[HistoryEntry, ...] = ()
     if stored:  # billing-date target: the lowest storage ≥ 1 with a numeric volume, and that storage's date
-        registers = stored_history(stored)
-        if registers:
-            target, target_date = registers[0][2], registers[0][1]
+        if len(stored) == 1:  # the usual telegram, one billing-date register: stored_history inlined
+            for s, (vol_rec, date_rec, datetime_rec) in stored.items():
+                target = _float(vol_rec)
+                if target is not None:
+                    when = date_rec or datetime_rec
+                    if when is not None:
+                        value = when[10]
+                        target_date = value if type(value) is date else _record_date(when)
+                    registers = (_new_tuple(HistoryEntry, (s, target_date, target)),)
+        else:
+            registers = stored_history(stored)
+            if registers:
+                target, target_date = registers[0][2], registers[0][1]
     alarms: set[Alarm] = set()
     history: set[Alarm] = set()
     if use_status and status:
@@ -159,19 +169,24 @@ def _record_date(rec: Record | None) -> date | None:
     if rec is None:
         return None
     value = rec[10]
+    if type(value) is date:
+        return value
     if isinstance(value, datetime):
         return value.date()
     return value if isinstance(value, date) else None
 
 
 def stored_history(stored: dict[int, list[Record | None]]) -> tuple[HistoryEntry, ...]:
-    """Storage ≥ 1 volumes with their storage's date (type G date, else date-time), in storage order."""
+    """Storage ≥ 1 volumes with their storage's date (type G date, else date-time), in storage order.
+
+    Entries are built with ``tuple.__new__`` (as records are): the named tuple's generated ``__new__`` is a
+    Python call. :func:`oms_finish` inlines the one-register case, which most telegrams are."""
     out = []
-    for s in sorted(stored) if len(stored) > 1 else stored:
+    for s in sorted(stored):
         vol_rec, date_rec, datetime_rec = stored[s]
         value = _float(vol_rec)
         if value is not None:
-            out.append(HistoryEntry(s, _record_date(date_rec or datetime_rec), value))
+            out.append(_new_tuple(HistoryEntry, (s, _record_date(date_rec or datetime_rec), value)))
     return tuple(out)
 
 
