@@ -93,7 +93,8 @@ def build(opts: CollectOptions, settings: Settings) -> tuple[Gateway, GpsReader 
                       dedupe_window_s=opts.dedupe_window_s, max_inflight=settings.mqtt.max_inflight,
                       spool_max_frames=opts.spool_max_frames, heartbeat_s=opts.heartbeat_s,
                       topic_prefix=settings.mqtt.topic_prefix, spool_synchronous=opts.spool_synchronous,
-                      ack_timeout_s=opts.ack_timeout_s, tagger=_tagger(gps) if gps else None)
+                      ack_timeout_s=opts.ack_timeout_s, tagger=_tagger(gps) if gps else None,
+                      hold_unrouted=settings.collector.hold_unrouted)
     return gateway, gps
 
 

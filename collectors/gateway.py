@@ -51,7 +51,8 @@ class Gateway:
                  receivers: list[Receiver] | None = None, batch_frames: int = 100, batch_ms: int = 500,
                  dedupe_window_s: float = 30.0, max_inflight: int = 1000, spool_max_frames: int = 5_000_000,
                  spool_synchronous: str = "FULL", heartbeat_s: float = 60.0, topic_prefix: str = "odczyt/v1",
-                 ack_timeout_s: float = 60.0, tagger: Callable[[RawFrame], RawFrame] | None = None) -> None:
+                 ack_timeout_s: float = 60.0, tagger: Callable[[RawFrame], RawFrame] | None = None,
+                 hold_unrouted: bool = False, hold_s: float = 5.0) -> None:
         self.gateway_id = gateway_id
         self.target = MqttTarget.from_url(mqtt) if isinstance(mqtt, str) else mqtt
         self.receivers = list(receivers or [])
@@ -73,8 +74,10 @@ class Gateway:
         self._next_heartbeat = 0.0
         self._seen_connects = 0
         self._started_at = time.monotonic()
+        self.hold_s, self._hold_until = hold_s, 0.0  # after a refused batch, publish again only after hold_s
         self._link = MqttLink(self.target, client_id=f"odczyt-gw-{gateway_id}", max_inflight=max_inflight,
-                              will=(self.status_topic, offline(gateway_id, "lost")), wake=self._wake.set)
+                              will=(self.status_topic, offline(gateway_id, "lost")), wake=self._wake.set,
+                              unrouted_is_failure=hold_unrouted)
         self._threads: list[threading.Thread] = []
 
     @classmethod
@@ -89,7 +92,7 @@ class Gateway:
                    max_inflight=settings.mqtt.max_inflight,
                    spool_max_frames=c.spool_max_frames, heartbeat_s=c.heartbeat_s,
                    topic_prefix=settings.mqtt.topic_prefix, spool_synchronous=c.spool_synchronous,
-                   ack_timeout_s=c.ack_timeout_s)
+                   ack_timeout_s=c.ack_timeout_s, hold_unrouted=c.hold_unrouted)
 
     # ---- life cycle -------------------------------------------------------------------------------------
     def start(self) -> Gateway:
@@ -183,7 +186,7 @@ class Gateway:
         waits = [0.5]
         can_send = self._link.connected.is_set() and len(self._inflight) < self.max_inflight
         if can_send and self._unsent_since is not None:
-            waits.append(self._unsent_since + self.batch_s - time.monotonic())
+            waits.append(max(self._unsent_since + self.batch_s, self._hold_until) - time.monotonic())
         return max(0.005, min(waits))
 
     def _spool_incoming(self) -> None:
@@ -227,7 +230,10 @@ class Gateway:
                 self._spool.delete_range(batch.first, batch.last)
                 self.stats.published += batch.count
             else:
-                log.warning("broker refused frames %d..%d: will re-send", batch.first, batch.last)
+                if time.monotonic() >= self._hold_until:
+                    log.warning("broker refused or routed to no subscriber frames %d..%d: kept in the spool, "
+                                "re-sent in %.0f s", batch.first, batch.last, self.hold_s)
+                self._hold_until = time.monotonic() + self.hold_s
                 self._retry.append((batch.first, batch.last))
         self.stats.spool_depth = self._spool.depth
         self.stats.inflight_frames = sum(b.count for b in self._inflight.values())
@@ -242,6 +248,8 @@ class Gateway:
                 self._retry.append((batch.first, batch.last))
 
     def _publish_due(self) -> None:
+        if time.monotonic() < self._hold_until:
+            return
         while len(self._inflight) < self.max_inflight:
             rows = self._next_rows()
             if not rows:

@@ -25,6 +25,7 @@ from core.settings import MqttSettings
 log = logging.getLogger(__name__)
 
 _UNSUPPORTED_PROTOCOL = (0x84, 1)  # MQTT 5 reason code / MQTT 3.1.1 CONNACK code
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but nobody was subscribed, so nobody got it
 
 
 def redact_url(url: str) -> str:
@@ -73,8 +74,10 @@ class MqttLink:
     """One paho client, run by paho's network thread; the owner polls :attr:`acks` and :attr:`connected`."""
 
     def __init__(self, target: MqttTarget, client_id: str, *, max_inflight: int,
-                 will: tuple[str, bytes] | None = None, wake: Callable[[], None] = lambda: None) -> None:
+                 will: tuple[str, bytes] | None = None, wake: Callable[[], None] = lambda: None,
+                 unrouted_is_failure: bool = False) -> None:
         self.target, self.client_id, self.max_inflight = target, client_id, max_inflight
+        self.unrouted_is_failure = unrouted_is_failure  # a PUBACK "no matching subscribers" counts as not sent
         self.will, self._wake = will, wake
         self.connected = threading.Event()
         self.acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
@@ -120,6 +123,7 @@ class MqttLink:
                 info.wait_for_publish(timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
+        self._client._reset_sockets()  # paho's wake-up socket pair: closed now, not (with a warning) by the GC
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int | None:
         """Hand one QoS 1 message to paho; its mid, or None if paho refused it (not connected, queue full)."""
@@ -147,7 +151,8 @@ class MqttLink:
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason_code: Any,
                     properties: Any) -> None:
-        self.acks.put((mid, not reason_code.is_failure))
+        unrouted = self.unrouted_is_failure and reason_code.value == NO_MATCHING_SUBSCRIBERS
+        self.acks.put((mid, not reason_code.is_failure and not unrouted))
         self._wake()
 
     def needs_rebuild(self) -> bool:
@@ -157,6 +162,7 @@ class MqttLink:
     def rebuild(self) -> None:
         """Recreate the paho client (protocol fallback) and connect again."""
         self._client.loop_stop()
+        self._client._reset_sockets()
         self._client = self._make_client()
         log.warning("broker refused MQTT 5, falling back to 3.1.1")
         self.start()

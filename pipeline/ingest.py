@@ -148,6 +148,7 @@ class IngestWorker:
         else:
             self._client.disconnect()
         self._client.loop_stop()
+        self._client._reset_sockets()  # paho's wake-up socket pair: closed now, not (with a warning) by the GC
         if self._conn is not None:
             self._conn.close()
         if self._pool is not None:

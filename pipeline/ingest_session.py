@@ -115,5 +115,6 @@ def register_session(*, mqtt_url: str, client_id: str, settings: IngestSettings,
     finally:
         client.disconnect()  # a normal DISCONNECT keeps the session (expiry as connected)
         client.loop_stop()
+        client._reset_sockets()  # paho's wake-up socket pair: closed now, not (with a warning) by the GC
     log.info("durable session %s registered on %s (%s)", client_id, topic, redact_url(mqtt_url))
     return topic

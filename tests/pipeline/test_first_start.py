@@ -92,3 +92,27 @@ def test_register_with_no_broker_is_one_line_and_exit_2() -> None:
     assert code == 2
     assert out.strip().count("\n") == 0 and "cannot reach the broker" in out
     assert "hunter2" not in out and "user:***@" in out
+
+
+def test_a_gateway_holding_unrouted_frames_keeps_them_until_a_worker_subscribed(
+        db_url: str, private_broker: EmbeddedMosquitto, tmp_path: Path) -> None:
+    """The gateway side of the same safety (``collector.hold_unrouted``): a PUBACK saying "no matching
+    subscribers" is not taken as delivered; the frames stay in the spool and are sent again until a session
+    of the ingest group exists — here a worker that was never registered."""
+    ids = register_meters(db_url, tmp_path, 5)
+    frames = [RawFrame(payload=telegram(mid, r), received_at=T0 + timedelta(seconds=16 * r, milliseconds=i),
+                       source="gw-hold", rssi_dbm=-75.0, link_mode=LinkMode.T1)
+              for r in range(4) for i, mid in enumerate(ids)]
+    with Gateway("gw-hold", private_broker.url, tmp_path / "spool.db", batch_frames=10, batch_ms=20,
+                 hold_unrouted=True, hold_s=0.5) as gw:
+        for f in frames:
+            gw.submit(f)
+        assert not gw.wait_drained(2.0)
+        assert gw.stats.spool_depth == 20 and gw.stats.published == 0
+        worker = _worker(db_url, private_broker.url).start()
+        try:
+            assert worker.wait_connected(20)
+            assert gw.wait_drained(20)
+            wait_for(lambda: count(db_url) == 20, timeout=30, what="every held frame stored")
+        finally:
+            worker.stop()
