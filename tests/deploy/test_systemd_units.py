@@ -49,8 +49,7 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
 
 
 def test_expected_units_exist() -> None:
-    assert {"odczyt-serve.service", "odczyt-ingest@.service", "odczyt-collect.service", "odczyt-migrate.service",
-            "odczyt-gateways.service"} <= set(SERVICES)
+    assert {"odczyt-serve.service", "odczyt-ingest@.service", "odczyt-collect.service", "odczyt-migrate.service"} <= set(SERVICES)
     for timer in TIMERS:
         assert (DEPLOY / timer.replace(".timer", ".service")).exists()
 
