@@ -25,7 +25,8 @@ from storage import audit
 
 router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.operations)])
 AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
-_VERB = {"resolved": "resolve", "dismissed": "dismiss", "assigned": "assign", "commented": "comment"}  # audit
+VERB = {"acknowledged": "ack", "resolved": "resolve", "dismissed": "dismiss", "assigned": "assign",
+        "commented": "comment"}  # audit action of each event
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*\S[^\x00]*$")]
 
 
@@ -92,24 +93,34 @@ def notify(conn: psycopg.Connection, row: dict[str, Any], event: str, at: dateti
                                           at=at)
 
 
+def apply_action(conn: psycopg.Connection, *, actor: str, rid: str, alert_id: int, event: str,
+                 change: Callable[[datetime], bool], detail: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """In the caller's transaction: ``change`` one alert, then its audit row and the notices of ``event``;
+    None when the alert is unknown or ``change`` did not apply (its state does not allow it)."""
+    before = store.get_alert(conn, alert_id=alert_id)
+    if before is None or not change(now):
+        return None
+    row = store.get_alert(conn, alert_id=alert_id)
+    assert row is not None
+    audit.record(conn, actor=actor, action=f"alert.{VERB[event]}", subject=f"alert:{alert_id}",
+                 before={"state": before["state"], "assignee": before["assignee"]},
+                 after={"state": row["state"], "assignee": row["assignee"], **detail}, request_id=rid)
+    if event != "commented":
+        notify(conn, row, event, now)
+    return row
+
+
 def _act(conn: psycopg.Connection, request: Request, actor: str, alert_id: int, event: str,
          change: Callable[[datetime], bool], detail: dict[str, Any]) -> AlertSubjectOut:
     """Apply ``change``; 404 for an unknown alert, 409 when its state does not allow it; audit and notify."""
-    now = datetime.now(UTC)
     with conn.transaction():
         before = store.get_alert(conn, alert_id=alert_id)
         if before is None:
             raise HTTPException(404, f"alert {alert_id} not found")
-        if not change(now):
+        row = apply_action(conn, actor=actor, rid=request_id(request), alert_id=alert_id, event=event,
+                           change=change, detail=detail, now=datetime.now(UTC))
+        if row is None:
             raise HTTPException(409, f"alert {alert_id} is {before['state']}: cannot be {event}")
-        row = store.get_alert(conn, alert_id=alert_id)
-        assert row is not None
-        audit.record(conn, actor=actor, action=f"alert.{_VERB[event]}", subject=f"alert:{alert_id}",
-                     before={"state": before["state"], "assignee": before["assignee"]},
-                     after={"state": row["state"], "assignee": row["assignee"], **detail},
-                     request_id=request_id(request))
-        if event != "commented":
-            notify(conn, row, event, now)
     return subject_out(row)
 
 

@@ -1,17 +1,20 @@
-"""``GET /v1/incidents``: alerts of one condition at one service point, grouped (one leak is one incident)."""
+"""``GET /v1/incidents``: alerts of one condition at one service point, grouped (one leak is one incident), and
+``POST /v1/incidents/{id}/ack|resolve|dismiss|assign``: the action on every unresolved alert of it at once."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel
 
-from api.auth import Role, require
-from api.deps import Conn
+from api.auth import CurrentPrincipal, Role, require
+from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
-from api.params import INT64_MAX, Name
+from api.params import INT64_MAX, Name, Note
+from api.routers.alert_actions import apply_action
+from storage import alerts as store_alerts
 from storage import incidents as store
 
 router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.operations)])
@@ -76,4 +79,59 @@ def get_incident(conn: Conn, incident_id: Annotated[int, Path(ge=1, le=INT64_MAX
     row = store.get_incident(conn, incident_id=incident_id)
     if row is None:
         raise HTTPException(404, f"incident {incident_id} not found")
+    return _out(row)
+
+
+class IncidentActionIn(BaseModel):
+    """What an action on the whole incident needs: a note (ack, resolve), a reason (dismiss), an assignee."""
+
+    note: Note | None = None
+    reason: Note | None = None
+    assignee: Name | None = None
+
+
+def _change(conn: Any, action: str, alert_id: int, actor: str, body: IncidentActionIn) -> Any:
+    if action == "ack":
+        return lambda at: store_alerts.acknowledge(conn, alert_id=alert_id, at=at, actor=actor, note=body.note)[
+            "state"] == "acknowledged"  # type: ignore[index]
+    if action == "resolve":
+        return lambda at: store_alerts.resolve(conn, alert_id=alert_id, at=at, actor=actor,
+                                               resolution=body.note or "resolved by operator")
+    if action == "dismiss":
+        return lambda at: store_alerts.dismiss(conn, alert_id=alert_id, at=at, actor=actor, reason=body.reason or "")
+    return lambda at: store_alerts.assign(conn, alert_id=alert_id, at=at, actor=actor, assignee=body.assignee)
+
+
+_EVENT = {"ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "assign": "assigned"}
+
+
+@router.post("/incidents/{incident_id}/{action}", response_model=IncidentOut)
+def act_on_incident(conn: Conn, principal: CurrentPrincipal, request: Request,
+                    incident_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+                    action: Literal["ack", "resolve", "dismiss", "assign"],
+                    body: IncidentActionIn | None = None) -> IncidentOut:
+    """Acknowledge, resolve, dismiss (reason required) or assign every unresolved alert of the incident at once
+    (each audited and notified as if done one by one); 409 when none is left to change."""
+    body = body or IncidentActionIn()
+    if action == "dismiss" and not (body.reason or "").strip():
+        raise HTTPException(422, "dismissing needs a reason")
+    now = datetime.now(UTC)
+    with conn.transaction():
+        incident = store.get_incident(conn, incident_id=incident_id)
+        if incident is None:
+            raise HTTPException(404, f"incident {incident_id} not found")
+        states = ("open",) if action == "ack" else ("open", "acknowledged")
+        changed = 0
+        for alert_id in incident["alert_ids"] or []:
+            row = store_alerts.get_alert(conn, alert_id=alert_id)
+            if row is None or row["state"] not in states:
+                continue
+            done = apply_action(conn, actor=principal.actor, rid=request_id(request), alert_id=alert_id,
+                                event=_EVENT[action], change=_change(conn, action, alert_id, principal.actor, body),
+                                detail=body.model_dump(exclude_none=True), now=now)
+            changed += done is not None
+        if not changed:
+            raise HTTPException(409, f"incident {incident_id} has no alert to {action}")
+        row = store.get_incident(conn, incident_id=incident_id)
+    assert row is not None
     return _out(row)

@@ -144,3 +144,33 @@ def test_list_names_the_subject_and_filters_by_point_meter_assignee(
     assert acked["state"] == "acknowledged"
     assert [e for e, _ in _outbox_events(db_url, leaks[1]["id"])] == ["raised", "acknowledged"]
 
+
+def test_actions_on_an_incident_change_all_its_alerts(db_url: str, client: TestClient) -> None:
+    with psycopg.connect(db_url) as conn:
+        add_point(conn, "SP-L")
+        key = add_meter(conn, "00000077")
+        install(conn, "SP-L", key, T0 - timedelta(days=400))
+        add_readings(conn, key, T0, [0.05] * (24 * 4 + 6))  # four leaky nights: continuous and night flow
+    run_analysis(db_url, now=T0 + timedelta(hours=24 * 4 + 6), registry=CollectorRegistry())
+    (incident,) = client.get("/v1/incidents", params={"service_point_id": "SP-L"}).json()["items"]
+    assert sorted(incident["kinds"]) == ["continuous_flow", "night_flow"] and incident["state"] == "open"
+    path = f"/v1/incidents/{incident['id']}"
+    assigned = client.post(f"{path}/assign", json={"assignee": "anna"})
+    assert assigned.status_code == 200
+    alerts = client.get("/v1/alerts", params={"incident_id": incident["id"]}).json()["items"]
+    assert {a["assignee"] for a in alerts} == {"anna"}
+    assert client.post(f"{path}/ack", json={"note": "crew on the way"}).json()["state"] == "acknowledged"
+    assert client.post(f"{path}/ack").status_code == 409  # nothing open any more
+    assert client.post(f"{path}/dismiss", json={}).status_code == 422
+    resolved = client.post(f"{path}/resolve", json={"note": "cistern repaired"}).json()
+    assert resolved["state"] == "resolved" and resolved["closed_at"] is not None
+    alerts = client.get("/v1/alerts", params={"incident_id": incident["id"]}).json()["items"]
+    assert {(a["state"], a["resolution"], a["resolved_by"]) for a in alerts} == {
+        ("resolved", "cistern repaired", "key:dispatch-desk")}
+    assert client.post(f"{path}/resolve").status_code == 409
+    assert client.post("/v1/incidents/999999/resolve").status_code == 404
+    with psycopg.connect(db_url) as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE action LIKE 'alert.%' "
+                                              "ORDER BY id").fetchall()]
+    assert actions == ["alert.assign"] * 2 + ["alert.ack"] * 2 + ["alert.resolve"] * 2
+
