@@ -13,7 +13,7 @@ from storage.dashboard import pipeline_summary
 
 
 class DatabaseCollector(Collector):
-    """Scrape-time gauges: readings stored, frames awaiting decode, dead letters, data freshness."""
+    """Scrape-time gauges: readings stored, frames awaiting decode, dead letters, gateways, data freshness."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -30,6 +30,14 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily("odczyt_db_frames_undecoded", "Frames stored but not decodable yet (no/wrong key)",
                                 value=s.frames_undecoded)
         yield GaugeMetricFamily("odczyt_db_dead_letters", "Messages kept as dead letters", value=s.dead_letters)
+        yield GaugeMetricFamily("odczyt_db_frames_awaiting_key", "Frames of registered meters whose key is missing "
+                                "or wrong", value=s.frames_awaiting_key)
+        yield GaugeMetricFamily("odczyt_db_unknown_meters_heard", "Meters heard that are not in the registry",
+                                value=s.unknown_meters_heard)
+        gateways = GaugeMetricFamily("odczyt_db_gateways", "Gateways in the registry by state", labels=["state"])
+        gateways.add_metric(["online"], s.gateways_online)
+        gateways.add_metric(["offline"], s.gateways - s.gateways_online)
+        yield gateways
         if s.last_committed_lag_s is not None:
             yield GaugeMetricFamily("odczyt_db_last_reading_age_seconds", "Age of the newest reading",
                                     value=s.last_committed_lag_s)

@@ -47,6 +47,8 @@ def test_awaiting_a_key_counts_only_registered_meters(db_url: str, make_api_key:
         assert (s["frames_undecoded"], s["frames_awaiting_key"], s["frames_unknown_meters"],
                 s["unknown_meters_heard"], s["frames_decode_errors"]) == (8, 3, 4, 2, 1)
         assert (s["gateways"], s["gateways_online"]) == (2, 1)
+        metrics = client.get("/metrics").text
+        assert 'odczyt_db_gateways{state="online"} 1.0' in metrics and "odczyt_db_frames_awaiting_key 3.0" in metrics
         unknown = client.get("/v1/dashboard/unknown-meters").json()["items"]
         page = client.get("/v1/dashboard/unknown-meters", params={"limit": 1}).json()
         rest = client.get("/v1/dashboard/unknown-meters", params={"limit": 1, "cursor": page["next"]}).json()
