@@ -5,6 +5,8 @@
 nothing changes. The new key comes from ``--new-master-key-file FILE`` (``-`` = stdin) or the
 ``ODCZYT_NEW_MASTER_KEY`` variable — never from the command line, where it would stay in the shell history.
 Afterwards set ``ODCZYT_MASTER_KEY`` to the new key and restart the services: the old key opens nothing.
+Workers still running keep decoding with the keys they already hold and log a warning at each key-ring refresh
+until they are restarted with the new key; a worker started with the old key refuses to start.
 """
 
 from __future__ import annotations
