@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UserError
 from core.settings import Settings
 from pipeline.cli_params import cli_actor, when
 from pipeline.commands.db import check_database_url, master_key_bytes
@@ -148,6 +148,8 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings()
         master = master_key_bytes(settings)
+        if secret and channel != "webhook":
+            raise UserError(f"--secret signs webhooks only; a {channel} subscription has none")
         if channel == "webhook" and master is None:
             raise ConfigError("webhook secrets are sealed with the master key: set ODCZYT_MASTER_KEY")
         generated = new_webhook_secret() if channel == "webhook" and not secret else None
