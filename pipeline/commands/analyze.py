@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings()
         master = master_key_bytes(settings)
         if secret and channel != "webhook":
-            raise UserError(f"--secret signs webhooks only; a {channel} subscription has none")
+            raise UserError(f"--secret signs webhooks only; {channel} subscriptions have no secret")
         if channel == "webhook" and master is None:
             raise ConfigError("webhook secrets are sealed with the master key: set ODCZYT_MASTER_KEY")
         generated = new_webhook_secret() if channel == "webhook" and not secret else None
