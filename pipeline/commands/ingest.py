@@ -93,7 +93,8 @@ def register(app: typer.Typer) -> None:
 
 def _register(settings: Settings, client_id: str | None) -> None:
     """``odczyt ingest --register``: the worker's durable session in the shared group, created on the broker."""
-    from pipeline.ingest_session import BrokerUnavailableError, redact_url, register_session
+    from collectors.mqtt import redact_url
+    from pipeline.ingest_session import BrokerUnavailableError, register_session
 
     if settings.mqtt_url is None:
         typer.echo("odczyt ingest: ODCZYT_MQTT_URL is not set (the broker to register with)", err=True)

@@ -49,7 +49,8 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
 
 
 def test_expected_units_exist() -> None:
-    assert {"odczyt-serve.service", "odczyt-ingest@.service", "odczyt-collect.service", "odczyt-migrate.service"} <= set(SERVICES)
+    expected = {"odczyt-serve.service", "odczyt-ingest@.service", "odczyt-collect.service", "odczyt-migrate.service"}
+    assert expected <= set(SERVICES)
     for timer in TIMERS:
         assert (DEPLOY / timer.replace(".timer", ".service")).exists()
 
