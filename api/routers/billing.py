@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from api.auth import Role, require
 from api.deps import Conn
-from api.etag import NOT_MODIFIED, conditional_json
+from api.etag import NOT_MODIFIED, conditional_body
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_header, page_of
 from api.params import Day, Instant
-from storage.queries import billing_readings
+from storage.queries import BillingReading, billing_readings
 
 router = APIRouter(prefix="/v1", tags=["billing"])
 
@@ -35,6 +36,9 @@ class BillingReadingOut(BaseModel):
     legally_valid: bool | None
 
 
+_ROWS = TypeAdapter(list[BillingReading])
+
+
 class BillingPage(Page[BillingReadingOut]):
     """A page of meters at the cut-off, in (manufacturer, id) order (docs/api.md "Conventions")."""
 
@@ -52,5 +56,8 @@ def get_billing(conn: Conn, request: Request,
     after = decode_cursor("billing", cursor, (str, str)) if cursor else None
     rows = billing_readings(conn, at=at, target_date=target_date, limit=limit + 1, after=after)
     rows, nxt = page_of(rows, limit, "billing", lambda b: (b.manufacturer, b.meter_id))
-    page = BillingPage(items=[BillingReadingOut.model_validate(r, from_attributes=True) for r in rows], next=nxt)
-    return conditional_json(request, page, link_header(request, nxt))
+    # serialized straight from storage's dataclasses (BillingReadingOut's fields plus the internal meter_key,
+    # checked in tests/api/test_conventions.py): validating 10,000 models cost 3× the dump
+    items = _ROWS.dump_json(rows, exclude={"__all__": {"meter_key"}}).decode()
+    body = f'{{"items":{items},"next":{json.dumps(nxt)}}}'
+    return conditional_body(request, body.encode("utf-8"), link_header(request, nxt))

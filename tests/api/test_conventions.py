@@ -24,6 +24,7 @@ from api.app import create_app
 from api.auth import public
 from api.limits import InFlightLimit, RateLimit
 from api.pagination import encode_cursor
+from api.routers.billing import BillingReadingOut
 from api.routers.consumption import PeriodOut
 from api.routers.readings import ReadingOut
 from core.ids import meter_key
@@ -31,7 +32,7 @@ from core.settings import ApiSettings
 from core.types import Alarm, Reading, ReadingSource
 from pipeline.registry_import import import_meters_csv
 from storage.alerts import insert_alert
-from storage.queries import ConsumptionPeriod, meter_readings
+from storage.queries import BillingReading, ConsumptionPeriod, meter_readings
 from storage.queries_json import READING_FIELDS, meter_readings_json
 from storage.writer import write_batch
 
@@ -308,8 +309,10 @@ def test_readings_json_from_postgresql_agrees_with_the_reading_model(db_url: str
     assert page.last_at == odd.measured_at
 
 
-def test_consumption_periods_have_the_fields_of_period_out() -> None:
+def test_storage_rows_dumped_as_json_have_the_fields_of_the_response_models() -> None:
     assert tuple(PeriodOut.model_fields) == tuple(f.name for f in fields(ConsumptionPeriod))
+    billing = tuple(f.name for f in fields(BillingReading) if f.name != "meter_key")
+    assert tuple(BillingReadingOut.model_fields) == billing
 
 
 # ---------------------------------------------------------------- ETag, CORS, rate limit
