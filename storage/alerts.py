@@ -17,11 +17,11 @@ from psycopg.types.json import Jsonb
 from storage import incidents
 
 _AREA_OF = """coalesce(
-    (SELECT sp.area FROM service_points sp WHERE sp.id = %(sp)s),
+    (SELECT sp.area FROM service_points sp WHERE sp.id = p.sp),
     (SELECT sp.area FROM installations i JOIN service_points sp ON sp.id = i.service_point_id
       WHERE i.meter_key = %(meter_key)s ORDER BY i.installed_at DESC LIMIT 1))"""
 # the installation serving the meter when the condition started, else its current one
-_POINT_AT = """coalesce(%(sp)s,
+_POINT_AT = """coalesce(%(sp)s::text,
     (SELECT i.service_point_id FROM installations i WHERE i.meter_key = %(meter_key)s
         AND i.installed_at <= %(detected_at)s AND (i.removed_at IS NULL OR i.removed_at > %(detected_at)s)
       ORDER BY i.installed_at DESC LIMIT 1),
@@ -86,26 +86,28 @@ def insert_alert(
         "dedupe_key": dedupe_key, "evidence": Jsonb(evidence), "detected_at": detected_at, "now": now,
         "state": "resolved" if resolved else "open", "gateway_id": gateway_id,
     }
-    if meter_key is not None and service_point_id is None:
-        found = conn.execute(f"SELECT {_POINT_AT}", params).fetchone()
-        params["sp"] = found[0] if found else None
+    # one round trip: the service point at detection, the alert, and its 'raised' event
     row = conn.execute(
-        f"""INSERT INTO alerts (kind, subject, meter_key, service_point_id, area, gateway_id, severity, state,
-                               dedupe_key, evidence, detected_at, opened_at, resolved_at, resolution)
-            VALUES (%(kind)s, %(subject)s, %(meter_key)s, %(sp)s, {_AREA_OF}, %(gateway_id)s, %(severity)s,
-                    %(state)s, %(dedupe_key)s, %(evidence)s, %(detected_at)s, %(now)s,
-                    CASE WHEN %(state)s = 'resolved' THEN %(now)s END,
-                    CASE WHEN %(state)s = 'resolved' THEN 'episode over' END)
-            ON CONFLICT DO NOTHING RETURNING id""",
+        f"""WITH p AS (SELECT {_POINT_AT}::text AS sp),
+                 a AS (INSERT INTO alerts (kind, subject, meter_key, service_point_id, area, gateway_id, severity,
+                                           state, dedupe_key, evidence, detected_at, opened_at, resolved_at,
+                                           resolution)
+                       SELECT %(kind)s, %(subject)s, %(meter_key)s, p.sp, {_AREA_OF}, %(gateway_id)s, %(severity)s,
+                              %(state)s, %(dedupe_key)s, %(evidence)s, %(detected_at)s, %(now)s,
+                              CASE WHEN %(state)s = 'resolved' THEN %(now)s END,
+                              CASE WHEN %(state)s = 'resolved' THEN 'episode over' END
+                         FROM p
+                       ON CONFLICT DO NOTHING RETURNING id)
+            INSERT INTO alert_events (alert_id, at, event, actor, severity, evidence)
+            SELECT id, %(now)s, 'raised', 'system', %(severity)s, %(evidence)s FROM a RETURNING alert_id""",
         params,
     ).fetchone()
     if row is None:
         return None
     alert_id = int(row[0])
-    _event(conn, alert_id, "raised", now, severity=severity, evidence=evidence)
     if resolved:
         _event(conn, alert_id, "resolved", now, note="episode over")
-    incidents.link(conn, alert_id=alert_id, at=now)
+    incidents.link(conn, alert_id=alert_id, at=now, kind=kind)
     return alert_id
 
 

@@ -36,31 +36,32 @@ SELECT i.id FROM alerts a JOIN incidents i ON i.closed_at IS NULL AND i.conditio
 """
 
 
-def link(conn: psycopg.Connection, *, alert_id: int, at: datetime) -> int:
+def link(conn: psycopg.Connection, *, alert_id: int, at: datetime, kind: str | None = None) -> int:
     """Attach a new alert to the active incident of its condition and scope (opening one); return its id.
 
     A ``silent`` alert whose meter's usual gateway has an active ``gateway_offline`` incident joins that one.
     """
-    outage = conn.execute(_OUTAGE, {"id": alert_id}).fetchone()
+    outage = conn.execute(_OUTAGE, {"id": alert_id}).fetchone() if kind in (None, "silent") else None
     if outage is not None:
         conn.execute("UPDATE alerts SET incident_id = %s WHERE id = %s", (outage[0], alert_id))
         refresh(conn, incident_id=int(outage[0]), at=at)
         return int(outage[0])
     row = conn.execute(
-        f"""INSERT INTO incidents (condition, scope, service_point_id, area, severity, opened_at)
-            SELECT coalesce(c.condition, a.kind),
-                   CASE WHEN a.service_point_id IS NOT NULL THEN 'sp:' || a.service_point_id ELSE a.subject END,
-                   a.service_point_id, a.area, a.severity, %(at)s
-              FROM alerts a LEFT JOIN incident_conditions c ON c.kind = a.kind WHERE a.id = %(id)s
-            ON CONFLICT (condition, scope) WHERE closed_at IS NULL DO UPDATE SET severity =
-                CASE WHEN array_position({_RANK}, EXCLUDED.severity) > array_position({_RANK}, incidents.severity)
-                     THEN EXCLUDED.severity ELSE incidents.severity END
-            RETURNING id""",
+        f"""WITH i AS (
+              INSERT INTO incidents (condition, scope, service_point_id, area, severity, opened_at)
+              SELECT coalesce(c.condition, a.kind),
+                     CASE WHEN a.service_point_id IS NOT NULL THEN 'sp:' || a.service_point_id ELSE a.subject END,
+                     a.service_point_id, a.area, a.severity, %(at)s
+                FROM alerts a LEFT JOIN incident_conditions c ON c.kind = a.kind WHERE a.id = %(id)s
+              ON CONFLICT (condition, scope) WHERE closed_at IS NULL DO UPDATE SET severity =
+                  CASE WHEN array_position({_RANK}, EXCLUDED.severity) > array_position({_RANK}, incidents.severity)
+                       THEN EXCLUDED.severity ELSE incidents.severity END
+              RETURNING id)
+            UPDATE alerts SET incident_id = i.id FROM i WHERE alerts.id = %(id)s RETURNING i.id""",
         {"id": alert_id, "at": at},
     ).fetchone()
     assert row is not None
     incident_id = int(row[0])
-    conn.execute("UPDATE alerts SET incident_id = %s WHERE id = %s", (incident_id, alert_id))
     refresh(conn, incident_id=incident_id, at=at)
     return incident_id
 
