@@ -28,6 +28,12 @@ _CASE = enc.encode_oms(
     cfg_flags=0xA000,
 )
 
+_ERROR_VALUE = enc.encode_oms(
+    "ITW", "23362099", 0x00, 0x16, 0xF6, 0x00,
+    [enc.total_volume(4.142), enc.record(0x74, 0x13, bytes.fromhex("FEFEFEFE")), enc.billing_date(date(2000, 1, 31))],
+    cfg_flags=0xA000,
+)
+
 DRIVER = Driver(
     name="itron",
     matches=(Match("ITW"), Match("ITR")),
@@ -40,6 +46,12 @@ DRIVER = Driver(
             None,
             {"meter_id": "23362098", "total_m3": 4.142, "target_m3": 3.5, "total_backward_m3": 0.0},
             note="built with our encoder",
+        ),
+        Case(
+            _ERROR_VALUE.hex(),
+            None,
+            {"meter_id": "23362099", "total_m3": 4.142, "target_m3": None, "history": ()},
+            note="built with our encoder; storage 1 volume sent as 'value during error' (DIF 0x74) is no register",
         ),
     ),
 )

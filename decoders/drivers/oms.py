@@ -101,7 +101,8 @@ def oms_values(
     * storage 0, tariff 0, subunit 0, value not None: the first record of each wanted quantity, an
       instantaneous one replacing an earlier non-instantaneous one;
     * storage 0, any tariff/subunit/function: integer error-flag values;
-    * storage ≥ 1, tariff 0, subunit 0, value not None: the first volume/date/datetime record per storage.
+    * storage ≥ 1, tariff 0, subunit 0, instantaneous, value not None: the first volume/date/datetime record per
+      storage (a stored maximum, minimum or value-during-error — function bits 10/01/11 — is no register).
     """
     first: list[Record | None] = [None, None, None, None, None, None]
     flags: list[int] = []
@@ -195,7 +196,7 @@ def _observe(r: Record, first: list[Record | None], flags: list[int], stored: di
     storage = r[4]
     q = r[8]
     if storage:
-        if r[10] is not None and not r[5] and not r[6]:
+        if r[10] is not None and not r[5] and not r[6] and r[7] == _INSTANTANEOUS:
             slot = _STORED_SLOTS.get(q)
             if slot is not None:
                 per = stored.get(storage)
@@ -223,7 +224,7 @@ def _roles(table: dict[int, apl.Common]) -> dict[int, int]:
     for key, entry in table.items():
         storage, quantity = entry[0][4], entry[0][8]
         if storage:
-            if quantity in _STORED_SLOTS:
+            if quantity in _STORED_SLOTS and entry[0][7] == _INSTANTANEOUS:
                 roles[key] = 7 + _STORED_SLOTS[quantity]
         elif quantity in _FIRST_SLOTS:
             roles[key] = _FIRST_SLOTS[quantity]

@@ -34,7 +34,7 @@ def _reference(
         q = r.quantity
         value = r.value
         if r.storage:
-            if q in _STORED and not r.tariff and not r.subunit and value is not None:
+            if q in _STORED and not r.tariff and not r.subunit and value is not None and r.function == "instantaneous":
                 per = stored.setdefault(r.storage, {})
                 per.setdefault(q, r)
             continue
