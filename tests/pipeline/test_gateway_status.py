@@ -22,6 +22,7 @@ from collectors.status import GatewayStats, heartbeat, offline
 from core.ids import meter_key
 from core.settings import GatewaySettings, IngestSettings, MqttSettings
 from pipeline.analyze import run_analysis
+from pipeline.cli import run
 from pipeline.gateway_status import GatewayWatcher, apply_status, parse_status
 from pipeline.ingest import IngestWorker
 from storage import alerts as store
@@ -235,4 +236,23 @@ def test_silent_meters_of_an_offline_gateway_join_its_outage_incident(db_url: st
     silent = {a["meter_key"]: a["incident_id"] for a in report.raised if a["kind"] == "silent"}
     assert silent[keys[0]] == silent[keys[1]] == outage["incident_id"]  # one outage, not two incidents
     assert silent[keys[2]] != outage["incident_id"]
+
+
+def test_odczyt_gateways_watch_and_list(db_url: str, mqtt_broker: Any, prefix: str,
+                                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    client = _paho_gateway(mqtt_broker, prefix, "gw-cli")
+    try:
+        _beat(client, prefix, "gw-cli")  # retained: the watcher gets it when it subscribes
+    finally:
+        client.disconnect()  # a clean disconnect: no last will
+        client.loop_stop()
+    monkeypatch.setenv("ODCZYT_MQTT_URL", mqtt_broker.url)
+    monkeypatch.setenv("ODCZYT_MQTT__TOPIC_PREFIX", prefix)
+    assert run(["gateways", "watch", "--db-url", db_url, "--seconds", "1.5"]) == 0
+    assert gateway_row(db_url, "gw-cli")["state"] == "online"  # type: ignore[index]
+    capsys.readouterr()
+    assert run(["gateways", "list", "--db-url", db_url]) == 0
+    assert "gw-cli" in capsys.readouterr().out
+    monkeypatch.delenv("ODCZYT_MQTT_URL")
+    assert run(["gateways", "watch", "--db-url", db_url, "--seconds", "1"]) == 2  # no broker configured
 
