@@ -41,12 +41,15 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send)  # any method: a GET with a 20 MB body too
+            return
+        if scope.get("method") not in _BODY_METHODS:
+            await self.app(scope, receive, send)
             return
         chunks, size, more = [], 0, True
         while more:

@@ -30,7 +30,7 @@ MAX_LIMIT = 10_000
 _MAC_KEY = b"odczyt-cursor-v1"
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1–10,000).")]
-CursorParam = Annotated[str | None, Query(alias="cursor", max_length=512, pattern=r"^[A-Za-z0-9_\-.]+$",
+CursorParam = Annotated[str | None, Query(alias="cursor", max_length=2048, pattern=r"^[A-Za-z0-9_\-.]+$",
                                           description="The `next` cursor of the previous page.")]
 
 
@@ -56,7 +56,7 @@ def _mac(body: bytes) -> bytes:
 def encode_cursor(kind: str, key: Sequence[Any]) -> str:
     """A cursor for list ``kind`` positioned after the item whose sort key is ``key`` (str, int, datetime)."""
     values = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in key]
-    body = json.dumps([kind, *values], separators=(",", ":")).encode("utf-8")
+    body = json.dumps([kind, *values], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return _b64(body) + "." + _b64(_mac(body))
 
 
@@ -81,7 +81,7 @@ def _typed(value: Any, want: type) -> Any:
         if type(value) is not int or not -INT64_MAX <= value <= INT64_MAX:
             raise ValueError("not a 64-bit integer")
         return value
-    if not isinstance(value, str) or len(value) > 64 or "\x00" in value:
+    if not isinstance(value, str) or len(value) > 256 or "\x00" in value:
         raise ValueError("not a short string")
     return value
 

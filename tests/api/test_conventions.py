@@ -205,7 +205,8 @@ def test_alerts_come_newest_first_across_pages(client: TestClient) -> None:
     encode_cursor("meters", ("KAM",)),  # wrong length
     encode_cursor("meters", (2**70, "x")),  # wrong types
     encode_cursor("meters", ("K\x00M", "00000001")),  # NUL inside
-    "A" * 600,  # too long
+    "A" * 600,  # no checksum
+    "A" * 3000,  # too long
 ])
 def test_a_bad_cursor_is_a_422_problem(client: TestClient, cursor: str) -> None:
     body = assert_problem(client.get("/v1/meters", params={"cursor": cursor}), 422, "validation")
@@ -287,6 +288,7 @@ def test_body_over_the_limit_is_413(client: TestClient) -> None:
     resp = client.post("/v1/alerts/1/ack", content=chunks(), headers={"content-type": "application/json"})
     assert_problem(resp, 413, "body-too-large")
     assert_problem(client.post("/v1/alerts/1/ack", json={"note": "z" * 2001}), 422, "validation")
+    assert_problem(client.request("GET", "/v1/meters", content=b"x" * 70_000), 413, "body-too-large")
     ok = client.post("/v1/alerts/1/ack", json={"note": "checked on site"})
     assert ok.status_code == 200 and ok.json()["state"] == "acknowledged"
 
