@@ -109,6 +109,12 @@ SELECT NULL, f.t, NULL, f.d FROM unnest(%(d)b, %(ft)b) AS f(d, t)
                 WHERE x.frame_digest = f.d AND x.received_at BETWEEN f.t - %(w)s AND f.t + %(w)s)
 """
 
+# TimescaleDB: the probe reads the hypertables through the batch's time span as constants, so the planner keeps
+# only the chunks of that span (probing the parent, every probed row descended into every chunk's index).
+_TS_READINGS = ("(SELECT meter_key, measured_at, access_number FROM readings "
+                "WHERE measured_at BETWEEN %(rlo)s AND %(rhi)s)")
+_TS_FRAMES = "(SELECT frame_digest, received_at FROM raw_frames WHERE received_at BETWEEN %(flo)s AND %(fhi)s)"
+
 _REPLACE_READINGS = (
     "DELETE FROM readings r USING stage_readings s WHERE r.meter_key = s.meter_key AND r.measured_at = s.measured_at",
     "INSERT INTO readings SELECT s.* FROM stage_readings s",
@@ -304,8 +310,12 @@ def _probe_and_copy(cur: psycopg.Cursor, rows: list[tuple[object, ...]], frame_r
     # The month's partitions when the batch (± the window) lies in one: probed, and COPYed into, directly.
     readings_table = _probe_table(cur, "readings", times, window)
     frames_table = _probe_table(cur, "raw_frames", frame_times, window)
-    sql = (_DIRTY_CTE if native else "") + _PROBE.format(readings=readings_table, frames=frames_table)
-    params = {"hours": hours, "w": window,
+    sql = (_DIRTY_CTE if native else "") + _PROBE.format(
+        readings=readings_table if native else _TS_READINGS, frames=frames_table if native else _TS_FRAMES)
+    span = times or frame_times
+    fspan = frame_times or span
+    params = {"hours": hours, "w": window, "rlo": min(span) - window, "rhi": max(span) + window,
+              "flo": min(fspan) - window, "fhi": max(fspan) + window,
               "k": Int8Array(int8_array([k[0] for k in keys])),
               "t": TimestamptzArray(pg_times_array(pg_t)),
               "a": Int2Array(int2_array([k[2] for k in keys])),
