@@ -106,14 +106,30 @@ def _rows(df: pl.DataFrame) -> list[tuple[object, ...]]:
         "access_number").iter_rows()]
 
 
-def load(url: str, keys: list[int], days: int, writer_days: int, backend: str) -> dict[str, float]:
+def analyze(url: str, now: datetime, extra: list[str]) -> dict[str, float]:
+    """``odczyt analyze`` in a child process as of ``now``: seconds and the child's peak RSS (GiB)."""
+    import resource
+    import subprocess
+
+    cmd = [sys.executable, "-m", "pipeline", "analyze", "--db-url", url, "--now", now.isoformat(), *extra]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).resolve().parent.parent)
+    if proc.returncode != 0:
+        raise RuntimeError(f"odczyt analyze failed: {proc.stderr[-2000:]}")
+    return {"s": round(time.perf_counter() - t, 1),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2)}
+
+
+def load(url: str, keys: list[int], days: int, writer_days: int, backend: str,
+         analyze_shards: int = 0) -> dict[str, object]:
     """Bulk-load all but the last ``writer_days`` days by ADBC COPY, run the backend's upkeep (older chunks get
     compressed, rollups refreshed), then write the last days through the writer as live ingest does (timed)."""
     import adbc_driver_postgresql.dbapi as adbc
 
     karr = pl.Series(keys, dtype=pl.Int64)
     totals = (pl.Series(pc.random(len(keys), initializer=17)) * 2_000_000 + 10_000).cast(pl.Int64)
-    out: dict[str, float] = {}
+    out: dict[str, object] = {}
     t = time.perf_counter()
     with adbc.connect(url) as bulk:
         for day in range(days - writer_days):
@@ -126,6 +142,9 @@ def load(url: str, keys: list[int], days: int, writer_days: int, backend: str) -
     out["bulk_rows_per_s"] = round(bulk_rows / (time.perf_counter() - t)) if bulk_rows else 0
     with psycopg.connect(url, autocommit=True) as conn:
         out.update(upkeep(conn, backend))
+        if analyze_shards:  # every rule over the history (sharded), as of the end of the bulk-loaded days
+            out["analyze_full"] = analyze(url, START + timedelta(days=days - writer_days),
+                                          ["--shards", str(analyze_shards)])
         writer_s = writer_rows = 0.0
         for day in range(days - writer_days, days):
             df, totals = day_frame(karr, day, totals)
@@ -140,6 +159,9 @@ def load(url: str, keys: list[int], days: int, writer_days: int, backend: str) -
                 pass
     out["writer_rows"] = writer_rows
     out["writer_rows_per_s"] = round(writer_rows / writer_s) if writer_s else 0
+    if analyze_shards:  # after the writer's days: the incremental run (every meter has new data)
+        out["analyze_incremental"] = analyze(url, START + timedelta(days=days),
+                                             ["--shards", str(analyze_shards), "--incremental"])
     return out
 
 
@@ -249,7 +271,7 @@ def bench_backend(backend: str, args: argparse.Namespace) -> dict[str, object]:
                          (args.days // 28 + 2,))
             conn.commit()
         result: dict[str, object] = {"backend": backend}
-        result.update(load(pg.url, keys, args.days, args.writer_days, backend))
+        result.update(load(pg.url, keys, args.days, args.writer_days, backend, args.analyze_shards))
         result.update(queries(pg.url, keys, args.days, args.samples))  # as the policies leave the data
         with psycopg.connect(pg.url, autocommit=True) as conn:
             result.update(size_per_reading(conn, backend))
@@ -279,6 +301,8 @@ def main() -> None:
     ap.add_argument("--load-rows", type=int, default=10_000_000, help="ADBC load size (0: skip)")
     ap.add_argument("--backends", default="native,timescaledb")
     ap.add_argument("--workdir", default=None, help="where the servers' data directories go")
+    ap.add_argument("--analyze-shards", type=int, default=0,
+                    help="also time odczyt analyze --shards N (full, then --incremental after the writer's days)")
     args = ap.parse_args()
     global START
     START = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=args.days)
