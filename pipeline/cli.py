@@ -11,39 +11,37 @@ input, ``ConfigError`` for settings — or ``typer.BadParameter``; enum options 
 and times use ``parser=pipeline.cli_params.when``. Foreign errors that reach here are translated by
 :func:`describe`: PostgreSQL unreachable or unmigrated, settings that do not validate, missing or unreadable
 files, serial ports, refused connections. ``--verbose`` adds the traceback. In-process tests call :func:`run`.
+
+**Start-up.** ``odczyt decode …`` is run once per telegram by people and scripts: :func:`main` sends it to
+``pipeline.commands.decode.fast_main`` before typer, the command modules, psycopg or pydantic are imported
+(only ``--help`` goes through typer). For every other command the typer app is built on first use
+(``app``, :func:`run`), registering every module of ``pipeline/commands``.
 """
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
-import pkgutil
 import re
 import sys
-import traceback
-from importlib import metadata
-from pathlib import Path
-
-import psycopg
-import pydantic
-import typer
-from typer._click import exceptions as click_exc  # typer ≥ 0.29 vendors click
+from pathlib import Path  # typer reads the annotation of --config; site has imported pathlib already
+from typing import TYPE_CHECKING, Any
 
 from core.errors import OdczytError, UserError
-from pipeline import commands
 
-app = typer.Typer(
-    name="odczyt",
-    help="odczyt — wireless M-Bus water-meter readings to billing data and alarms.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+if TYPE_CHECKING:
+    import typer
+
+    app: typer.Typer  # built on first use: module __getattr__ below
+
 EXIT_USER_ERROR = 2
+_APP: list[Any] = []
 
 
 def _version(value: bool) -> None:
+    from importlib import metadata
+
+    import typer
+
     if value:
         try:
             version = metadata.version("odczyt")
@@ -53,14 +51,9 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def _root(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages (and tracebacks of errors)."),
-    config: Path = typer.Option(None, "--config", envvar="ODCZYT_ENV_FILE", metavar="FILE",
-                                help="Env file with ODCZYT_* settings (default ./.env); also ODCZYT_ENV_FILE."),
-    _show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit."),
-) -> None:
+def _root(verbose: bool, config: Path | None) -> None:
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -74,15 +67,57 @@ def _root(
         os.environ["ODCZYT_ENV_FILE"] = str(config.resolve())  # every Settings() of this process and its children
 
 
-def _register_all() -> None:
+def _build_app() -> typer.Typer:
+    """The typer app with every command module of ``pipeline/commands`` registered."""
+    import importlib
+    import pkgutil
+
+    import typer
+
+    from pipeline import commands
+
+    built = typer.Typer(
+        name="odczyt",
+        help="odczyt — wireless M-Bus water-meter readings to billing data and alarms.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @built.callback()
+    def _callback(
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages (and tracebacks of errors)."),
+        config: Path = typer.Option(None, "--config", envvar="ODCZYT_ENV_FILE", metavar="FILE",
+                                    help="Env file with ODCZYT_* settings (default ./.env); also ODCZYT_ENV_FILE."),
+        _show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+    ) -> None:
+        _root(verbose, config)
+
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         register = getattr(module, "register", None)
         if callable(register):
-            register(app)
+            register(built)
+    return built
 
 
-_register_all()
+def _get_app() -> typer.Typer:
+    if not _APP:
+        _APP.append(_build_app())
+    app_: typer.Typer = _APP[0]
+    return app_
+
+
+def __getattr__(name: str) -> Any:
+    """``pipeline.cli.app`` and ``pipeline.cli.run``: the typer app is built (every command module imported and
+    registered) on first access, so ``from pipeline.cli import run`` registers the commands at import as before."""
+    if name == "app":
+        return _get_app()
+    if name == "run":
+        _get_app()
+        return _run
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _PG_UNREACHABLE = re.compile(r'connection to server (?:at "([^"]+)"(?: \([^)]*\))?, port (\d+)|on socket "([^"]+)")')
@@ -110,6 +145,8 @@ def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | 
 
 
 def _unreachable_postgres(exc: BaseException) -> BaseException | None:
+    import psycopg
+
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, psycopg.OperationalError) or _PG_UNREACHABLE.search(str(seen)):
@@ -121,7 +158,7 @@ def _unreachable_postgres(exc: BaseException) -> BaseException | None:
 _SECRET_NAMES = ("url", "key", "password", "token", "secret")
 
 
-def _settings(exc: pydantic.ValidationError) -> str:
+def _settings(exc: Any) -> str:
     parts = []
     for err in exc.errors()[:3]:
         name = "ODCZYT_" + "__".join(str(p) for p in err.get("loc", ())).upper()
@@ -142,6 +179,10 @@ def _oserror(exc: OSError) -> str | None:
 
 def describe(exc: BaseException) -> str | None:
     """The one-line message for an exception that is a user's or the environment's mistake, None for a bug."""
+    if isinstance(exc, OdczytError) and exc.__cause__ is None and not _PG_UNREACHABLE.search(str(exc)):
+        return str(exc)  # the common case, without importing the database driver
+    import psycopg
+    import pydantic
     from pydantic_settings import SettingsError
 
     postgres = _unreachable_postgres(exc)
@@ -169,9 +210,12 @@ def _fail(message: str, *, code: int = EXIT_USER_ERROR) -> int:
     return code
 
 
-def run(args: list[str] | None = None) -> int:
+def _run(args: list[str] | None = None) -> int:
     """Run the CLI with ``args`` (default ``sys.argv[1:]``) and return the exit code; see the module docstring."""
-    command = typer.main.get_command(app)
+    import typer
+    from typer._click import exceptions as click_exc  # typer ≥ 0.29 vendors click
+
+    command = typer.main.get_command(_get_app())
     try:
         code = command.main(args=args, prog_name="odczyt", standalone_mode=False)
     except click_exc.NoArgsIsHelpError as exc:
@@ -192,16 +236,41 @@ def run(args: list[str] | None = None) -> int:
         message = describe(exc)
         if message is None:
             raise
+        import logging
+        import traceback
+
         if logging.getLogger().isEnabledFor(logging.DEBUG):
             traceback.print_exc()
         return _fail(message)
     return code if isinstance(code, int) else 0
 
 
+def _run_decode(args: list[str]) -> int:
+    """``odczyt decode …`` without building the typer app (start-up); errors as :func:`run` reports them."""
+    from pipeline.commands.decode import fast_main
+
+    try:
+        return fast_main(args)
+    except BrokenPipeError:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the interpreter flushes it at exit
+        return 1
+    except Exception as exc:
+        message = describe(exc)
+        if message is None:
+            raise
+        return _fail(message)
+
+
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    args = sys.argv[1:]
+    if args[:1] == ["decode"] and not {"--help", "-h"} & set(args):
+        sys.exit(_run_decode(args[1:]))
+    sys.exit(_run())
 
+
+if TYPE_CHECKING:
+    run = _run
 
 if __name__ == "__main__":
     main()

@@ -1,22 +1,53 @@
 """``odczyt decode``: decode wM-Bus telegrams given as hex, one at a time or as a JSON-lines stream.
 
-* ``odczyt decode HEX [--key HEX]`` prints one JSON object.
+* ``odczyt decode HEX [--key HEX]`` prints one JSON object (exit 1 when it does not decode).
 * ``odczyt decode --jsonl FILE|-`` reads lines ``{"telegram": HEX, "key": HEX|null, "preceding": [HEX…]}``
-  and writes one JSON line per input line, in order, each with ``ok`` and ``error``; failures never stop
-  the stream (exit code 0).
+  and writes one line per input line, in order, each with ``ok`` and ``error``; failures never stop the stream
+  (exit code 0). Inputs of more than ``SMALL_INPUT`` lines are decoded by ``--jobs`` processes (default: every
+  core) over chunks of lines, output order kept; ``--jobs 1`` answers line by line (a co-process on stdin).
+* ``--records`` adds the per-record list; ``--format json|jsonl|fields|human``, ``--fields a,b,c`` and
+  ``--wmbusmeters-json`` (wmbusmeters' field names) shape the output (``decoders.jsonout``).
+* ``odczyt decode --analyze HEX [--key HEX]`` lists every driver that could decode the telegram and what each
+  gives (``decoders.analyze``).
+
+Start-up matters (people run it once per telegram): ``pipeline.cli.main`` sends ``odczyt decode …`` straight
+to :func:`fast_main` (argparse, no typer, no settings, no database driver); ``odczyt --help`` and in-process
+``run()`` use the typer command registered by :func:`register`. Both build the same :class:`Options`.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import os
 import sys
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple
 
-import typer
+from core.errors import UserError
 
-if TYPE_CHECKING:  # imported where used: the CLI starts faster for every other command
-    from decoders import DecodeError, KeyLookup
+if TYPE_CHECKING:
+    import typer
+
+    from decoders import DecodeError, Decoder, KeyLookup
+
+FORMATS = ("json", "jsonl", "fields", "human")
+SMALL_INPUT = 2000  # lines: below this one process is faster than starting a pool
+CHUNK = 1000  # lines per task of the pool
+
+
+class Options(NamedTuple):
+    """What one ``odczyt decode`` run was asked to do."""
+
+    telegram: str | None = None
+    key: str | None = None
+    jsonl: str | None = None
+    jobs: int | None = None
+    records: bool = False
+    fmt: str | None = None
+    fields: tuple[str, ...] = ()
+    wmbusmeters_json: bool = False
+    analyze: bool = False
 
 
 def _lookup(key_hex: str | None) -> KeyLookup | None:
@@ -37,34 +68,46 @@ def _failure(message: str, layer: str | None = None, exc: DecodeError | None = N
     return out
 
 
-def decode_one(telegram_hex: str, key_hex: str | None, preceding: Iterable[str] = ()) -> dict[str, Any]:
-    """Decode one telegram (after its preceding frames) into the CLI's JSON object."""
-    try:
-        keys = _lookup(key_hex)
-        frame = bytes.fromhex(telegram_hex)
-    except (ValueError, TypeError) as exc:
-        return _failure(f"input: not hex: {exc}", "input")
-    from decoders import CompactFormatCache, DecodeError, decode
+def _timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
-    cache = CompactFormatCache()
-    for earlier in preceding:
-        try:
-            decode(bytes.fromhex(earlier), keys, compact_formats=cache)
-        except (DecodeError, ValueError, TypeError):
-            continue  # a bad preceding frame only means nothing was learnt from it
+
+def decode_one(telegram_hex: str, key_hex: str | None, preceding: Iterable[str] = (),
+               opts: Options = Options()) -> dict[str, Any]:
+    """Decode one telegram (after its preceding frames) into the CLI's JSON object."""
+    from decoders import CompactFormatCache, DecodeError, Decoder, frame_from_hex
+    from decoders.jsonout import telegram_dict, wmbusmeters_dict
+
     try:
-        tg = decode(frame, keys, compact_formats=cache)
+        decoder = Decoder(_lookup(key_hex), compact_formats=CompactFormatCache())
+    except (ValueError, TypeError) as exc:
+        return _failure(f"input: key is not hex: {exc}", "input")
+    try:
+        for earlier in preceding:
+            _learn(decoder, earlier)
+        tg = decoder.decode(frame_from_hex(telegram_hex))
     except DecodeError as exc:
         text = str(exc)
         named = text.lower().startswith(exc.layer.lower())
         return _failure(text if named else f"{exc.layer}: {text}", exc.layer, exc)
-    return {"ok": True, "error": None, **tg.to_json_dict()}
+    if opts.wmbusmeters_json:
+        return wmbusmeters_dict(tg, _timestamp())
+    return {"ok": True, "error": None, **telegram_dict(tg, records=opts.records)}
 
 
-def _line_result(line: str) -> dict[str, Any]:
+def _learn(decoder: Decoder, earlier: str) -> None:
+    from decoders import DecodeError, frame_from_hex
+
+    with contextlib.suppress(DecodeError):  # a bad preceding frame only means nothing was learnt from it
+        decoder.decode(frame_from_hex(earlier))
+
+
+def _line_result(line: str | bytes, opts: Options) -> dict[str, Any]:
+    import orjson  # here and in render: a single telegram's start-up does without it
+
     try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
+        item = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
         return _failure(f"input: bad JSON line: {exc}", "input")
     if not isinstance(item, dict) or not isinstance(item.get("telegram"), str):
         return _failure("input: line must be an object with a 'telegram' hex string", "input")
@@ -72,38 +115,193 @@ def _line_result(line: str) -> dict[str, Any]:
     preceding = item.get("preceding") or []
     if (key is not None and not isinstance(key, str)) or not isinstance(preceding, list):
         return _failure("input: 'key' must be hex or null and 'preceding' a list", "input")
-    return decode_one(item["telegram"], key, [p for p in preceding if isinstance(p, str)])
+    return decode_one(item["telegram"], key, [p for p in preceding if isinstance(p, str)], opts)
 
 
-def run_jsonl(source: TextIO, sink: TextIO) -> None:
-    """Decode every line of ``source`` into one JSON line on ``sink``."""
+def render(obj: dict[str, Any], opts: Options, *, stream: bool) -> bytes:
+    """One output item in the asked format (no trailing newline)."""
+    from decoders import jsonout
+
+    fmt = opts.fmt or "jsonl"
+    if fmt in ("fields", "human") or opts.fields:
+        default = jsonout.DEFAULT_WMBUSMETERS_FIELDS if opts.wmbusmeters_json else jsonout.DEFAULT_FIELDS
+        fields = opts.fields or default
+        if fmt == "fields":
+            return jsonout.fields_line(obj, fields).encode()
+        if fmt == "human":
+            return jsonout.human_line(obj).encode()
+        obj = jsonout.select(obj, fields)
+    if not stream:
+        import json
+
+        return json.dumps(obj, indent=2 if fmt == "json" else None, ensure_ascii=False).encode()
+    import orjson
+
+    return orjson.dumps(obj)
+
+
+def decode_lines(lines: Sequence[bytes], opts: Options) -> bytes:
+    """Decode a chunk of JSON lines into the output bytes (one item per non-blank line, newline-ended)."""
+    sep = b",\n" if opts.fmt == "json" else b"\n"
+    out = [render(_line_result(line, opts), opts, stream=True) for line in lines if line.strip()]
+    return sep.join(out) + sep if out else b""
+
+
+def _chunks(source: BinaryIO, first: list[bytes]) -> Iterator[list[bytes]]:
+    for i in range(0, len(first), CHUNK):
+        yield first[i : i + CHUNK]
+    chunk: list[bytes] = []
     for line in source:
-        if not line.strip():
-            continue
-        sink.write(json.dumps(_line_result(line)) + "\n")
-        sink.flush()
+        chunk.append(line)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_first(source: BinaryIO, n: int) -> tuple[list[bytes], bool]:
+    first: list[bytes] = []
+    for line in source:
+        first.append(line)
+        if len(first) >= n:
+            return first, False
+    return first, True
+
+
+def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> None:
+    """Decode every line of ``source`` into one output line on ``sink`` (see the module docstring)."""
+    jobs = opts.jobs or os.cpu_count() or 1
+    if opts.fmt == "json":
+        sink.write(b"[\n")
+    if jobs == 1:
+        for line in source:
+            sink.write(decode_lines([line], opts))
+            sink.flush()
+    else:
+        first, ended = _read_first(source, SMALL_INPUT)
+        if ended:
+            sink.write(decode_lines(first, opts))
+        else:
+            _run_pool(_chunks(source, first), sink, opts, jobs)
+    if opts.fmt == "json":
+        sink.write(b"]\n")
+    sink.flush()
+
+
+_WORKER_OPTS = Options()
+
+
+def _worker_init(opts: Options) -> None:
+    global _WORKER_OPTS  # one value per worker process, set once by the pool's initializer
+    _WORKER_OPTS = opts
+
+
+def _worker_chunk(lines: list[bytes]) -> bytes:
+    return decode_lines(lines, _WORKER_OPTS)
+
+
+def _run_pool(chunks: Iterator[list[bytes]], sink: BinaryIO, opts: Options, jobs: int) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")  # workers inherit the imported decoder: no second start-up
+    with context.Pool(jobs, initializer=_worker_init, initargs=(opts,)) as pool:
+        for out in pool.imap(_worker_chunk, chunks, chunksize=1):
+            sink.write(out)
+
+
+def _check(opts: Options) -> None:
+    if opts.fmt is not None and opts.fmt not in FORMATS:
+        raise UserError(f"--format {opts.fmt!r} is not one of {', '.join(FORMATS)}")
+    if opts.jobs is not None and opts.jobs < 1:
+        raise UserError(f"--jobs {opts.jobs} must be 1 or more")
+    if opts.jsonl is None and not opts.telegram:
+        raise UserError("give a telegram hex or --jsonl FILE")
+    if opts.jsonl is not None and (opts.telegram or opts.analyze):
+        raise UserError("give either a telegram hex (with --analyze) or --jsonl FILE, not both")
+    if opts.key is not None:
+        try:
+            bytes.fromhex(opts.key)
+        except ValueError:
+            raise UserError(f"--key {opts.key[:40]!r} is not hex: give the meter's AES key as 32 hex digits") from None
+
+
+def execute(opts: Options, stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Run ``odczyt decode`` with ``opts``; returns the exit code (1 when a single telegram does not decode)."""
+    _check(opts)
+    if opts.jsonl is not None:
+        if opts.jsonl == "-":
+            run_jsonl(stdin, stdout, opts)
+        else:
+            with open(opts.jsonl, "rb") as fh:
+                run_jsonl(fh, stdout, opts)
+        return 0
+    assert opts.telegram is not None
+    if opts.analyze:
+        from decoders.analyze import analyze
+
+        report = analyze(opts.telegram, bytes.fromhex(opts.key) if opts.key else None)
+        stdout.write(render(report, opts._replace(fmt="json", fields=()), stream=False) + b"\n")
+        return 0 if any(r["ok"] for r in report["drivers"]) else 1
+    result = decode_one(opts.telegram, opts.key, (), opts)
+    stdout.write(render(result, opts, stream=False) + b"\n")
+    stdout.flush()
+    return 0 if result.get("ok", True) else 1
+
+
+def _parse_fields(text: str | None) -> tuple[str, ...]:
+    return tuple(f.strip() for f in text.split(",") if f.strip()) if text else ()
+
+
+def fast_main(args: list[str]) -> int:
+    """``odczyt decode ARGS`` without typer (start-up); the same options as the typer command."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:  # one line, exit 2, through pipeline.cli's handler
+            raise UserError(f"{message} (see 'odczyt decode --help')")
+
+    p = _Parser(prog="odczyt decode", add_help=False)
+    p.add_argument("telegram", nargs="?")
+    p.add_argument("--key")
+    p.add_argument("--jsonl")
+    p.add_argument("--jobs", type=int)
+    p.add_argument("--records", action="store_true")
+    p.add_argument("--format", dest="fmt")
+    p.add_argument("--fields")
+    p.add_argument("--wmbusmeters-json", action="store_true")
+    p.add_argument("--analyze", action="store_true")
+    ns = p.parse_args(args)
+    opts = Options(ns.telegram, ns.key, ns.jsonl, ns.jobs, ns.records, ns.fmt, _parse_fields(ns.fields),
+                   ns.wmbusmeters_json, ns.analyze)
+    return execute(opts, sys.stdin.buffer, sys.stdout.buffer)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``decode`` command to the CLI root."""
+    import typer
 
     @app.command("decode")
     def decode_command(
         telegram: str = typer.Argument(None, help="Telegram hex, starting at the L field."),
         key: str = typer.Option(None, "--key", help="AES key (hex) for this meter."),
         jsonl: str = typer.Option(None, "--jsonl", help="JSON-lines input file, or '-' for stdin."),
+        jobs: int = typer.Option(None, "--jobs", help="Processes for --jsonl (default: every core)."),
+        records: bool = typer.Option(False, "--records", help="Include the per-record list."),
+        fmt: Literal["json", "jsonl", "fields", "human"] = typer.Option(
+            None, "--format", help="json (indented; an array for --jsonl), jsonl (default), fields (;), human."),
+        fields: str = typer.Option(None, "--fields", help="Comma-separated keys to print (e.g. meter_id,total_m3)."),
+        wmbusmeters_json: bool = typer.Option(False, "--wmbusmeters-json", help="wmbusmeters' field names."),
+        analyze: bool = typer.Option(False, "--analyze", help="List every driver that could decode HEX."),
     ) -> None:
-        """Decode wM-Bus telegrams to JSON."""
-        if jsonl is not None:
-            if jsonl == "-":
-                run_jsonl(sys.stdin, sys.stdout)
-            else:
-                with open(jsonl, encoding="utf-8") as fh:
-                    run_jsonl(fh, sys.stdout)
-            return
-        if not telegram:
-            raise typer.BadParameter("give a telegram hex or --jsonl FILE")
-        result = decode_one(telegram, key)
-        typer.echo(json.dumps(result))
-        if not result["ok"]:
-            raise typer.Exit(1)
+        """Decode wM-Bus telegrams to JSON (or fields / human lines)."""
+        opts = Options(telegram, key, jsonl, jobs, records, fmt, _parse_fields(fields), wmbusmeters_json, analyze)
+        code = execute(opts, _binary(sys.stdin), _binary(sys.stdout))
+        if code:
+            raise typer.Exit(code)
+
+
+def _binary(stream: Any) -> BinaryIO:
+    """The byte stream under a text stream (typer's test runner gives one too)."""
+    binary: BinaryIO = stream.buffer if hasattr(stream, "buffer") else stream
+    return binary
