@@ -27,7 +27,8 @@ router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.ope
 AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 VERB = {"acknowledged": "ack", "resolved": "resolve", "dismissed": "dismiss", "assigned": "assign",
         "commented": "comment"}  # audit action of each event
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*\S[^\x00]*$")]
+# not blank, no NUL anywhere (a bare \S would match the NUL itself: the fuzzer's 500 from PostgreSQL)
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")]
 
 
 class AlertSubjectOut(BaseModel):

@@ -247,6 +247,8 @@ def test_times_out_of_range_are_422(client: TestClient, path: str, params: dict[
                                                                   "to": "2026-11-02T00:00:00Z"}}),
     ("get", "/v1/meters", {"params": {"cursor\x00": "x"}}),
     ("post", "/v1/alerts/1/ack", {"json": {"note": "a\x00b"}}),
+    ("post", "/v1/alerts/1/dismiss", {"json": {"reason": "garden\x00"}}),  # found by tests/api/test_fuzz.py
+    ("post", "/v1/alerts/1/comments", {"json": {"text": "\x00"}}),
 ])
 def test_nul_bytes_are_422(client: TestClient, method: str, path: str, kwargs: dict[str, Any]) -> None:
     assert_problem(getattr(client, method)(path, **kwargs), 422, "validation")
