@@ -24,7 +24,8 @@ from storage.errors import RegistryError
 
 router = APIRouter(prefix="/v1", tags=["notices"], dependencies=[require(Role.operations, Role.portal)])
 SubId = Annotated[int, Path(ge=1, le=INT64_MAX)]
-Source = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*\S[^\x00]*$")]
+# not blank, no NUL anywhere (a bare \S would match the NUL itself)
+Source = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")]
 _EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}\.[A-Za-z]{2,63}$")
 
 
