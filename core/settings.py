@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -109,6 +109,13 @@ class ApiSettings(BaseModel):
     rate_limit_burst: int = Field(default=100, ge=1)
     max_range_days: int = Field(default=400, ge=1, le=36500)  # hourly and daily consumption
     max_range_days_coarse: int = Field(default=3660, ge=1, le=36500)  # weekly and monthly consumption
+    # the dashboard map's base layer (docs/dashboard.md): "osm" = tiles from map_tiles_url, "wms" = the utility's
+    # own GIS (map_wms_url + map_wms_layers), "none" = no tiles (closed intranet): points on a blank canvas
+    map_base: Literal["osm", "wms", "none"] = "osm"
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_wms_url: str | None = None
+    map_wms_layers: str = ""
+    map_attribution: str = "© OpenStreetMap contributors"
 
 
 class AnalyticsSettings(BaseModel):

@@ -1,16 +1,14 @@
-"""The operations dashboard: a small HTML page at ``/`` and its JSON summary."""
+"""The operations dashboard's JSON summary and unknown meters (the pages are in ``api.routers.pages``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from api.auth import Role, public, require
+from api.auth import Role, require
 from api.deps import Conn
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
 from storage.dashboard import PipelineSummary, pipeline_summary, unknown_meters
@@ -53,9 +51,3 @@ def unknown(conn: Conn, request: Request, response: Response,
     rows, nxt = page_of(rows, limit, "unknown-meters", lambda r: (r["frames"], r["meter_key"]))
     link_next(request, response, nxt)
     return UnknownMeterPage(items=[UnknownMeterOut(**r) for r in rows], next=nxt)
-
-
-@router.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[public()])
-def page() -> HTMLResponse:
-    """The dashboard page: static HTML without data (public); the JSON endpoints it polls need a login."""
-    return HTMLResponse(resources.files("api").joinpath("static/dashboard.html").read_text(encoding="utf-8"))

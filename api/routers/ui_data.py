@@ -1,0 +1,99 @@
+"""Read endpoints of the dashboard pages: overview (read rate), compact map data, map base layer, gateway
+coverage, pipeline health. Operations role; the lists here are capped by nature (areas × read modes, gateways,
+one row per minute) except the map, which returns every positioned service point as parallel arrays."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.auth import Role, require
+from api.deps import Conn
+from api.params import Name
+from core.settings import AnalyticsSettings
+from storage import ui_data as store
+
+router = APIRouter(prefix="/v1/ui", tags=["dashboard"], dependencies=[require(Role.operations)])
+ZONE = ZoneInfo(AnalyticsSettings().timezone)
+STATE_BITS = {"read": store.READ, "alert": store.ALERT, "legal_due": store.LEGAL_DUE,
+              "legal_expired": store.LEGAL_EXPIRED, "no_meter": store.NO_METER}
+
+
+def billing_period(now: datetime) -> tuple[datetime, datetime]:
+    """The current billing period: the local calendar month containing ``now`` (as UTC instants)."""
+    local = now.astimezone(ZONE)
+    first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    return first.astimezone(UTC), nxt.astimezone(UTC)
+
+
+def _share(read: int, active: int) -> float | None:
+    return round(read / active, 4) if active else None
+
+
+@router.get("/overview")
+def overview(conn: Conn) -> dict[str, Any]:
+    """Read rate of the current billing period (per area and read mode, and in total) and frames per minute
+    reported by the online gateways. Basis: actual readings (radio, drive-by, manual)."""
+    start, end = billing_period(datetime.now(UTC))
+    rows = store.read_rate(conn, start=start, end=end)
+    active = sum(r["active"] for r in rows)
+    read = sum(r["read"] for r in rows)
+    by_mode: dict[str, list[int]] = {}
+    for r in rows:
+        r["share"] = _share(r["read"], r["active"])
+        acc = by_mode.setdefault(r["read_mode"], [0, 0])
+        acc[0] += r["active"]
+        acc[1] += r["read"]
+    fpm = conn.execute("SELECT sum(frames_per_min) FROM gateways WHERE state = 'online'").fetchone()
+    return {"period": {"start": start, "end": end, "timezone": str(ZONE)}, "basis": "actual",
+            "read_rate": {"active": active, "read": read, "share": _share(read, active), "rows": rows,
+                          "by_read_mode": [{"read_mode": k, "active": a, "read": n, "share": _share(n, a)}
+                                           for k, (a, n) in sorted(by_mode.items())]},
+            "frames_per_min": float(fpm[0]) if fpm and fpm[0] is not None else None}
+
+
+@router.get("/map-data", responses={200: {"description": "parallel arrays, one entry per service point"}})
+def map_data(conn: Conn, area: Name | None = None,
+             due_days: Annotated[int, Query(ge=0, le=3650)] = 90) -> Response:
+    """Every service point with a position as compact parallel arrays (``id``, ``lat``, ``lon``, ``area`` as an
+    index into ``areas``, ``state`` bit mask explained by ``bits``) for the current billing period."""
+    now = datetime.now(UTC)
+    start, end = billing_period(now)
+    today: date = now.astimezone(ZONE).date()
+    points = store.map_points(conn, start=start, end=min(end, now), today=today, due_days=due_days, area=area)
+    names = store.areas(conn)
+    index = {a: i for i, a in enumerate(names)}
+    body = {"period": {"start": start.isoformat(), "end": end.isoformat()}, "bits": STATE_BITS, "areas": names,
+            "count": len(points), "id": [p[0] for p in points], "lat": [p[1] for p in points],
+            "lon": [p[2] for p in points], "area": [index.get(p[3], -1) for p in points],
+            "state": [p[4] for p in points]}
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+@router.get("/map-config")
+def map_config(request: Request) -> dict[str, Any]:
+    """The map's base layer as configured (``ODCZYT_API__MAP_*``): osm tiles, the utility's WMS, or none."""
+    conf = request.app.state.api_settings
+    base = conf.map_base if conf.map_base != "wms" or conf.map_wms_url else "none"
+    return {"base": base, "tiles_url": conf.map_tiles_url if base == "osm" else None,
+            "wms_url": conf.map_wms_url if base == "wms" else None, "wms_layers": conf.map_wms_layers,
+            "attribution": conf.map_attribution}
+
+
+@router.get("/gateway-coverage")
+def gateway_coverage(conn: Conn, days: Annotated[float, Query(gt=0, le=90)] = 7.0) -> dict[str, Any]:
+    """Every gateway with its position, state and how many distinct meters it heard in the last ``days``."""
+    rows = store.gateway_coverage(conn, since=datetime.now(UTC) - timedelta(days=days))
+    return {"days": days, "items": rows}
+
+
+@router.get("/pipeline")
+def pipeline(conn: Conn, minutes: Annotated[int, Query(ge=5, le=1440)] = 60) -> dict[str, Any]:
+    """Frames per minute (last ``minutes``), undecoded frames of the last 24 h by reason, dead letters by
+    reason, and the ingest lag (age of the newest stored reading)."""
+    return store.pipeline_health(conn, now=datetime.now(UTC), minutes=minutes)

@@ -1,0 +1,124 @@
+// Alert queue: filters, keyset pages ("more" follows `next`), sortable columns (within the loaded rows),
+// keyboard (↑/↓ or j/k move, Enter opens, a acknowledge, r resolve, d dismiss, s assign, c comment).
+"use strict";
+(() => {
+  const {api, t, el, fmt} = od;
+  od.init("alerts", {
+    pl: {state: "Stan", severity: "Waga", kind: "Rodzaj", area: "Rejon", assignee: "Przypisany", any: "dowolny",
+         open: "otwarty", acknowledged: "potwierdzony", resolved: "rozwiązany", dismissed: "odrzucony",
+         filter: "Filtruj", opened: "Otwarty", subject: "Dotyczy", address: "Adres", more: "Więcej",
+         pick: "Wybierz alarm z listy (Enter).", ack: "Potwierdź (a)", resolve: "Rozwiąż (r)", dismiss: "Odrzuć (d)",
+         assign: "Przypisz (s)", comment: "Komentarz (c)", reason: "Powód odrzucenia (fałszywy alarm):",
+         who: "Przypisz do (nazwa użytkownika):", text: "Komentarz:", note: "Notatka do rozwiązania (opcjonalnie):",
+         meter: "Wodomierz", sp: "Punkt poboru", customer: "Odbiorca", gateway: "Koncentrator", incident: "Zdarzenie",
+         evidence: "Dowody", history: "Historia", drill: "Szczegóły punktu poboru", shown: "wyświetlono",
+         keys: "Klawisze: ↑↓ j k, Enter, a, r, d, s, c"},
+    en: {state: "State", severity: "Severity", kind: "Kind", area: "Area", assignee: "Assignee", any: "any",
+         open: "open", acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed",
+         filter: "Filter", opened: "Opened", subject: "Subject", address: "Address", more: "More",
+         pick: "Pick an alert from the list (Enter).", ack: "Acknowledge (a)", resolve: "Resolve (r)",
+         dismiss: "Dismiss (d)", assign: "Assign (s)", comment: "Comment (c)", reason: "Reason (false positive):",
+         who: "Assign to (user name):", text: "Comment:", note: "Resolution note (optional):", meter: "Meter",
+         sp: "Service point", customer: "Customer", gateway: "Gateway", incident: "Incident", evidence: "Evidence",
+         history: "History", drill: "Service point drill-down", shown: "shown", keys: "Keys: ↑↓ j k, Enter, a, r, d, s, c"},
+  });
+  const SEV = {critical: 0, warning: 1, info: 2};
+  const tbody = document.querySelector("#queue tbody");
+  const form = document.getElementById("filters");
+  let rows = [], next = null, sortKey = null, sortDir = 1, current = null;
+
+  const query = () => new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+  for (const [k, v] of new URLSearchParams(location.search)) if (form.elements[k]) form.elements[k].value = v;
+  const pill = (cls, text) => el("span", {class: `pill ${cls}`}, text);
+  const meterName = (a) => (a.manufacturer ? `${a.manufacturer} ${a.meter_id}` : null);
+
+  function render() {
+    const focused = document.activeElement?.closest?.("#queue tbody tr")?.dataset.id;
+    const sorted = sortKey ? [...rows].sort((a, b) => {
+      const va = sortKey === "severity" ? SEV[a.severity] ?? 9 : a[sortKey] ?? "", vb = sortKey === "severity" ? SEV[b.severity] ?? 9 : b[sortKey] ?? "";
+      return (va < vb ? -1 : va > vb ? 1 : 0) * sortDir; }) : rows;
+    tbody.replaceChildren(...sorted.map((a) => {
+      const tr = el("tr", {tabindex: 0, "data-id": a.id, class: current && current.id === a.id ? "sel" : null,
+                           onclick: () => open(a.id), onkeydown: (e) => e.key === "Enter" && open(a.id)},
+        el("td", {}, fmt.dt(a.opened_at)), el("td", {}, pill(`sev-${a.severity}`, a.severity)), el("td", {}, a.kind),
+        el("td", {class: "state"}, pill(`st-${a.state}`, t(a.state))),
+        el("td", {}, meterName(a) ?? a.gateway_id ?? a.subject, a.service_point_id ? el("span", {class: "muted"}, ` · ${a.service_point_id}`) : null),
+        el("td", {}, a.address ?? "—"), el("td", {}, a.area ?? "—"), el("td", {}, a.assignee ?? "—"));
+      return tr;
+    }));
+    if (focused) tbody.querySelector(`tr[data-id="${focused}"]`)?.focus();
+    document.getElementById("more").hidden = !next;
+    document.getElementById("count").textContent = `${fmt.n(rows.length)} ${t("shown")}`;
+  }
+  async function load(more) {
+    const q = query(); q.set("limit", "50");
+    if (more && next) q.set("cursor", next);
+    const page = await api(`/v1/alerts?${q}`);
+    rows = more ? rows.concat(page.items) : page.items;
+    next = page.next;
+    render();
+  }
+  const dl = (pairs) => el("dl", {}, pairs.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+  async function open(id) {
+    const a = await api(`/v1/alerts/${id}`);
+    current = a;
+    const box = document.getElementById("detail");
+    const done = a.state === "resolved" || a.state === "dismissed";
+    box.replaceChildren(
+      el("h2", {}, `#${a.id} ${a.kind} `, pill(`st-${a.state}`, t(a.state))),
+      dl([["severity", a.severity], ["meter", meterName(a)],
+          ["sp", a.service_point_id ? el("a", {href: `/ui/service-points/${encodeURIComponent(a.service_point_id)}`}, a.service_point_id) : null],
+          ["address", a.address], ["customer", a.customer_ref], ["area", a.area], ["gateway", a.gateway_id],
+          ["incident", a.incident_id], ["assignee", a.assignee], ["opened", fmt.dt(a.opened_at)]]),
+      el("div", {class: "actions"},
+        el("button", {class: "act primary", id: "do-ack", disabled: a.state !== "open", onclick: () => act("ack")}, t("ack")),
+        el("button", {class: "act", id: "do-resolve", disabled: done, onclick: () => act("resolve")}, t("resolve")),
+        el("button", {class: "act", id: "do-dismiss", disabled: done, onclick: () => act("dismiss")}, t("dismiss")),
+        el("button", {class: "act", id: "do-assign", disabled: done, onclick: () => act("assign")}, t("assign")),
+        el("button", {class: "act", id: "do-comment", onclick: () => act("comment")}, t("comment"))),
+      el("p", {id: "action-error", class: "err"}),
+      el("h2", {}, t("evidence")), el("pre", {style: "white-space:pre-wrap;font-size:.85em"}, JSON.stringify(a.evidence, null, 1)),
+      el("h2", {}, t("history")),
+      el("ul", {class: "timeline"}, a.history.map((h) => el("li", {}, `${fmt.dt(h.at)} · ${h.event} · ${h.actor}`, h.note ? ` — ${h.note}` : ""))));
+    render();
+    history.replaceState(null, "", `/ui/alerts/${a.id}${location.search}`);
+  }
+  async function act(kind) {
+    if (!current) return;
+    const id = current.id;
+    const ask = {dismiss: ["reason", "reason"], assign: ["who", "assignee"], comment: ["text", "text"], resolve: ["note", "note"]}[kind];
+    let body = {};
+    if (ask) {
+      const value = window.prompt(t(ask[0]));
+      if (value === null || (kind !== "resolve" && !value.trim())) return;
+      if (value.trim()) body = {[ask[1]]: value.trim()};
+    }
+    const path = kind === "comment" ? "comments" : kind;
+    try {
+      await api(`/v1/alerts/${id}/${path}`, {method: "POST", body});
+      const fresh = await api(`/v1/alerts/${id}`);
+      rows = rows.map((r) => (r.id === id ? fresh : r));
+      await open(id);
+      tbody.querySelector(`tr[data-id="${id}"]`)?.focus();
+    } catch (e) { document.getElementById("action-error").textContent = `${t("error")}: ${e.message}`; }
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const trs = [...tbody.querySelectorAll("tr")];
+    const at = trs.indexOf(document.activeElement);
+    if (e.key === "ArrowDown" || e.key === "j") { (trs[at + 1] || trs[0])?.focus(); e.preventDefault(); }
+    else if (e.key === "ArrowUp" || e.key === "k") { (trs[at - 1] || trs[0])?.focus(); e.preventDefault(); }
+    else if ((at >= 0 || current) && ({a: "ack", r: "resolve", d: "dismiss", s: "assign", c: "comment"})[e.key]) {
+      const id = at >= 0 ? Number(trs[at].dataset.id) : current.id;
+      const kind = {a: "ack", r: "resolve", d: "dismiss", s: "assign", c: "comment"}[e.key];
+      (current && current.id === id ? Promise.resolve() : open(id)).then(() => act(kind));
+    }
+  });
+  for (const th of document.querySelectorAll("th[data-sort]")) th.addEventListener("click", () => {
+    sortDir = sortKey === th.dataset.sort ? -sortDir : 1; sortKey = th.dataset.sort; render(); });
+  form.addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `/ui/alerts?${query()}`); load(false); });
+  document.getElementById("more").addEventListener("click", () => load(true));
+  const focus = location.pathname.match(/^\/ui\/alerts\/(\d+)$/);
+  load(false).then(() => (focus ? open(Number(focus[1])) : null))
+    .catch((e) => tbody.replaceChildren(el("tr", {}, el("td", {class: "err", colspan: 8}, `${t("error")}: ${e.message}`))));
+})();

@@ -1,0 +1,57 @@
+// Overview: read rate of the current billing period, meters heard, unknown meters, pipeline figures.
+"use strict";
+(() => {
+  const {api, t, el, fmt} = od;
+  od.init("overview", {
+    pl: {title: "Przegląd", readRate: "Odczytywalność okresu rozliczeniowego", area: "Rejon", mode: "Tryb odczytu",
+         active: "Aktywne PP", read: "Odczytane", share: "Udział", unknown: "Nieznane wodomierze (do rejestracji)",
+         manufacturer: "Producent", meterId: "Nr wodomierza", frames: "Ramki", lastHeard: "Ostatnio słyszany",
+         bestGateway: "Koncentratory", openAlerts: "Nierozwiązane alarmy wg rodzaju",
+         basisNote: "Podstawa: odczyty rzeczywiste (radio, drive-by, ręczne) w okresie; odczyty zapamiętane przez wodomierz na dzień rozliczeniowy — gdy pojawią się w systemie.",
+         k_rate: "Odczytywalność", k_heard: "Wodomierze słyszane (24 h)", k_unknown: "Nieznane wodomierze",
+         k_fpm: "Ramki / min", k_lag: "Opóźnienie zapisu", k_dead: "Wiadomości odrzucone", k_gw: "Koncentratory online",
+         k_alerts: "Otwarte alarmy", period: "Okres", all: "razem", fixed: "stacjonarny", driveby: "drive-by"},
+    en: {title: "Overview", readRate: "Read rate of the billing period", area: "Area", mode: "Read mode",
+         active: "Active SPs", read: "Read", share: "Share", unknown: "Unknown meters heard (candidates to register)",
+         manufacturer: "Manufacturer", meterId: "Meter id", frames: "Frames", lastHeard: "Last heard",
+         bestGateway: "Gateways", openAlerts: "Unresolved alerts by kind",
+         basisNote: "Basis: actual readings (radio, drive-by, manual) in the period; readings the meter stored on the billing date once the system records them.",
+         k_rate: "Read rate", k_heard: "Meters heard (24 h)", k_unknown: "Unknown meters", k_fpm: "Frames / min",
+         k_lag: "Ingest lag", k_dead: "Dead letters", k_gw: "Gateways online", k_alerts: "Open alerts",
+         period: "Period", all: "all", fixed: "fixed", driveby: "drive-by"},
+  });
+  const kpi = (label, value, href) => el(href ? "a" : "div", {class: "card kpi", href, style: "text-decoration:none;color:inherit"},
+    el("div", {class: "v"}, value), el("div", {class: "l"}, t(label)));
+  const bar = (share) => el("div", {class: "bar", title: fmt.pct(share)}, el("span", {style: `width:${Math.round(100 * (share || 0))}%`}));
+  const lag = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${fmt.n(s)} s` : s < 7200 ? `${fmt.n(s / 60)} min` : `${fmt.n(s / 3600, 1)} h`);
+
+  async function load() {
+    const [ov, sum, unk, al] = await Promise.all([api("/v1/ui/overview"), api("/v1/dashboard/summary"),
+      api("/v1/dashboard/unknown-meters?limit=15"), api("/v1/dashboard/alerts")]);
+    const rr = ov.read_rate;
+    document.getElementById("kpis").replaceChildren(
+      kpi("k_rate", fmt.pct(rr.share), "/ui/map"), kpi("k_heard", `${fmt.n(sum.meters_heard_24h)} / ${fmt.n(sum.meters)}`),
+      kpi("k_unknown", fmt.n(sum.unknown_meters_heard)), kpi("k_fpm", fmt.n(ov.frames_per_min, 1), "/ui/gateways"),
+      kpi("k_lag", lag(sum.last_committed_lag_s), "/ui/gateways"), kpi("k_dead", fmt.n(sum.dead_letters), "/ui/gateways"),
+      kpi("k_gw", `${fmt.n(sum.gateways_online)} / ${fmt.n(sum.gateways)}`, "/ui/gateways"),
+      kpi("k_alerts", fmt.n(al.open + al.acknowledged), "/ui/alerts"));
+    document.getElementById("period").textContent = `${t("period")}: ${fmt.d(ov.period.start)} – ${fmt.d(new Date(new Date(ov.period.end) - 1))} (${ov.period.timezone})`;
+    const row = (area, mode, r, strong) => el("tr", {}, el("td", {}, strong ? el("b", {}, area) : area), el("td", {}, mode),
+      el("td", {class: "num"}, fmt.n(r.active)), el("td", {class: "num"}, fmt.n(r.read)),
+      el("td", {}, el("div", {style: "display:flex;gap:.5em;align-items:center"}, bar(r.share), fmt.pct(r.share))));
+    document.querySelector("#rate tbody").replaceChildren(
+      ...rr.rows.map((r) => row(r.area || "—", t(r.read_mode), r)),
+      ...rr.by_read_mode.map((r) => row(t("all"), t(r.read_mode), r, true)),
+      row(t("all"), "", rr, true));
+    document.querySelector("#unknown tbody").replaceChildren(...(unk.items.length ? unk.items.map((u) => el("tr", {},
+      el("td", {}, u.manufacturer), el("td", {}, u.meter_id), el("td", {class: "num"}, fmt.n(u.frames)),
+      el("td", {}, fmt.dt(u.last_heard_at)), el("td", {}, u.gateways.join(", ") || "—"))) :
+      [el("tr", {}, el("td", {colspan: 5, class: "muted"}, t("none")))]));
+    const kinds = Object.entries(al.by_kind).sort((a, b) => b[1] - a[1]);
+    document.querySelector("#alertkinds tbody").replaceChildren(...(kinds.length ? kinds.map(([k, n]) => el("tr", {},
+      el("td", {}, el("a", {href: `/ui/alerts?kind=${encodeURIComponent(k)}`}, k)), el("td", {class: "num"}, fmt.n(n)))) :
+      [el("tr", {}, el("td", {class: "muted"}, t("none")))]));
+  }
+  load().catch((e) => document.getElementById("kpis").replaceChildren(el("p", {class: "err"}, `${t("error")}: ${e.message}`)));
+  setInterval(() => load().catch(() => null), 30000);
+})();

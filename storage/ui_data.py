@@ -1,0 +1,116 @@
+"""Figures for the dashboard pages: read rate of a billing period, compact map data, pipeline health.
+
+Read rate: a service point is *active* in a period when a meter is installed there during any part of it, and
+*read* when one of the meters installed there has an **actual** reading (radio, drive-by or manual — not an
+estimate) inside the period and inside its installation. Readings the meter stored on a target date (the
+read-to-bill issue's "meter-stored" basis) are not yet a separate basis here: they count when their telegram
+arrived in the period.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from core.types import SOURCE_CODES, ReadingSource
+from storage.rows import FrameStatus
+
+ESTIMATED = SOURCE_CODES[ReadingSource.ESTIMATED]
+# map-state bits of one service point (a point may carry several; the page colours by the most urgent)
+READ, ALERT, LEGAL_DUE, LEGAL_EXPIRED, NO_METER = 1, 2, 4, 8, 16
+
+_OVERLAP = "i.installed_at < %(end)s AND (i.removed_at IS NULL OR i.removed_at > %(start)s)"
+_READ_SP = f"""SELECT DISTINCT i.service_point_id FROM installations i
+  WHERE {_OVERLAP} AND EXISTS (
+    SELECT 1 FROM readings r WHERE r.meter_key = i.meter_key
+       AND r.measured_at >= greatest(%(start)s, i.installed_at)
+       AND r.measured_at < least(%(end)s, coalesce(i.removed_at, %(end)s)) AND r.source <> {ESTIMATED})"""
+
+
+def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return list(cur.execute(sql, params).fetchall())
+
+
+def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Active and read service points in ``[start, end)`` per area and read mode (``area`` '' when unset)."""
+    sql = f"""WITH active AS (
+        SELECT DISTINCT ON (i.service_point_id) i.service_point_id, coalesce(sp.area, '') AS area, m.read_mode
+          FROM installations i JOIN service_points sp ON sp.id = i.service_point_id
+          JOIN meters m ON m.meter_key = i.meter_key
+         WHERE {_OVERLAP} ORDER BY i.service_point_id, i.installed_at DESC
+    ), done AS ({_READ_SP})
+    SELECT a.area, a.read_mode, count(*) AS active, count(d.service_point_id) AS read
+      FROM active a LEFT JOIN done d ON d.service_point_id = a.service_point_id
+     GROUP BY 1, 2 ORDER BY 1, 2"""
+    return _rows(conn, sql, {"start": start, "end": end})
+
+
+def map_points(conn: psycopg.Connection, *, start: datetime, end: datetime, today: date, due_days: int = 90,
+               area: str | None = None) -> list[tuple[str, float, float, str, int]]:
+    """Every service point with a position: ``(id, lat, lon, area, state bits)`` (bits: ``READ`` in the
+    period, ``ALERT`` unresolved, ``LEGAL_DUE`` within ``due_days``, ``LEGAL_EXPIRED``, ``NO_METER``)."""
+    sql = f"""WITH cur AS (
+        SELECT DISTINCT ON (i.service_point_id) i.service_point_id, m.legal_valid_until
+          FROM installations i JOIN meters m ON m.meter_key = i.meter_key
+         WHERE i.installed_at <= %(end)s AND (i.removed_at IS NULL OR i.removed_at > %(end)s)
+         ORDER BY i.service_point_id, i.installed_at DESC
+    ), done AS ({_READ_SP}),
+    alerting AS (SELECT DISTINCT service_point_id FROM alerts
+                  WHERE state IN ('open', 'acknowledged') AND service_point_id IS NOT NULL)
+    SELECT sp.id, round(sp.lat::numeric, 6)::float8, round(sp.lon::numeric, 6)::float8, coalesce(sp.area, ''),
+           (CASE WHEN d.service_point_id IS NOT NULL THEN {READ} ELSE 0 END)
+         | (CASE WHEN al.service_point_id IS NOT NULL THEN {ALERT} ELSE 0 END)
+         | (CASE WHEN c.legal_valid_until < %(today)s THEN {LEGAL_EXPIRED}
+                 WHEN c.legal_valid_until < %(due)s THEN {LEGAL_DUE} ELSE 0 END)
+         | (CASE WHEN c.service_point_id IS NULL THEN {NO_METER} ELSE 0 END)
+      FROM service_points sp
+      LEFT JOIN cur c ON c.service_point_id = sp.id
+      LEFT JOIN done d ON d.service_point_id = sp.id
+      LEFT JOIN alerting al ON al.service_point_id = sp.id
+     WHERE sp.lat IS NOT NULL AND sp.lon IS NOT NULL AND (%(area)s::text IS NULL OR sp.area = %(area)s)
+     ORDER BY sp.id"""
+    params = {"start": start, "end": end, "today": today, "due": today + timedelta(days=due_days), "area": area}
+    return [tuple(r) for r in conn.execute(sql, params).fetchall()]  # type: ignore[misc]
+
+
+def areas(conn: psycopg.Connection) -> list[str]:
+    """Every area named by a service point, sorted."""
+    return [r[0] for r in conn.execute(
+        "SELECT DISTINCT area FROM service_points WHERE area IS NOT NULL ORDER BY 1").fetchall()]
+
+
+def gateway_coverage(conn: psycopg.Connection, *, since: datetime) -> list[dict[str, Any]]:
+    """Each gateway's position, state and how many distinct meters it heard since ``since``."""
+    sql = """SELECT g.id, g.state, g.lat, g.lon, g.frames_per_min, g.spool_depth, g.last_seen_at,
+                    coalesce(h.meters, 0) AS meters_heard
+               FROM gateways g LEFT JOIN (
+                 SELECT r.gw, count(DISTINCT f.meter_key) AS meters
+                   FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways) AS r(gw)
+                  WHERE f.received_at >= %(since)s AND f.meter_key IS NOT NULL GROUP BY r.gw) h ON h.gw = g.id
+              ORDER BY g.id"""
+    return _rows(conn, sql, {"since": since})
+
+
+def pipeline_health(conn: psycopg.Connection, *, now: datetime, minutes: int = 60) -> dict[str, Any]:
+    """Frames per minute over the last ``minutes`` (one bucket a minute), undecoded frames of the last 24 h by
+    status and error, dead letters by reason, and the newest reading's age (ingest lag)."""
+    since = now - timedelta(minutes=minutes)
+    series = conn.execute(
+        """SELECT extract(epoch FROM date_trunc('minute', received_at))::bigint AS t, count(*)
+             FROM raw_frames WHERE received_at >= %s AND received_at <= %s GROUP BY 1 ORDER BY 1""",
+        (since, now)).fetchall()
+    names = {s.value: s.name.lower() for s in FrameStatus}
+    errors = [{"status": names.get(int(r[0]), str(r[0])), "reason": r[1], "frames": int(r[2])}
+              for r in conn.execute(
+                  """SELECT status, coalesce(left(error, 120), ''), count(*) FROM raw_frames
+                      WHERE status <> 0 AND received_at >= %s GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 50""",
+                  (now - timedelta(hours=24),)).fetchall()]
+    dead = _rows(conn, """SELECT reason, count(*) AS messages, sum(count)::bigint AS deliveries,
+                                 max(last_seen) AS last_seen FROM dead_letters GROUP BY 1 ORDER BY 2 DESC""")
+    lag = conn.execute("SELECT extract(epoch FROM %s - max(received_at))::float8 FROM readings", (now,)).fetchone()
+    return {"frames_per_minute": [[int(t), int(n)] for t, n in series], "decode_errors": errors,
+            "dead_letters": dead, "lag_s": lag[0] if lag else None}
