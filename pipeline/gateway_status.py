@@ -119,6 +119,9 @@ def apply_status(conn: psycopg.Connection, status: Status, settings: GatewaySett
                 changes += _raise(conn, status.gateway_id, OFFLINE, status.at, {"reason": status.reason},
                                   OFFLINE_SEVERITY.get(status.reason or "lost", "critical"))
             return changes
+        last = registry.last_heartbeat_at(conn, gateway_id=status.gateway_id)
+        if last is not None and status.at <= last:
+            return changes  # a retained heartbeat seen before (the watcher restarted): not a sign of life
         registry.record_online(conn, gateway_id=status.gateway_id, at=status.at, figures=status.figures,
                                watchdog_resets=status.watchdog_resets, status=status.doc,
                                history_hours=settings.history_hours)

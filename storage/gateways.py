@@ -94,6 +94,12 @@ def set_position(conn: psycopg.Connection, *, gateway_id: str, lat: float, lon: 
     return bool(cur.rowcount)
 
 
+def last_heartbeat_at(conn: psycopg.Connection, *, gateway_id: str) -> datetime | None:
+    """When the newest heartbeat of ``gateway_id`` was (None: never, or unknown gateway)."""
+    row = conn.execute("SELECT last_heartbeat_at FROM gateways WHERE id = %s", (gateway_id,)).fetchone()
+    return row[0] if row else None
+
+
 def heartbeat_history(conn: psycopg.Connection, *, gateway_id: str, limit: int = 20) -> list[dict[str, Any]]:
     """The newest ``limit`` heartbeat samples, oldest first."""
     rows = _rows(conn, "SELECT at, spool_depth, watchdog_resets, frames_per_min FROM gateway_heartbeats "

@@ -23,7 +23,7 @@ from core.ids import meter_key
 from core.settings import GatewaySettings, IngestSettings, MqttSettings
 from pipeline.analyze import run_analysis
 from pipeline.cli import run
-from pipeline.gateway_status import GatewayWatcher, apply_status, parse_status
+from pipeline.gateway_status import GatewayWatcher, apply_status, check_overdue, parse_status
 from pipeline.ingest import IngestWorker
 from storage import alerts as store
 from storage import gateways as registry
@@ -255,4 +255,18 @@ def test_odczyt_gateways_watch_and_list(db_url: str, mqtt_broker: Any, prefix: s
     assert "gw-cli" in capsys.readouterr().out
     monkeypatch.delenv("ODCZYT_MQTT_URL")
     assert run(["gateways", "watch", "--db-url", db_url, "--seconds", "1"]) == 2  # no broker configured
+
+
+def test_a_replayed_retained_heartbeat_is_not_a_sign_of_life(db_url: str) -> None:
+    t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    topic = "odczyt/v1/status/gw-old"
+    doc = _status("gw-old", t0, 0, 0).replace(b'"at":"', b'"at":"2026-11-02T08:00:00.000Z","was":"', 1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert apply_status(conn, parse_status(topic, doc, t0, retained=True), FAST) == []
+        assert check_overdue(conn, FAST, t0 + timedelta(minutes=5)) == [("raised", "gateway_offline")]
+        # the watcher restarts and the broker hands it the same retained heartbeat again
+        assert apply_status(conn, parse_status(topic, doc, t0 + timedelta(minutes=6), retained=True), FAST) == []
+        assert registry.get_gateway(conn, gateway_id="gw-old")["state"] == "offline"  # type: ignore[index]
+        live = parse_status(topic, doc, t0 + timedelta(minutes=7))  # a live one: dated by its reception
+        assert apply_status(conn, live, FAST) == [("resolved", "gateway_offline")]
 
