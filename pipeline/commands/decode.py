@@ -72,78 +72,110 @@ def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+class LineDecoder:
+    """Decodes telegrams and JSON lines for one run: imports the decoder once and keeps each key's AES
+    contexts between lines (a speed-up only: every line still starts with an empty compact-format cache,
+    so a line decodes exactly as it would alone, after its own ``preceding`` frames)."""
+
+    def __init__(self, opts: Options = Options()) -> None:
+        from decoders import CipherCache, CompactFormatCache, DecodeError, Decoder, frame_from_hex
+        from decoders.jsonout import telegram_dict, wmbusmeters_dict
+
+        self.opts = opts
+        self._types = (CipherCache, CompactFormatCache, Decoder, DecodeError)
+        self._from_hex = frame_from_hex
+        self._shape = telegram_dict, wmbusmeters_dict
+        self._keys: dict[str | None, tuple[KeyLookup | None, Any]] = {}
+
+    def _decoder(self, key_hex: str | None) -> Decoder:
+        cipher_cache, compact_cache, decoder, _ = self._types
+        known = self._keys.get(key_hex)
+        if known is None:
+            known = self._keys[key_hex] = (_lookup(key_hex), cipher_cache())
+        return decoder(known[0], compact_formats=compact_cache(), ciphers=known[1])
+
+    def _frame(self, text: str) -> bytes:
+        try:
+            frame = bytes.fromhex(text)  # the common case; frame_from_hex for leniency and its errors
+        except ValueError:
+            return self._from_hex(text)
+        return frame or self._from_hex(text)
+
+    def telegram(self, telegram_hex: str, key_hex: str | None, preceding: Iterable[str] = ()) -> dict[str, Any]:
+        """One telegram (after its preceding frames) as the CLI's JSON object."""
+        error_type = self._types[3]
+        try:
+            decoder = self._decoder(key_hex)
+        except (ValueError, TypeError) as exc:
+            return _failure(f"input: key is not hex: {exc}", "input")
+        try:
+            for earlier in preceding:
+                with contextlib.suppress(error_type):  # a bad preceding frame only means nothing was learnt
+                    decoder.decode(self._frame(earlier))
+            tg = decoder.decode(self._frame(telegram_hex))
+        except error_type as exc:
+            text = str(exc)
+            named = text.lower().startswith(exc.layer.lower())
+            return _failure(text if named else f"{exc.layer}: {text}", exc.layer, exc)
+        if self.opts.wmbusmeters_json:
+            return self._shape[1](tg, _timestamp())
+        return {"ok": True, "error": None, **self._shape[0](tg, records=self.opts.records)}
+
+    def line(self, line: str | bytes) -> dict[str, Any]:
+        """One JSON input line as the CLI's JSON object (input mistakes become ``ok: false`` objects)."""
+        try:
+            item = _loads(line)
+        except ValueError as exc:
+            return _failure(f"input: bad JSON line: {exc}", "input")
+        if not isinstance(item, dict) or not isinstance(item.get("telegram"), str):
+            return _failure("input: line must be an object with a 'telegram' hex string", "input")
+        key = item.get("key")
+        preceding = item.get("preceding") or ()
+        if (key is not None and not isinstance(key, str)) or not isinstance(preceding, list | tuple):
+            return _failure("input: 'key' must be hex or null and 'preceding' a list", "input")
+        return self.telegram(item["telegram"], key, [p for p in preceding if isinstance(p, str)])
+
+
+def _loads(line: str | bytes) -> Any:
+    import orjson  # here and in render: a single telegram's start-up does without it
+
+    return orjson.loads(line)
+
+
 def decode_one(telegram_hex: str, key_hex: str | None, preceding: Iterable[str] = (),
                opts: Options = Options()) -> dict[str, Any]:
     """Decode one telegram (after its preceding frames) into the CLI's JSON object."""
-    from decoders import CompactFormatCache, DecodeError, Decoder, frame_from_hex
-    from decoders.jsonout import telegram_dict, wmbusmeters_dict
-
-    try:
-        decoder = Decoder(_lookup(key_hex), compact_formats=CompactFormatCache())
-    except (ValueError, TypeError) as exc:
-        return _failure(f"input: key is not hex: {exc}", "input")
-    try:
-        for earlier in preceding:
-            _learn(decoder, earlier)
-        tg = decoder.decode(frame_from_hex(telegram_hex))
-    except DecodeError as exc:
-        text = str(exc)
-        named = text.lower().startswith(exc.layer.lower())
-        return _failure(text if named else f"{exc.layer}: {text}", exc.layer, exc)
-    if opts.wmbusmeters_json:
-        return wmbusmeters_dict(tg, _timestamp())
-    return {"ok": True, "error": None, **telegram_dict(tg, records=opts.records)}
-
-
-def _learn(decoder: Decoder, earlier: str) -> None:
-    from decoders import DecodeError, frame_from_hex
-
-    with contextlib.suppress(DecodeError):  # a bad preceding frame only means nothing was learnt from it
-        decoder.decode(frame_from_hex(earlier))
-
-
-def _line_result(line: str | bytes, opts: Options) -> dict[str, Any]:
-    import orjson  # here and in render: a single telegram's start-up does without it
-
-    try:
-        item = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return _failure(f"input: bad JSON line: {exc}", "input")
-    if not isinstance(item, dict) or not isinstance(item.get("telegram"), str):
-        return _failure("input: line must be an object with a 'telegram' hex string", "input")
-    key = item.get("key")
-    preceding = item.get("preceding") or []
-    if (key is not None and not isinstance(key, str)) or not isinstance(preceding, list):
-        return _failure("input: 'key' must be hex or null and 'preceding' a list", "input")
-    return decode_one(item["telegram"], key, [p for p in preceding if isinstance(p, str)], opts)
+    return LineDecoder(opts).telegram(telegram_hex, key_hex, preceding)
 
 
 def render(obj: dict[str, Any], opts: Options, *, stream: bool) -> bytes:
-    """One output item in the asked format (no trailing newline)."""
-    from decoders import jsonout
+    """One output item in the asked format (no trailing newline); ``stream`` items are compact JSON."""
+    fmt = opts.fmt
+    if fmt is None or fmt == "jsonl" or fmt == "json":
+        if opts.fields:
+            from decoders.jsonout import select
 
-    fmt = opts.fmt or "jsonl"
-    if fmt in ("fields", "human") or opts.fields:
-        default = jsonout.DEFAULT_WMBUSMETERS_FIELDS if opts.wmbusmeters_json else jsonout.DEFAULT_FIELDS
-        fields = opts.fields or default
-        if fmt == "fields":
-            return jsonout.fields_line(obj, fields).encode()
-        if fmt == "human":
-            return jsonout.human_line(obj).encode()
-        obj = jsonout.select(obj, fields)
-    if not stream:
+            obj = select(obj, opts.fields)
+        if stream:
+            import orjson
+
+            return orjson.dumps(obj)
         import json
 
         return json.dumps(obj, indent=2 if fmt == "json" else None, ensure_ascii=False).encode()
-    import orjson
+    from decoders import jsonout
 
-    return orjson.dumps(obj)
+    if fmt == "human":
+        return jsonout.human_line(obj).encode()
+    default = jsonout.DEFAULT_WMBUSMETERS_FIELDS if opts.wmbusmeters_json else jsonout.DEFAULT_FIELDS
+    return jsonout.fields_line(obj, opts.fields or default).encode()
 
 
-def decode_lines(lines: Sequence[bytes], opts: Options) -> bytes:
+def decode_lines(lines: Sequence[bytes], decoder: LineDecoder) -> bytes:
     """Decode a chunk of JSON lines into the output bytes (one item per non-blank line, newline-ended)."""
+    opts = decoder.opts
     sep = b",\n" if opts.fmt == "json" else b"\n"
-    out = [render(_line_result(line, opts), opts, stream=True) for line in lines if line.strip()]
+    out = [render(decoder.line(line), opts, stream=True) for line in lines if line.strip()]
     return sep.join(out) + sep if out else b""
 
 
@@ -172,16 +204,18 @@ def _read_first(source: BinaryIO, n: int) -> tuple[list[bytes], bool]:
 def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> None:
     """Decode every line of ``source`` into one output line on ``sink`` (see the module docstring)."""
     jobs = opts.jobs or os.cpu_count() or 1
+    decoder = LineDecoder(opts)
+    _quiet_gc()
     if opts.fmt == "json":
         sink.write(b"[\n")
     if jobs == 1:
         for line in source:
-            sink.write(decode_lines([line], opts))
+            sink.write(decode_lines([line], decoder))
             sink.flush()
     else:
         first, ended = _read_first(source, SMALL_INPUT)
         if ended:
-            sink.write(decode_lines(first, opts))
+            sink.write(decode_lines(first, decoder))
         else:
             _run_pool(_chunks(source, first), sink, opts, jobs)
     if opts.fmt == "json":
@@ -189,16 +223,24 @@ def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> No
     sink.flush()
 
 
-_WORKER_OPTS = Options()
+def _quiet_gc() -> None:
+    """Move the import-time objects (the decoder's tables: tens of thousands) out of the collector's sight and
+    collect less often: a stream allocates many short-lived dicts and full collections re-scanned the tables."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
+
+
+_WORKER: list[LineDecoder] = []  # one per worker process, set once by the pool's initializer
 
 
 def _worker_init(opts: Options) -> None:
-    global _WORKER_OPTS  # one value per worker process, set once by the pool's initializer
-    _WORKER_OPTS = opts
+    _WORKER.append(LineDecoder(opts))
 
 
 def _worker_chunk(lines: list[bytes]) -> bytes:
-    return decode_lines(lines, _WORKER_OPTS)
+    return decode_lines(lines, _WORKER[0])
 
 
 def _run_pool(chunks: Iterator[list[bytes]], sink: BinaryIO, opts: Options, jobs: int) -> None:
