@@ -16,6 +16,7 @@ last-heard times stored by the previous run and merged with the new readings.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import multiprocessing
 import time
@@ -93,14 +94,15 @@ def plan_shards(conn: psycopg.Connection, n: int) -> list[Shard]:
         return [Shard(None, None)]
     cuts = sorted({ordered[len(ordered) * i // n] for i in range(1, n)})
     bounds: list[int | None] = [None, *cuts, None]
-    shards = []
-    for lo, hi in itertools.pairwise(bounds):
-        def inside(k: int, lo: int | None = lo, hi: int | None = hi) -> bool:
-            return (lo is None or k >= lo) and (hi is None or k < hi)
-        extra = tuple(sorted(k for k, h in homes.items() if inside(h) and not inside(k)))
-        excluded = tuple(sorted(k for k, h in homes.items() if inside(k) and not inside(h)))
-        shards.append(Shard(lo, hi, extra, excluded))
-    return shards
+    extra: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    excluded: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for k, h in sorted(homes.items()):
+        own, home = bisect.bisect_right(cuts, k), bisect.bisect_right(cuts, h)
+        if own != home:  # k lies in another shard's key range than its group: moved to the group's shard
+            extra[home].append(k)
+            excluded[own].append(k)
+    return [Shard(lo, hi, tuple(extra[i]), tuple(excluded[i]))
+            for i, (lo, hi) in enumerate(itertools.pairwise(bounds))]
 
 
 def evaluate_shard(db_url: str, shard: Shard, *, now: datetime, lookback_days: int, cfg: RuleConfig,
