@@ -45,6 +45,7 @@ class Status:
     figures: dict[str, Any]
     watchdog_resets: int | None
     doc: dict[str, Any]
+    sent_at: datetime | None = None  # the document's own time: one heartbeat sample however many workers read it
 
 
 def parse_status(topic: str, payload: bytes, received_at: datetime, *, retained: bool = False) -> Status:
@@ -62,7 +63,8 @@ def parse_status(topic: str, payload: bytes, received_at: datetime, *, retained:
     gateway_id = topic.rsplit("/", 1)[-1]
     if not gateway_id or len(gateway_id) > 128:
         raise ValueError(f"status on {topic}: no gateway id")
-    at = (_time(doc.get("at")) or received_at) if retained else received_at
+    sent_at = _time(doc.get("at"))
+    at = (sent_at or received_at) if retained else received_at
     if doc["state"] == "offline":
         return Status(gateway_id, "offline", at, str(doc.get("reason") or "lost")[:64], {}, None, doc)
     receivers = [r for r in doc.get("receivers") or [] if isinstance(r, dict)]
@@ -81,7 +83,7 @@ def parse_status(topic: str, payload: bytes, received_at: datetime, *, retained:
     }
     resets = [_int(r.get("watchdog_resets")) for r in receivers]
     watchdog = sum(r for r in resets if r is not None) if any(r is not None for r in resets) else None
-    return Status(gateway_id, "online", at, None, figures, watchdog, doc)
+    return Status(gateway_id, "online", at, None, figures, watchdog, doc, sent_at)
 
 
 def _time(text: Any) -> datetime | None:
@@ -124,7 +126,7 @@ def apply_status(conn: psycopg.Connection, status: Status, settings: GatewaySett
             return changes  # a retained heartbeat seen before (the watcher restarted): not a sign of life
         registry.record_online(conn, gateway_id=status.gateway_id, at=status.at, figures=status.figures,
                                watchdog_resets=status.watchdog_resets, status=status.doc,
-                               history_hours=settings.history_hours)
+                               history_hours=settings.history_hours, sample_at=status.sent_at)
         changes += _resolve(conn, OFFLINE, subject, status.at, "back online")
         rules = GatewayRules.from_settings(settings)
         history = [Sample(r["at"], r["spool_depth"], r["watchdog_resets"])

@@ -38,10 +38,12 @@ def _previous_state(conn: psycopg.Connection, gateway_id: str) -> str | None:
 def record_online(
     conn: psycopg.Connection, *, gateway_id: str, at: datetime, figures: dict[str, Any],
     watchdog_resets: int | None, status: dict[str, Any], history_hours: float = 24.0,
+    sample_at: datetime | None = None,
 ) -> str | None:
     """A heartbeat: the gateway is online with ``figures`` (keys of ``_FIGURES``); returns the previous state.
 
-    Keeps one heartbeat sample per time for the degradation rule, pruned to ``history_hours``.
+    Keeps one heartbeat sample per ``sample_at`` (the document's own time, default ``at``) for the degradation
+    rule, pruned to ``history_hours``: several ingest workers reading the same heartbeat store one sample.
     """
     before = _previous_state(conn, gateway_id)
     values = {k: figures.get(k) for k in _FIGURES}
@@ -62,7 +64,7 @@ def record_online(
     conn.execute(
         "INSERT INTO gateway_heartbeats (gateway_id, at, spool_depth, watchdog_resets, frames_per_min) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (gateway_id, at, values["spool_depth"], watchdog_resets, values["frames_per_min"]),
+        (gateway_id, sample_at or at, values["spool_depth"], watchdog_resets, values["frames_per_min"]),
     )
     conn.execute("DELETE FROM gateway_heartbeats WHERE gateway_id = %s AND at < %s",
                  (gateway_id, at - timedelta(hours=history_hours)))

@@ -4,6 +4,7 @@ back; gateway_degraded from a growing spool or a firing receiver watchdog."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -167,10 +168,12 @@ def test_no_heartbeat_for_three_intervals_marks_the_gateway_offline(
 
 
 def _status(gw: str, at: datetime, depth: int, watchdog: int) -> bytes:
-    doc = heartbeat(gw, GatewayStats(spool_depth=depth), [], spool_max=10_000, oldest=None, uptime_s=5.0,
-                    protocol="5")
-    return doc.replace(b'"receivers":[]', b'"receivers":[{"kind":"im871a","link_mode":"T1","frames_per_min":12,'
-                       b'"watchdog_resets":' + str(watchdog).encode() + b"}]")
+    """The collector's heartbeat document, dated ``at``, with one receiver whose watchdog fired ``watchdog`` times."""
+    doc = json.loads(heartbeat(gw, GatewayStats(spool_depth=depth), [], spool_max=10_000, oldest=None, uptime_s=5.0,
+                               protocol="5"))
+    doc["at"] = at.isoformat().replace("+00:00", "Z")
+    doc["receivers"] = [{"kind": "im871a", "link_mode": "T1", "frames_per_min": 12, "watchdog_resets": watchdog}]
+    return json.dumps(doc).encode()
 
 
 def test_growing_spool_or_firing_watchdog_raise_gateway_degraded_and_recovery_resolves(db_url: str) -> None:
@@ -260,7 +263,7 @@ def test_odczyt_gateways_watch_and_list(db_url: str, mqtt_broker: Any, prefix: s
 def test_a_replayed_retained_heartbeat_is_not_a_sign_of_life(db_url: str) -> None:
     t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
     topic = "odczyt/v1/status/gw-old"
-    doc = _status("gw-old", t0, 0, 0).replace(b'"at":"', b'"at":"2026-11-02T08:00:00.000Z","was":"', 1)
+    doc = _status("gw-old", t0, 0, 0)
     with psycopg.connect(db_url, autocommit=True) as conn:
         assert apply_status(conn, parse_status(topic, doc, t0, retained=True), FAST) == []
         assert check_overdue(conn, FAST, t0 + timedelta(minutes=5)) == [("raised", "gateway_offline")]
@@ -269,4 +272,18 @@ def test_a_replayed_retained_heartbeat_is_not_a_sign_of_life(db_url: str) -> Non
         assert registry.get_gateway(conn, gateway_id="gw-old")["state"] == "offline"  # type: ignore[index]
         live = parse_status(topic, doc, t0 + timedelta(minutes=7))  # a live one: dated by its reception
         assert apply_status(conn, live, FAST) == [("resolved", "gateway_offline")]
+
+
+def test_two_workers_reading_one_heartbeat_store_one_sample(db_url: str) -> None:
+    t0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
+    topic = "odczyt/v1/status/gw-two"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        raised = []
+        for i, depth in enumerate((50, 120, 300, 700)):
+            doc = _status("gw-two", t0 + timedelta(minutes=i), depth, 0)
+            for worker_ms in (0, 3):  # the same message, received by two workers a few ms apart
+                at = t0 + timedelta(minutes=i, milliseconds=worker_ms)
+                raised += apply_status(conn, parse_status(topic, doc, at), FAST)
+        assert len(registry.heartbeat_history(conn, gateway_id="gw-two")) == 4
+    assert raised == [("raised", "gateway_degraded")]  # the growing spool is seen, and raised once
 
