@@ -212,8 +212,8 @@ class IngestWorker:
             client.unsubscribe(self.topic)
         else:
             client.subscribe(self.topic, qos=1)
-            if self.status_sink is not None:
-                client.subscribe(f"{self.mqtt_settings.topic_prefix}/status/+", qos=1)
+            if self.status_sink is not None:  # QoS 0: a persistent session must not queue stale heartbeats
+                client.subscribe(f"{self.mqtt_settings.topic_prefix}/status/+", qos=0)
 
     def _on_subscribe(self, _c: object, _u: object, _mid: int, reasons: list, _p: object) -> None:  # type: ignore[type-arg]
         if all(not getattr(r, "is_failure", False) for r in reasons):
