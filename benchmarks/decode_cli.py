@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,14 +62,20 @@ def build(directory: Path, kind: str, n: int) -> tuple[Path, Path]:
     return jsonl, sim
 
 
-def _timed(cmd: list[str], stdin_path: Path | None = None) -> float:
-    start = time.perf_counter()
-    with open(stdin_path or os.devnull, "rb") as src:
+def _cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the command and its worker processes) of one run."""
+    cpu, start = _cpu(), time.perf_counter()
+    with open(os.devnull, "rb") as src:
         done = subprocess.run(cmd, stdin=src, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd[:3])}… failed ({done.returncode}): {done.stderr.decode()[-300:]}")
-    return elapsed
+    return elapsed, _cpu() - cpu
 
 
 def _wmbusmeters_cmd(binary: str, kind: str, sim: Path, n: int) -> list[str]:
@@ -106,19 +113,26 @@ def main() -> None:
     sizes = [20000] if args.quick else [20000, 200000]
     with tempfile.TemporaryDirectory(prefix="decode_cli_") as tmp:
         cmds = scenarios(Path(tmp), sizes, args.jobs, args.wmbusmeters)
-        times: dict[str, list[float]] = {name: [] for name in cmds}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+        load = [os.getloadavg()[0]]
         for _ in range(args.rounds):
             for name, cmd in cmds.items():
                 times[name].append(_timed(cmd))
-    medians = {name: statistics.median(t) for name, t in times.items()}
+            load.append(os.getloadavg()[0])
+    medians = {name: statistics.median(w for w, _ in t) for name, t in times.items()}
+    best = {name: min(w for w, _ in t) for name, t in times.items()}
+    cpu = {name: statistics.median(c for _, c in t) for name, t in times.items()}
     summary: dict[str, object] = {"rounds": args.rounds, "cores": os.cpu_count(), "jobs": args.jobs,
-                                  "load_1min": os.getloadavg()[0], "median_s": medians}
+                                  "load_1min": [round(x, 1) for x in load], "median_s": medians, "best_s": best,
+                                  "cpu_s": cpu}
     for name, sec in medians.items():
         n = int(name.rsplit("_", 1)[1]) if name.rsplit("_", 1)[1].isdigit() else 1
-        print(f"{name:28s} median {sec:7.3f} s  ({n / sec:9.0f} telegrams/s)  runs {times[name]}")
-    ratios = _ratios(medians, bool(args.wmbusmeters))
+        print(f"{name:24s} wall median {sec:7.3f} s, best {best[name]:7.3f} s ({n / best[name]:8.0f}/s), "
+              f"CPU {cpu[name]:7.3f} s")
+    print(f"load average during the runs: {load} on {os.cpu_count()} cores (medians on a shared machine)")
+    ratios = _ratios(best, bool(args.wmbusmeters))
     for name, (ratio, basis) in ratios.items():
-        print(f"{name:28s} odczyt at {ratio:5.2f}× wmbusmeters' throughput ({basis})")
+        print(f"{name:24s} odczyt (best run) at {ratio:5.2f}× wmbusmeters ({basis})")
     summary["ratio_vs_wmbusmeters"] = {k: round(v[0], 3) for k, v in ratios.items()}
     summary["ratio_basis"] = "measured" if args.wmbusmeters else "issue 18 reference figures (not measured here)"
     print(json.dumps(summary))

@@ -172,11 +172,34 @@ def render(obj: dict[str, Any], opts: Options, *, stream: bool) -> bytes:
 
 
 def decode_lines(lines: Sequence[bytes], decoder: LineDecoder) -> bytes:
-    """Decode a chunk of JSON lines into the output bytes (one item per non-blank line, newline-ended)."""
+    """Decode a chunk of JSON lines into output items (one per non-blank line) joined by the format's
+    separator, without a trailing one (:class:`_Writer` puts them between chunks)."""
     opts = decoder.opts
-    sep = b",\n" if opts.fmt == "json" else b"\n"
     out = [render(decoder.line(line), opts, stream=True) for line in lines if line.strip()]
-    return sep.join(out) + sep if out else b""
+    return (b",\n" if opts.fmt == "json" else b"\n").join(out)
+
+
+class _Writer:
+    """Writes chunks of items: newline-ended lines, or the items of one JSON array."""
+
+    def __init__(self, sink: BinaryIO, array: bool) -> None:
+        self.sink, self.array, self.started = sink, array, False
+        if array:
+            sink.write(b"[\n")
+
+    def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        if self.array:
+            self.sink.write(b",\n" + chunk if self.started else chunk)
+        else:
+            self.sink.write(chunk + b"\n")
+        self.started = True
+
+    def close(self) -> None:
+        if self.array:
+            self.sink.write(b"\n]\n" if self.started else b"]\n")
+        self.sink.flush()
 
 
 def _chunks(source: BinaryIO, first: list[bytes]) -> Iterator[list[bytes]]:
@@ -206,21 +229,18 @@ def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> No
     jobs = opts.jobs or os.cpu_count() or 1
     decoder = LineDecoder(opts)
     _quiet_gc()
-    if opts.fmt == "json":
-        sink.write(b"[\n")
+    out = _Writer(sink, opts.fmt == "json")
     if jobs == 1:
         for line in source:
-            sink.write(decode_lines([line], decoder))
+            out.write(decode_lines([line], decoder))
             sink.flush()
     else:
         first, ended = _read_first(source, SMALL_INPUT)
         if ended:
-            sink.write(decode_lines(first, decoder))
+            out.write(decode_lines(first, decoder))
         else:
-            _run_pool(_chunks(source, first), sink, opts, jobs)
-    if opts.fmt == "json":
-        sink.write(b"]\n")
-    sink.flush()
+            _run_pool(_chunks(source, first), out, opts, jobs)
+    out.close()
 
 
 def _quiet_gc() -> None:
@@ -243,7 +263,7 @@ def _worker_chunk(lines: list[bytes]) -> bytes:
     return decode_lines(lines, _WORKER[0])
 
 
-def _run_pool(chunks: Iterator[list[bytes]], sink: BinaryIO, opts: Options, jobs: int) -> None:
+def _run_pool(chunks: Iterator[list[bytes]], sink: _Writer, opts: Options, jobs: int) -> None:
     import multiprocessing
 
     context = multiprocessing.get_context("fork")  # workers inherit the imported decoder: no second start-up
