@@ -1,10 +1,12 @@
 """Speed of the command users run: ``odczyt decode`` as a subprocess, start-up included.
 
 Builds (with the project's encoder, ``decoders.encoder``) JSON-lines files of plaintext Sensus iPERL-like
-telegrams (SEN v0x68 water, total and flow, 1,000 meters) and Apator AES telegrams (APA v0x01 water as Ultrimis, security mode 5,
-one key per meter), at 20,000 and 200,000 lines, then times ``odczyt decode --jsonl FILE`` and the start-up of
-``odczyt decode HEX`` for one telegram. Runs are interleaved (every scenario once per round) and the median of
-``--rounds`` is reported: the machine is shared, so a single run says little.
+telegrams (SEN v0x68 water, total and flow, 1,000 meters) and Apator AES telegrams (APA v0x01 water, as
+Ultrimis, security mode 5, one key per meter), at 20,000 and 200,000 lines, then times
+``odczyt decode --jsonl FILE`` and the start-up of ``odczyt decode HEX`` for one telegram. Runs are
+interleaved (every scenario once per round); wall time (median and best of ``--rounds``) and CPU seconds of
+the command and its workers are reported: the machine is shared, so a single run says little, and the ratio
+uses the best (least disturbed) run.
 
 ``--wmbusmeters PATH`` also times a wmbusmeters binary on the same telegrams (a ``simulation_*.txt`` file of
 ``telegram=|HEX|`` lines, ``--format=json``) and prints odczyt's speed as a ratio of it. Without it the absolute
