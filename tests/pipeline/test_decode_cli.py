@@ -117,3 +117,12 @@ def test_undecodable_telegram_prints_the_error_and_exits_1() -> None:
     done = _odczyt("decode", "zz")
     assert done.returncode == 1
     assert json.loads(done.stdout)["error_layer"] == "input"
+
+
+def test_analyze_lists_drivers_and_exits_0_when_one_decodes() -> None:
+    done = _odczyt("decode", _plain(), "--analyze")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["drivers"][0]["driver"] == "iperl" and report["auto"]["driver"] == "iperl"
+    bad = _odczyt("decode", "zz", "--analyze")
+    assert bad.returncode == 2 and bad.stderr.startswith("odczyt: error: input:")
