@@ -114,6 +114,8 @@ def test_continuous_flow_and_night_flow_of_one_leak_are_one_incident(db_url: str
     leak = [a for a in report.raised if a["kind"] in ("continuous_flow", "night_flow")]
     assert sorted(a["kind"] for a in leak) == ["continuous_flow", "night_flow"]
     assert {a["service_point_id"] for a in leak} == {"SP-L"}
+    named = {(a["manufacturer"], a["meter_id"], a["address"]) for a in leak}
+    assert named == {("KAM", "00000077", "ul. Wodna L, Kraków")}
     assert len({a["incident_id"] for a in leak}) == 1
     incident_id = leak[0]["incident_id"]
     at = T0 + timedelta(days=5)
