@@ -67,6 +67,11 @@ class IngestSettings(BaseModel):
     # analysis (alert rules) every 15 minutes from the ingest service; 0 = not scheduled (tests, extra workers)
     analyze_every_s: float = Field(default=900.0, ge=0)
     watch_gateways: bool = True  # the ingest service also reads the gateways' status topic
+    # decoded readings on MQTT after commit (pipeline/readings_publish.py): {topic_prefix}/readings/{man}/{id}
+    publish_readings: bool = False
+    publish_retain: bool = False  # keep the last value on the broker for new subscribers
+    ha_discovery: bool = False  # Home Assistant MQTT discovery configs (retained) for each meter/service point
+    ha_prefix: str = "homeassistant"
 
 
 class OidcSettings(BaseModel):

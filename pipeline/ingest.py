@@ -32,8 +32,10 @@ from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
 from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
+from pipeline.readings_publish import ReadingsPublisher
 from storage.errors import RegistryError, StorageError, TransientStorageError
 from storage.maintenance import maintain
+from storage.readings_points import current_service_points
 from storage.registry import KeyRing, check_master_key, load_keyring
 from storage.rows import DeadLetter
 from storage.writer import write_rows
@@ -94,6 +96,7 @@ class IngestWorker:
         self._conn: psycopg.Connection | None = None
         self._builder: BatchBuilder | None = None
         self._client = self._make_client()
+        self._readings = self._readings_publisher() if settings.publish_readings else None
 
     # --- public -------------------------------------------------------------------------------------
 
@@ -290,6 +293,17 @@ class IngestWorker:
                 if self.crash_hook:
                     self.crash_hook("committed")
                 self._ack(batch)
+                if self._readings is not None:  # stored and acknowledged: now tell MQTT subscribers
+                    self._readings.publish(batch.reading_rows)
+
+    def _readings_publisher(self) -> ReadingsPublisher:
+        """Readings on MQTT through the worker's own connection; service points read on the writer's."""
+
+        def publish(topic: str, payload: bytes, qos: int, retain: bool) -> object:
+            return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+        return ReadingsPublisher(publish, self.settings, self.mqtt_settings.topic_prefix,
+                                 lambda keys: current_service_points(self._connection(), keys))
 
     def _fill(self, builder: BatchBuilder) -> bool:
         """Collect messages until the batch is full or ``batch_ms`` passed since its first message."""
