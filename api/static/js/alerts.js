@@ -2,10 +2,11 @@
 // keyboard (↑/↓ or j/k move, Enter opens, a acknowledge, r resolve, d dismiss, s assign, c comment).
 "use strict";
 (() => {
-  const {api, t, el, fmt} = od;
+  const {api, t, el, fmt, kind} = od;
   od.init("alerts", {
     pl: {state: "Stan", severity: "Waga", kind: "Rodzaj", area: "Rejon", assignee: "Przypisany", any: "dowolny",
-         open: "otwarty", acknowledged: "potwierdzony", resolved: "rozwiązany", dismissed: "odrzucony",
+         open: "otwarty", acknowledged: "potwierdzony", resolved: "rozwiązany", dismissed: "odrzucony", raised: "zgłoszony",
+         assigned: "przypisany", commented: "komentarz",
          filter: "Filtruj", opened: "Otwarty", subject: "Dotyczy", address: "Adres", more: "Więcej",
          pick: "Wybierz alarm z listy (Enter).", ack: "Potwierdź (a)", resolve: "Rozwiąż (r)", dismiss: "Odrzuć (d)",
          assign: "Przypisz (s)", comment: "Komentarz (c)", reason: "Powód odrzucenia (fałszywy alarm):",
@@ -40,10 +41,10 @@
     tbody.replaceChildren(...sorted.map((a) => {
       const tr = el("tr", {tabindex: 0, "data-id": a.id, class: current && current.id === a.id ? "sel" : null,
                            onclick: () => open(a.id), onkeydown: (e) => e.key === "Enter" && open(a.id)},
-        el("td", {}, fmt.dt(a.opened_at)), el("td", {}, pill(`sev-${a.severity}`, a.severity)), el("td", {}, a.kind),
+        el("td", {}, fmt.dt(a.opened_at)), el("td", {}, pill(`sev-${a.severity}`, kind(a.severity))), el("td", {title: a.kind}, kind(a.kind)),
         el("td", {class: "state"}, pill(`st-${a.state}`, t(a.state))),
         el("td", {}, meterName(a) ?? a.gateway_id ?? a.subject, a.service_point_id ? el("span", {class: "muted"}, ` · ${a.service_point_id}`) : null),
-        el("td", {}, a.address ?? "—"), el("td", {}, a.area ?? "—"), el("td", {}, a.assignee ?? "—"));
+        el("td", {class: "wrap"}, a.address ?? "—"), el("td", {}, a.area ?? "—"), el("td", {}, a.assignee ?? "—"));
       return tr;
     }));
     if (focused) tbody.querySelector(`tr[data-id="${focused}"]`)?.focus();
@@ -65,8 +66,8 @@
     const box = document.getElementById("detail");
     const done = a.state === "resolved" || a.state === "dismissed";
     box.replaceChildren(
-      el("h2", {}, `#${a.id} ${a.kind} `, pill(`st-${a.state}`, t(a.state))),
-      dl([["severity", a.severity], ["meter", meterName(a)],
+      el("h2", {}, `#${a.id} ${kind(a.kind)} `, pill(`st-${a.state}`, t(a.state))),
+      dl([["severity", kind(a.severity)], ["meter", meterName(a)],
           ["sp", a.service_point_id ? el("a", {href: `/ui/service-points/${encodeURIComponent(a.service_point_id)}`}, a.service_point_id) : null],
           ["address", a.address], ["customer", a.customer_ref], ["area", a.area], ["gateway", a.gateway_id],
           ["incident", a.incident_id], ["assignee", a.assignee], ["opened", fmt.dt(a.opened_at)]]),
@@ -79,7 +80,7 @@
       el("p", {id: "action-error", class: "err"}),
       el("h2", {}, t("evidence")), el("pre", {style: "white-space:pre-wrap;font-size:.85em"}, JSON.stringify(a.evidence, null, 1)),
       el("h2", {}, t("history")),
-      el("ul", {class: "timeline"}, a.history.map((h) => el("li", {}, `${fmt.dt(h.at)} · ${h.event} · ${h.actor}`, h.note ? ` — ${h.note}` : ""))));
+      el("ul", {class: "timeline"}, a.history.map((h) => el("li", {}, `${fmt.dt(h.at)} · ${t(h.event)} · ${h.actor}`, h.note ? ` — ${h.note}` : ""))));
     render();
     history.replaceState(null, "", `/ui/alerts/${a.id}${location.search}`);
   }

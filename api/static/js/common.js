@@ -8,6 +8,21 @@ const od = (() => {
     en: {overview: "Overview", map: "Map", alerts: "Alerts", gateways: "Gateways", logout: "Log out",
          lang: "PL", loading: "Loading…", error: "Error", none: "none", yes: "yes", no: "no"},
   };
+  // alert kinds and severities in the dispatcher's words (an unknown kind shows as its code)
+  const KINDS = {
+    pl: {continuous_flow: "ciągły przepływ (wyciek)", night_flow: "przepływ nocny", burst: "pęknięcie / awaria",
+         reverse_flow: "przepływ wsteczny", silent: "brak odczytów", stuck: "wodomierz stoi",
+         never_heard: "nigdy nieodebrany", legalization_due: "legalizacja: zbliża się termin",
+         legalization_expired: "legalizacja: po terminie", gateway_offline: "koncentrator offline",
+         gateway_degraded: "koncentrator: problemy", anomaly: "nietypowe zużycie", tamper: "ingerencja",
+         critical: "krytyczny", warning: "ostrzeżenie", info: "informacja"},
+    en: {continuous_flow: "continuous flow (leak)", night_flow: "night flow", burst: "burst",
+         reverse_flow: "reverse flow", silent: "silent", stuck: "stuck meter", never_heard: "never heard",
+         legalization_due: "legalization due", legalization_expired: "legalization expired",
+         gateway_offline: "gateway offline", gateway_degraded: "gateway degraded", anomaly: "unusual consumption",
+         tamper: "tamper", critical: "critical", warning: "warning", info: "info"},
+  };
+  const kind = (k) => KINDS[lang()][k] ?? k;
   let dict = {pl: {}, en: {}};
   let csrf = sessionStorage.getItem("odczyt_csrf");
   const lang = () => (localStorage.getItem("odczyt_lang") === "en" ? "en" : "pl");
@@ -66,5 +81,5 @@ const od = (() => {
     translate();
     document.title = `odczyt — ${t(active)}`;
   }
-  return {api, t, el, fmt, init, translate, lang};
+  return {api, t, el, fmt, init, translate, lang, kind};
 })();

@@ -45,6 +45,10 @@
     plot = new uPlot({width: Math.max(280, box.clientWidth - 8), height: 220, series: [{}, {label: t("fpm"), stroke: "#0b63b6", fill: "#0b63b630"}]},
       [series.map((s) => s[0]), series.map((s) => s[1])], box);
   }
+  window.addEventListener("resize", () => {
+    const box = document.getElementById("chart");
+    if (plot) plot.setSize({width: Math.max(280, box.clientWidth - 8), height: 220});
+  });
   load().catch((e) => document.getElementById("kpis").replaceChildren(el("p", {class: "err"}, `${t("error")}: ${e.message}`)));
   setInterval(() => load().catch(() => null), 30000);
 })();

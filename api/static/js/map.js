@@ -46,7 +46,9 @@
     window.odczytMap.drawn = n;
     document.getElementById("count").textContent = `${fmt.n(n)} ${t("points")}`;
     if (fit && bounds.length) map.fitBounds(L.latLngBounds(bounds), {padding: [20, 20]});
-    window.odczytMap.ready = true;
+    // Leaflet paints the canvas on the next animation frame: "ready" = painted (readyAt: ms since navigation)
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.odczytMap.readyAt = performance.now(); window.odczytMap.ready = true; }));
   }
   async function loadPoints(fit) {
     window.odczytMap.ready = false;

@@ -1,7 +1,7 @@
 // Overview: read rate of the current billing period, meters heard, unknown meters, pipeline figures.
 "use strict";
 (() => {
-  const {api, t, el, fmt} = od;
+  const {api, t, el, fmt, kind} = od;
   od.init("overview", {
     pl: {title: "Przegląd", readRate: "Odczytywalność okresu rozliczeniowego", area: "Rejon", mode: "Tryb odczytu",
          active: "Aktywne PP", read: "Odczytane", share: "Udział", unknown: "Nieznane wodomierze (do rejestracji)",
@@ -35,13 +35,14 @@
       kpi("k_lag", lag(sum.last_committed_lag_s), "/ui/gateways"), kpi("k_dead", fmt.n(sum.dead_letters), "/ui/gateways"),
       kpi("k_gw", `${fmt.n(sum.gateways_online)} / ${fmt.n(sum.gateways)}`, "/ui/gateways"),
       kpi("k_alerts", fmt.n(al.open + al.acknowledged), "/ui/alerts"));
-    document.getElementById("period").textContent = `${t("period")}: ${fmt.d(ov.period.start)} – ${fmt.d(new Date(new Date(ov.period.end) - 1))} (${ov.period.timezone})`;
+    const day = (v) => new Date(v).toLocaleDateString(od.lang() === "pl" ? "pl-PL" : "en-GB", {timeZone: ov.period.timezone});
+    document.getElementById("period").textContent = `${t("period")}: ${day(ov.period.start)} – ${day(Date.parse(ov.period.end) - 1)} (${ov.period.timezone})`;
     const row = (area, mode, r, strong) => el("tr", {}, el("td", {}, strong ? el("b", {}, area) : area), el("td", {}, mode),
       el("td", {class: "num"}, fmt.n(r.active)), el("td", {class: "num"}, fmt.n(r.read)),
       el("td", {}, el("div", {style: "display:flex;gap:.5em;align-items:center"}, bar(r.share), fmt.pct(r.share))));
     document.querySelector("#rate tbody").replaceChildren(
       ...rr.rows.map((r) => row(r.area || "—", t(r.read_mode), r)),
-      ...rr.by_read_mode.map((r) => row(t("all"), t(r.read_mode), r, true)),
+      ...(rr.by_read_mode.length > 1 ? rr.by_read_mode.map((r) => row(t("all"), t(r.read_mode), r, true)) : []),
       row(t("all"), "", rr, true));
     document.querySelector("#unknown tbody").replaceChildren(...(unk.items.length ? unk.items.map((u) => el("tr", {},
       el("td", {}, u.manufacturer), el("td", {}, u.meter_id), el("td", {class: "num"}, fmt.n(u.frames)),
@@ -49,7 +50,7 @@
       [el("tr", {}, el("td", {colspan: 5, class: "muted"}, t("none")))]));
     const kinds = Object.entries(al.by_kind).sort((a, b) => b[1] - a[1]);
     document.querySelector("#alertkinds tbody").replaceChildren(...(kinds.length ? kinds.map(([k, n]) => el("tr", {},
-      el("td", {}, el("a", {href: `/ui/alerts?kind=${encodeURIComponent(k)}`}, k)), el("td", {class: "num"}, fmt.n(n)))) :
+      el("td", {}, el("a", {href: `/ui/alerts?kind=${encodeURIComponent(k)}`}, kind(k))), el("td", {class: "num"}, fmt.n(n)))) :
       [el("tr", {}, el("td", {class: "muted"}, t("none")))]));
   }
   load().catch((e) => document.getElementById("kpis").replaceChildren(el("p", {class: "err"}, `${t("error")}: ${e.message}`)));

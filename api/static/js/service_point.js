@@ -2,7 +2,7 @@
 // and replacements with legalization, receptions by gateway with RSSI, alert timeline, newest readings.
 "use strict";
 (() => {
-  const {api, t, el, fmt} = od;
+  const {api, t, el, fmt, kind} = od;
   od.init("sp", {
     pl: {consumption: "Zużycie [m³]", hour: "godziny (7 dni)", day: "dni (60 dni)", month: "miesiące (13 mies.)",
          installations: "Montaże i wymiany", meter: "Wodomierz", installed: "Zamontowany", removed: "Zdemontowany",
@@ -11,7 +11,8 @@
          timeline: "Alarmy", readings: "Odczyty", measured: "Pomiar", total: "Stan [m³]", flow: "Przepływ [m³/h]",
          backward: "Wsteczny [m³]", basis: "Podstawa", alarms: "Alarmy", address: "Adres", customer: "Odbiorca",
          area: "Rejon", position: "Położenie", sp: "Punkt poboru", usual: "zwykły", best: "najlepszy",
-         actual: "rzeczywiste", estimated: "szacowane", noData: "brak danych"},
+         actual: "rzeczywiste", estimated: "szacowane", noData: "brak danych", open: "otwarty",
+         acknowledged: "potwierdzony", resolved: "rozwiązany", dismissed: "odrzucony"},
     en: {consumption: "Consumption [m³]", hour: "hours (7 days)", day: "days (60 days)", month: "months (13 mo.)",
          installations: "Installations and replacements", meter: "Meter", installed: "Installed", removed: "Removed",
          initial: "Initial reading", legal: "Legalization valid until", receptions: "Receptions by gateway (7 days)",
@@ -19,7 +20,8 @@
          timeline: "Alerts", readings: "Readings", measured: "Measured", total: "Total [m³]", flow: "Flow [m³/h]",
          backward: "Backward [m³]", basis: "Basis", alarms: "Alarms", address: "Address", customer: "Customer",
          area: "Area", position: "Position", sp: "Service point", usual: "usual", best: "best",
-         actual: "actual", estimated: "estimated", noData: "no data"},
+         actual: "actual", estimated: "estimated", noData: "no data", open: "open",
+         acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed"},
   });
   const id = decodeURIComponent(location.pathname.split("/").pop());
   const RANGE = {hour: 7, day: 60, month: 400};
@@ -67,7 +69,7 @@
       el("td", {class: "num"}, fmt.n(r.max_rssi_dbm, 1)), el("td", {}, fmt.dt(r.last_heard_at)),
       el("td", {}, [r.usual ? t("usual") : "", r.best ? t("best") : ""].filter(Boolean).join(", ")))));
     document.getElementById("alerts").replaceChildren(...(d.alerts.length ? d.alerts.map((a) => el("li", {},
-      `${fmt.dt(a.opened_at)} · `, el("a", {href: a.links.ui}, a.kind), ` · `, el("span", {class: `pill st-${a.state}`}, a.state),
+      `${fmt.dt(a.opened_at)} · `, el("a", {href: a.links.ui}, kind(a.kind)), ` · `, el("span", {class: `pill st-${a.state}`}, t(a.state)),
       a.resolved_at ? ` → ${fmt.dt(a.resolved_at)}` : "", a.assignee ? ` · ${a.assignee}` : "")) : [el("li", {class: "muted"}, t("noData"))]));
     document.querySelector("#readings tbody").replaceChildren(...d.readings.map((r) => el("tr", {},
       el("td", {}, fmt.dt(r.measured_at)), el("td", {}, `${r.manufacturer} ${r.meter_id}`), el("td", {class: "num"}, fmt.n(r.total_m3, 3)),
@@ -75,6 +77,10 @@
       el("td", {class: "num"}, r.alarms ? `0x${r.alarms.toString(16)}` : ""))));
   }
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => chart(b.dataset.iv));
+  window.addEventListener("resize", () => {
+    const box = document.getElementById("chart");
+    if (plot) plot.setSize({width: Math.max(280, box.clientWidth - 8), height: 260});
+  });
   load().catch((e) => document.getElementById("title").replaceChildren(el("span", {class: "err"}, `${t("error")}: ${e.message}`)));
   chart("day").catch((e) => document.getElementById("chart").replaceChildren(el("p", {class: "err"}, e.message)));
 })();
