@@ -64,7 +64,10 @@ class WireFrame(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("received_at needs a timezone")
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 0001 or 9999 shifted out of range by its offset
+            raise ValueError("received_at out of range") from None
 
 
 class FrameMessage(BaseModel):
@@ -175,7 +178,10 @@ def _time(value: object) -> datetime:
     if not written and _CANONICAL_TIME(value) is None:
         raise _Decline
     ts = datetime.fromisoformat(value)
-    return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    try:
+        return ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    except OverflowError:  # year 0001 or 9999 shifted out of range by its offset: pydantic says why
+        raise _Decline from None
 
 
 def _number(value: object) -> float | None:

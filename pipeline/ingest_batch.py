@@ -10,7 +10,6 @@ cannot be decoded yet — unknown meter, missing or wrong key, decoder error —
 from __future__ import annotations
 
 import functools
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,14 +17,13 @@ from hashlib import blake2b
 
 from core.ids import manufacturer_letters, meter_key
 from core.types import SOURCE_CODES, Reading, ReadingSource
-from core.wire import FrameItem, WireError, decode_items
+from core.wire import FrameItem
+from core.wire_frames import MessageRejected, clean_text, decode_lenient
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
 from pipeline.ingest_pool import CHUNK, DecodePool, Failed, Outcome, Ticket, decode_outcome, known_identities
 from storage.registry import KeyRing
 from storage.rows import DeadLetter, FrameStatus
-
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +99,6 @@ class Batch:
         return len(self.frames) + len(self.extra_receptions) + len(self.dead)
 
 
-def dead_reason(payload: bytes, exc: WireError) -> str:
-    """Classify a message the wire format rejected: ``not_json``, ``bad_hex`` or ``schema``."""
-    try:
-        json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return "not_json"
-    return "bad_hex" if "frame_hex" in str(exc) else "schema"
-
-
 def link_address(payload: bytes) -> tuple[str, str] | None:
     """Manufacturer and id of the DLL address (a repeater's or radio converter's, possibly)."""
     if len(payload) < 10:
@@ -162,13 +151,15 @@ class BatchBuilder:
     def add(self, msg: Message) -> None:
         """Parse one message into the current batch (with a pool, its frames start decoding)."""
         self.batch.messages.append(msg)
-        if len(msg.payload) > MAX_MESSAGE_BYTES:
-            return self._dead(msg, "too_large", f"{len(msg.payload)} bytes > {MAX_MESSAGE_BYTES}")
-        try:
-            gateway, items = decode_items(msg.payload)
-        except WireError as exc:
-            return self._dead(msg, dead_reason(msg.payload, exc), str(exc))
-        self.batch.counts["frames_in"] += len(items)
+        try:  # limits before parsing; a bad frame is refused on its own, its neighbours go on
+            gateway, items, rejected = decode_lenient(msg.payload, msg.arrived_at)
+        except MessageRejected as exc:
+            return self._dead(msg, exc.reason, str(exc))
+        except Exception as exc:  # a bug must not stop the batch thread: the message is kept as a dead letter
+            return self._dead(msg, "internal", f"{type(exc).__name__}: {exc}")
+        self.batch.counts["frames_in"] += len(items) + len(rejected)
+        for bad in rejected:
+            self._dead(msg, bad.reason, bad.detail, bad.payload)
         try:
             for item in items:
                 self._frame(item, gateway)
@@ -214,11 +205,13 @@ class BatchBuilder:
         """The finished batch (waiting for the pool's outcomes, applied in arrival order); a new one starts."""
         return self.finish(self.detach())
 
-    def _dead(self, msg: Message, reason: str, detail: str) -> None:
+    def _dead(self, msg: Message, reason: str, detail: str, payload: bytes | None = None) -> None:
+        """Keep ``msg`` (or just one of its frames, ``payload``) as a dead letter."""
+        kept = msg.payload if payload is None else payload
         self.batch.counts[f"dead:{reason}"] += 1
-        self.batch.dead.append(DeadLetter(digest=blake2b(msg.payload, digest_size=16).digest(),
-                                          topic=msg.topic, reason=reason, detail=detail[:1000],
-                                          payload=msg.payload, seen_at=msg.arrived_at))
+        self.batch.dead.append(DeadLetter(digest=blake2b(kept, digest_size=16).digest(),
+                                          topic=clean_text(msg.topic), reason=reason,
+                                          detail=clean_text(detail)[:1000], payload=kept, seen_at=msg.arrived_at))
 
     def _frame(self, item: FrameItem, gateway: str) -> None:
         payload, received_at = item[0], item[1]
