@@ -1,4 +1,4 @@
-"""``odczyt meters import FILE.csv`` and ``odczyt meters list``."""
+"""``odczyt meters import FILE.csv``, ``odczyt meters import-wmbusmeters DIR`` and ``odczyt meters list``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,25 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=2) from exc
         typer.echo(f"imported {report.lines} line(s): {report.meters} meters, {report.keys_added} new keys, "
                    f"{report.service_points} service points, {report.installations} installations")
+
+    @meters.command("import-wmbusmeters")
+    def import_wmbusmeters_cmd(
+        folder: Path = typer.Argument(..., help="The wmbusmeters.d folder (files with name, driver, id, key)."),
+        manufacturer: str = typer.Option(None, "--manufacturer", metavar="XXX",
+                                         help="Manufacturer for files whose driver does not name one."),
+    ) -> None:
+        """Import a wmbusmeters.d folder into the registry (same checks as 'meters import'; all or nothing)."""
+        from pipeline.wmbusmeters_import import import_folder, read_folder
+
+        read_folder(folder, manufacturer)  # the folder's mistakes first, before settings and the database
+        settings = Settings()
+        meters, report = import_folder(database_url(settings), folder, master_key=master_key_bytes(settings),
+                                       actor=cli_actor(), default_manufacturer=manufacturer)
+        for m in meters:
+            typer.echo(f"{m.manufacturer} {m.meter_id}  driver={m.driver or '-'}  key={'yes' if m.key_hex else 'no'}"
+                       f"  name={m.name or '-'} ({m.file})")
+        typer.echo(f"imported {report.meters} meters from {folder}, {report.keys_added} new keys "
+                   "(wmbusmeters names are not stored)")
 
     @meters.command("list")
     def list_cmd(limit: int = typer.Option(100, min=1)) -> None:
