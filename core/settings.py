@@ -164,6 +164,23 @@ class NotifySettings(BaseModel):
     sms_timeout_s: float = 10.0
 
 
+class BillingSettings(BaseModel):
+    """Read-to-bill thresholds (docs/billing.md): validation rules, estimation, manual readings."""
+
+    falling_tolerance_m3: float = Field(default=0.005, ge=0)
+    q4_over_q3: float = Field(default=1.25, ge=1)  # the jump rule's maximum flow: Q4 = 1.25 × Q3
+    default_q3_m3h: float = Field(default=2.5, gt=0)  # a meter without q3_m3h in the registry
+    future_tolerance_s: float = Field(default=300.0, ge=0)
+    stale_after_h: float = Field(default=48.0, gt=0)  # meter clock this far behind the reception: stale
+    rollover_m3: float = Field(default=100_000.0, gt=0)  # the register wraps to 0 here (5 integer digits)
+    actual_window_h: float = Field(default=24.0, gt=0)  # a reading this close before a cut-off is the value
+    interpolate_max_days: float = Field(default=62.0, gt=0)
+    estimate_min_span_days: float = Field(default=28.0, gt=0)
+    norm_l_per_person_day: float | None = Field(default=None, gt=0)  # 2002 norms, e.g. 80–160 l/day
+    history_days: int = Field(default=400, ge=30, le=800)  # readings looked back for estimates
+    photo_max_bytes: int = Field(default=40_000, ge=0)  # a manual reading's photo (base64 in the JSON body)
+
+
 class GatewaySettings(BaseModel):
     """Gateway health judged from the status topic (``odczyt gateways watch`` and the ingest service)."""
 
@@ -192,6 +209,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = AnalyticsSettings()
     notify: NotifySettings = NotifySettings()
     gateways: GatewaySettings = GatewaySettings()
+    billing: BillingSettings = BillingSettings()
 
     def __init__(self, **values: Any) -> None:
         # ``odczyt --config FILE`` / ODCZYT_ENV_FILE: read that env file instead of ./.env, so a service does not
