@@ -23,11 +23,6 @@ ESTIMATED = SOURCE_CODES[ReadingSource.ESTIMATED]
 READ, ALERT, LEGAL_DUE, LEGAL_EXPIRED, NO_METER = 1, 2, 4, 8, 16
 
 _OVERLAP = "i.installed_at < %(end)s AND (i.removed_at IS NULL OR i.removed_at > %(start)s)"
-_READ_SP = f"""SELECT DISTINCT i.service_point_id FROM installations i
-  WHERE {_OVERLAP} AND EXISTS (
-    SELECT 1 FROM readings r WHERE r.meter_key = i.meter_key
-       AND r.measured_at >= greatest(%(start)s, i.installed_at)
-       AND r.measured_at < least(%(end)s, coalesce(i.removed_at, %(end)s)) AND r.source <> {ESTIMATED})"""
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -35,46 +30,68 @@ def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[s
         return list(cur.execute(sql, params).fetchall())
 
 
-def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Active and read service points in ``[start, end)`` per area and read mode (``area`` '' when unset)."""
-    sql = f"""WITH active AS (
-        SELECT DISTINCT ON (i.service_point_id) i.service_point_id, coalesce(sp.area, '') AS area, m.read_mode
-          FROM installations i JOIN service_points sp ON sp.id = i.service_point_id
-          JOIN meters m ON m.meter_key = i.meter_key
-         WHERE {_OVERLAP} ORDER BY i.service_point_id, i.installed_at DESC
-    ), done AS ({_READ_SP})
-    SELECT a.area, a.read_mode, count(*) AS active, count(d.service_point_id) AS read
-      FROM active a LEFT JOIN done d ON d.service_point_id = a.service_point_id
-     GROUP BY 1, 2 ORDER BY 1, 2"""
-    return _rows(conn, sql, {"start": start, "end": end})
+def read_service_points(conn: psycopg.Connection, *, start: datetime, end: datetime) -> set[str]:
+    """Service points with an actual reading in ``[start, end)`` by a meter installed there at the time.
+
+    The constant range comes first so only the period's partitions (chunks) and their ``measured_at`` index
+    are read; its cost grows with the readings in the period (the API caches the answer briefly)."""
+    sql = f"""SELECT DISTINCT i.service_point_id FROM installations i
+      WHERE {_OVERLAP} AND EXISTS (
+        SELECT 1 FROM readings r WHERE r.meter_key = i.meter_key
+           AND r.measured_at >= %(start)s AND r.measured_at < %(end)s
+           AND r.measured_at >= i.installed_at AND (i.removed_at IS NULL OR r.measured_at < i.removed_at)
+           AND r.source <> {ESTIMATED})"""
+    return {r[0] for r in conn.execute(sql, {"start": start, "end": end}).fetchall()}
 
 
-def map_points(conn: psycopg.Connection, *, start: datetime, end: datetime, today: date, due_days: int = 90,
+def active_service_points(conn: psycopg.Connection, *, start: datetime, end: datetime) -> list[tuple[str, str, str]]:
+    """``(service point, area or '', read mode)`` of every point with a meter installed during the period
+    (the newest installation's meter decides the read mode)."""
+    sql = f"""SELECT DISTINCT ON (i.service_point_id) i.service_point_id, coalesce(sp.area, ''), m.read_mode
+                FROM installations i JOIN service_points sp ON sp.id = i.service_point_id
+                JOIN meters m ON m.meter_key = i.meter_key
+               WHERE {_OVERLAP} ORDER BY i.service_point_id, i.installed_at DESC"""
+    return [(r[0], r[1], r[2]) for r in conn.execute(sql, {"start": start, "end": end}).fetchall()]
+
+
+def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime,
+              read: set[str] | None = None) -> list[dict[str, Any]]:
+    """Active and read service points in ``[start, end)`` per area and read mode (``area`` '' when unset);
+    ``read`` is :func:`read_service_points` of the same period when the caller has it already."""
+    done = read if read is not None else read_service_points(conn, start=start, end=end)
+    acc: dict[tuple[str, str], list[int]] = {}
+    for sp, area, mode in active_service_points(conn, start=start, end=end):
+        cell = acc.setdefault((area, mode), [0, 0])
+        cell[0] += 1
+        cell[1] += sp in done
+    return [{"area": a, "read_mode": m, "active": n, "read": r} for (a, m), (n, r) in sorted(acc.items())]
+
+
+def map_points(conn: psycopg.Connection, *, at: datetime, today: date, read: set[str], due_days: int = 90,
                area: str | None = None) -> list[tuple[str, float, float, str, int]]:
-    """Every service point with a position: ``(id, lat, lon, area, state bits)`` (bits: ``READ`` in the
-    period, ``ALERT`` unresolved, ``LEGAL_DUE`` within ``due_days``, ``LEGAL_EXPIRED``, ``NO_METER``)."""
+    """Every service point with a position: ``(id, lat, lon, area, state bits)`` (bits: ``READ`` when in
+    ``read``, ``ALERT`` unresolved, ``LEGAL_DUE`` within ``due_days``, ``LEGAL_EXPIRED``, ``NO_METER`` at
+    ``at``)."""
     sql = f"""WITH cur AS (
         SELECT DISTINCT ON (i.service_point_id) i.service_point_id, m.legal_valid_until
           FROM installations i JOIN meters m ON m.meter_key = i.meter_key
-         WHERE i.installed_at <= %(end)s AND (i.removed_at IS NULL OR i.removed_at > %(end)s)
+         WHERE i.installed_at <= %(at)s AND (i.removed_at IS NULL OR i.removed_at > %(at)s)
          ORDER BY i.service_point_id, i.installed_at DESC
-    ), done AS ({_READ_SP}),
-    alerting AS (SELECT DISTINCT service_point_id FROM alerts
-                  WHERE state IN ('open', 'acknowledged') AND service_point_id IS NOT NULL)
+    ), alerting AS (SELECT DISTINCT service_point_id FROM alerts
+                     WHERE state IN ('open', 'acknowledged') AND service_point_id IS NOT NULL)
     SELECT sp.id, round(sp.lat::numeric, 6)::float8, round(sp.lon::numeric, 6)::float8, coalesce(sp.area, ''),
-           (CASE WHEN d.service_point_id IS NOT NULL THEN {READ} ELSE 0 END)
-         | (CASE WHEN al.service_point_id IS NOT NULL THEN {ALERT} ELSE 0 END)
+           (CASE WHEN al.service_point_id IS NOT NULL THEN {ALERT} ELSE 0 END)
          | (CASE WHEN c.legal_valid_until < %(today)s THEN {LEGAL_EXPIRED}
                  WHEN c.legal_valid_until < %(due)s THEN {LEGAL_DUE} ELSE 0 END)
          | (CASE WHEN c.service_point_id IS NULL THEN {NO_METER} ELSE 0 END)
       FROM service_points sp
       LEFT JOIN cur c ON c.service_point_id = sp.id
-      LEFT JOIN done d ON d.service_point_id = sp.id
       LEFT JOIN alerting al ON al.service_point_id = sp.id
      WHERE sp.lat IS NOT NULL AND sp.lon IS NOT NULL AND (%(area)s::text IS NULL OR sp.area = %(area)s)
      ORDER BY sp.id"""
-    params = {"start": start, "end": end, "today": today, "due": today + timedelta(days=due_days), "area": area}
-    return [tuple(r) for r in conn.execute(sql, params).fetchall()]  # type: ignore[misc]
+    params = {"at": at, "today": today, "due": today + timedelta(days=due_days), "area": area}
+    return [(r[0], r[1], r[2], r[3], r[4] | (READ if r[0] in read else 0))
+            for r in conn.execute(sql, params).fetchall()]
 
 
 def areas(conn: psycopg.Connection) -> list[str]:

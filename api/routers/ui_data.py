@@ -5,6 +5,8 @@ one row per minute) except the map, which returns every positioned service point
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -31,16 +33,49 @@ def billing_period(now: datetime) -> tuple[datetime, datetime]:
     return first.astimezone(UTC), nxt.astimezone(UTC)
 
 
+READ_TTL_S = 60.0  # the period's read set is recomputed at most this often per worker process
+
+
+class ReadSnapshot:
+    """The current period's read service points and read-rate rows, shared by the overview and the map and
+    recomputed at most every ``READ_TTL_S`` (one computation at a time; the cost grows with the readings of
+    the period, so it is not paid on every request)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple[datetime, datetime] | None = None
+        self.at = 0.0
+        self.read: set[str] = set()
+        self.rate: list[dict[str, Any]] = []
+
+    def get(self, conn: Any, start: datetime, end: datetime) -> tuple[set[str], list[dict[str, Any]]]:
+        """The snapshot of ``[start, end)``, fresh within ``READ_TTL_S``."""
+        with self.lock:
+            if self.key != (start, end) or time.monotonic() - self.at > READ_TTL_S:
+                self.read = store.read_service_points(conn, start=start, end=end)
+                self.rate = store.read_rate(conn, start=start, end=end, read=self.read)
+                self.key, self.at = (start, end), time.monotonic()
+            return self.read, self.rate
+
+
+def _snapshot(request: Request, conn: Any, start: datetime, end: datetime) -> tuple[set[str], list[dict[str, Any]]]:
+    state = request.app.state
+    if getattr(state, "ui_read_snapshot", None) is None:
+        state.ui_read_snapshot = ReadSnapshot()
+    return state.ui_read_snapshot.get(conn, start, end)  # type: ignore[no-any-return]
+
+
 def _share(read: int, active: int) -> float | None:
     return round(read / active, 4) if active else None
 
 
 @router.get("/overview")
-def overview(conn: Conn) -> dict[str, Any]:
-    """Read rate of the current billing period (per area and read mode, and in total) and frames per minute
-    reported by the online gateways. Basis: actual readings (radio, drive-by, manual)."""
+def overview(conn: Conn, request: Request) -> dict[str, Any]:
+    """Read rate of the current billing period (per area and read mode, and in total; at most ``READ_TTL_S``
+    old) and frames per minute reported by the online gateways. Basis: actual readings (radio, drive-by,
+    manual)."""
     start, end = billing_period(datetime.now(UTC))
-    rows = store.read_rate(conn, start=start, end=end)
+    rows = [dict(r) for r in _snapshot(request, conn, start, end)[1]]
     active = sum(r["active"] for r in rows)
     read = sum(r["read"] for r in rows)
     by_mode: dict[str, list[int]] = {}
@@ -58,14 +93,16 @@ def overview(conn: Conn) -> dict[str, Any]:
 
 
 @router.get("/map-data", responses={200: {"description": "parallel arrays, one entry per service point"}})
-def map_data(conn: Conn, area: Name | None = None,
+def map_data(conn: Conn, request: Request, area: Name | None = None,
              due_days: Annotated[int, Query(ge=0, le=3650)] = 90) -> Response:
     """Every service point with a position as compact parallel arrays (``id``, ``lat``, ``lon``, ``area`` as an
-    index into ``areas``, ``state`` bit mask explained by ``bits``) for the current billing period."""
+    index into ``areas``, ``state`` bit mask explained by ``bits``) for the current billing period (the read
+    bit at most ``READ_TTL_S`` old, the others live)."""
     now = datetime.now(UTC)
     start, end = billing_period(now)
     today: date = now.astimezone(ZONE).date()
-    points = store.map_points(conn, start=start, end=min(end, now), today=today, due_days=due_days, area=area)
+    read = _snapshot(request, conn, start, end)[0]
+    points = store.map_points(conn, at=now, today=today, read=read, due_days=due_days, area=area)
     names = store.areas(conn)
     index = {a: i for i, a in enumerate(names)}
     body = {"period": {"start": start.isoformat(), "end": end.isoformat()}, "bits": STATE_BITS, "areas": names,
