@@ -122,11 +122,15 @@ SELECT f.measured_at, f.total_m3, f.source, l.measured_at, l.total_m3, l.source
                       WHERE meter_key = %(k)s AND measured_at >= %(lo)s AND measured_at <= %(hi)s
                         AND total_m3 IS NOT NULL ORDER BY measured_at DESC LIMIT 1) l ON true
 """
+# One row of three arrays (times as integer µs since the epoch): a year of hourly readings loads several times
+# faster than as 8,760 rows, and only the neighbours found become datetimes.
 _RANGE = """
-SELECT measured_at, total_m3, source FROM readings
+SELECT coalesce(array_agg((extract(epoch FROM measured_at) * 1000000)::bigint ORDER BY measured_at), '{}'),
+       coalesce(array_agg(total_m3 ORDER BY measured_at), '{}'), coalesce(array_agg(source ORDER BY measured_at), '{}')
+  FROM readings
  WHERE meter_key = %(k)s AND measured_at >= %(lo)s AND measured_at <= %(hi)s AND total_m3 IS NOT NULL
- ORDER BY measured_at
 """
+_US = timedelta(microseconds=1)
 # Up to this span the readings around the boundaries are read in one range scan and the neighbours found by
 # bisection (one index probe per boundary cost 0.1–0.2 ms on a chunked table); longer spans are probed.
 _BULK_SPAN = timedelta(days=400)
@@ -195,13 +199,18 @@ def _bisect_neighbours(conn: psycopg.Connection, params: dict[str, Any], ts: lis
                        out: dict[datetime, tuple[Any, ...]]) -> list[datetime]:
     """Neighbours of the sorted ``ts`` from one range scan (into ``out``); returns the times left unresolved."""
     lo, hi = max(params["lo"], ts[0] - _NEAR), min(params["hi"], ts[-1] + _NEAR)
-    rows = conn.execute(_RANGE, {"k": params["k"], "lo": lo, "hi": hi}).fetchall()
-    times = [r[0] for r in rows]
+    row = conn.execute(_RANGE, {"k": params["k"], "lo": lo, "hi": hi}).fetchone()
+    times, m3, src = row if row is not None else ([], [], [])
+
+    def reading(i: int) -> tuple[datetime, float, int]:
+        return _FAR_PAST + times[i] * _US, m3[i], src[i]
+
     rest = []
     for t in ts:
-        before, after = bisect_right(times, t), bisect_left(times, t)
-        if before > 0 and after < len(rows):
-            out[t] = (t, *rows[before - 1], *rows[after])
+        us = (t - _FAR_PAST) // _US
+        before, after = bisect_right(times, us), bisect_left(times, us)
+        if before > 0 and after < len(times):
+            out[t] = (t, *reading(before - 1), *reading(after))
         else:
             rest.append(t)
     return rest
