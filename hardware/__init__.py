@@ -23,10 +23,14 @@ DRIVERS: dict[str, str] = {
     "amber": "hardware.amber:AmberDriver",
     "cul": "hardware.cul:CulDriver",
     "rc1180": "hardware.rc1180:Rc1180Driver",
+    "iu891a": "hardware.iu891a:Iu891aDriver",
+    "esp32": "hardware.esp32_bridge:Esp32BridgeDriver",
     "rtlwmbus": "hardware.rtlwmbus:RtlWmbusDriver",
     "rtl433": "hardware.rtl433:Rtl433Driver",
 }
-PROBE_ORDER = ("rc1180", "im871a", "amb8465", "cul")  # RC1180 first: it would take other probes as data
+# RC1180 first: it would take other probes as data; iU891A last: its wake-up run of 0xC0 bytes is the least
+# harmless to the others
+PROBE_ORDER = ("rc1180", "im871a", "amb8465", "cul", "iu891a")
 
 
 def get_driver(kind: str) -> Driver:
@@ -45,7 +49,13 @@ def open_receiver(kind: str, port: str, *, link_mode: str = "T1", source: str = 
 
     ``options`` go to :class:`Receiver`: ``silence_reset_s``, ``backoff_max_s``, ``baudrate``, ``on_frame``.
     """
-    receiver = Receiver(get_driver(kind), port, link_mode=link_mode, source=source, **options)
+    driver = get_driver(kind)
+    check_port = getattr(driver, "check_port", None)  # network bridges: their URL, before any thread starts
+    if check_port is not None:
+        check_port(port)
+    if getattr(driver, "opener", None) is not None:
+        options.setdefault("opener", driver.opener)  # type: ignore[attr-defined]
+    receiver = Receiver(driver, port, link_mode=link_mode, source=source, **options)
     return receiver.start() if start else receiver
 
 
