@@ -43,13 +43,32 @@ def get_driver(kind: str) -> Driver:
     return factory()
 
 
+NETWORK_SCHEMES = ("tcp://", "tcp-connect://", "udp://", "mqtt://", "mqtts://")
+
+
+def resolve_kind(kind: str, port: str) -> str:
+    """``kind``, or for ``auto`` the family that answers on ``port`` (bridge URLs: ``esp32``); HardwareError
+    when nothing answers."""
+    if kind.lower() != "auto":
+        return kind
+    if port.lower().startswith(NETWORK_SCHEMES):
+        return "esp32"
+    from hardware.probe import probe
+
+    found = probe(port)
+    if found is None:
+        raise InitError(f"{port}: no known receiver answered (tried {', '.join(PROBE_ORDER)}); give the kind "
+                        "(see 'odczyt receivers list')")
+    return found.kind
+
+
 def open_receiver(kind: str, port: str, *, link_mode: str = "T1", source: str = "gw-1",
                   start: bool = True, **options: Any) -> Receiver:
-    """Open a receiver of ``kind`` on ``port`` and (by default) start reading.
+    """Open a receiver of ``kind`` (or ``auto``: :func:`resolve_kind`) on ``port`` and (by default) start reading.
 
     ``options`` go to :class:`Receiver`: ``silence_reset_s``, ``backoff_max_s``, ``baudrate``, ``on_frame``.
     """
-    driver = get_driver(kind)
+    driver = get_driver(resolve_kind(kind, port))
     check_port = getattr(driver, "check_port", None)  # network bridges: their URL, before any thread starts
     if check_port is not None:
         check_port(port)
@@ -60,4 +79,4 @@ def open_receiver(kind: str, port: str, *, link_mode: str = "T1", source: str = 
 
 
 __all__ = ["DRIVERS", "HardwareError", "InitError", "Receiver", "ReceiverStats", "UnknownReceiverError",
-           "get_driver", "open_receiver"]
+           "get_driver", "open_receiver", "resolve_kind"]

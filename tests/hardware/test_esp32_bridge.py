@@ -130,3 +130,46 @@ def test_receiver_over_mqtt(mqtt_broker) -> None:
 def test_bad_bridge_address_is_refused_before_starting(port: str) -> None:
     with pytest.raises(HardwareError, match=r"ESP32 bridge port|needs a port"):
         open_receiver("esp32", port)
+
+
+def test_auto_on_a_bridge_url_is_the_esp32_bridge() -> None:
+    from hardware import resolve_kind
+
+    assert resolve_kind("auto", "udp://0.0.0.0:7227") == "esp32"
+    assert resolve_kind("AUTO", "mqtt://broker/wmbus/#") == "esp32"
+
+
+def test_listen_shows_meter_type_and_whether_it_is_known(db_url: str, tmp_path, monkeypatch, capsys) -> None:
+    import threading
+
+    from pipeline.cli import run
+    from pipeline.registry_import import import_meters_csv
+
+    csv = tmp_path / "m.csv"
+    csv.write_text("manufacturer,meter_id\nKAM,12345678\n")
+    import_meters_csv(db_url, csv, master_key=None)
+    monkeypatch.setenv("ODCZYT_DATABASE_URL", db_url)
+    port = _free_port(socket.SOCK_DGRAM)
+    known = bytes.fromhex("2e442d2c78563412") + bytes([0x1B, 0x07]) + bytes(37)
+    unknown = synthetic_frame(87654321, 1)
+    stop = threading.Event()
+
+    def send() -> None:
+        udp = UdpBridge("127.0.0.1", port)
+        while not stop.wait(0.2):
+            udp.send(line(known, -55) + line(unknown, -66))
+        udp.close()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        assert run(["receivers", "listen", "auto", f"udp://127.0.0.1:{port}", "--count", "2"]) == 0
+    finally:
+        stop.set()
+        sender.join(2)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    first = next(o for o in out if " KAM 12345678 " in o)
+    assert " v0x1b water known " in first and " -55.0 " in first
+    other = next(o for o in out if " 87654321 " in o)
+    assert " unknown " in other

@@ -92,3 +92,15 @@ def test_probe_finds_the_iu891a() -> None:
     with Iu891aSimulator() as sim:
         found = probe(sim.port, ("im871a", "iu891a"))
     assert found is not None and found.kind == "iu891a" and "0x91" in found.description
+
+
+def test_auto_resolves_to_the_iu891a_and_reads() -> None:
+    from hardware import resolve_kind
+
+    with Iu891aSimulator() as sim:
+        assert resolve_kind("auto", sim.port) == "iu891a"
+        with open_receiver("auto", sim.port, link_mode="T1", source="t") as rx:
+            assert rx.wait_ready(5) and sim.mode == 0x01
+            assert sim.transmit(OMS_EXAMPLE, rssi_dbm=-90)
+            got = rx.get(5)
+            assert got is not None and got.payload == OMS_EXAMPLE and got.rssi_dbm == -90.0
