@@ -12,13 +12,12 @@ A database outage never acknowledges anything: the batch is retried with backoff
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
@@ -29,6 +28,8 @@ from paho.mqtt.properties import Properties
 
 from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
+from pipeline.ingest_commit import commit_batch
+from pipeline.ingest_guard import Fatal, Watchdog, exit_process, guarded, once
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
 from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
@@ -41,7 +42,6 @@ from storage.rows import DeadLetter
 from storage.writer import write_rows
 
 log = logging.getLogger(__name__)
-MAX_BATCH_ATTEMPTS_ON_DATA_ERROR = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,8 @@ class IngestWorker:
                  maintenance_every_s: float = 60.0, keyring_every_s: float = 30.0,
                  write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False,
                  allow_missing_master_key: bool = False,
-                 status_sink: Callable[[str, bytes, datetime, bool], None] | None = None) -> None:
+                 status_sink: Callable[[str, bytes, datetime, bool], None] | None = None,
+                 fatal_hook: Fatal | None = None) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
         self.allow_missing_master_key = allow_missing_master_key  # start without ODCZYT_MASTER_KEY, warning loudly
         self.client_id = client_id or settings.client_id
@@ -81,6 +82,7 @@ class IngestWorker:
         self.leave = leave  # unsubscribe on connect: only drain what the broker kept for this session (leave())
         # gateways' status messages, on the worker's own connection (its account is its client id): to the watcher
         self.status_sink = status_sink
+        self._fatal = once(fatal_hook or exit_process)  # a dead thread ends the process (pipeline/ingest_guard.py)
         self._pool: DecodePool | None = None
         self._queue: queue.Queue[Message] = queue.Queue()
         self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
@@ -130,11 +132,19 @@ class IngestWorker:
                                    properties=connect_properties(self.mqtt_settings.max_inflight))
         self._client.loop_start()
         for target, name in ((self._batch_loop, "batch"), (self._writer_loop, "writer"),
-                             (self._maintenance_loop, "maintenance")):
-            thread = threading.Thread(target=target, name=f"{self.client_id}-{name}", daemon=True)
+                             (self._maintenance_loop, "maintenance"), (self._watchdog().run, "watchdog")):
+            thread = threading.Thread(target=guarded(target, name, self._stop, self._fatal),
+                                      name=f"{self.client_id}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _watchdog(self) -> Watchdog:
+        def threads() -> dict[str, threading.Thread | None]:
+            found = {t.name.rpartition("-")[2]: t for t in self._threads if not t.name.endswith("-watchdog")}
+            return {**found, "mqtt": getattr(self._client, "_thread", None)}  # paho's network thread
+
+        return Watchdog(threads, self._stop, self._fatal, self.metrics.thread_alive)
 
     def stop(self, timeout: float = 10.0, *, end_session: bool = False) -> None:
         """Finish (commit and ack) the batch in hand, then disconnect; unacked messages stay on the broker.
@@ -324,26 +334,24 @@ class IngestWorker:
 
     def _commit(self, batch: Batch) -> bool:
         """Write the batch, retrying through outages; False only when stopping before it committed."""
-        delay, data_errors = 0.2, 0
+        delay = 0.2
         while True:
             started = time.monotonic()
-            try:
-                result = write_rows(self._connection(), reading_rows=batch.reading_rows,
-                                    frame_rows=batch.frame_rows(), dead_letters=batch.dead,
-                                    dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy)
-            except (TransientStorageError, psycopg.OperationalError) as exc:
+            try:  # rows the database refuses are bisected out as dead letters (pipeline/ingest_commit.py)
+                inserted = commit_batch(self._write, batch)
+            except (TransientStorageError, psycopg.OperationalError) as exc:  # outage, read-only: retry all
                 self._db_failed(exc)
-            except StorageError as exc:
-                data_errors += 1
-                self._db_failed(exc)
-                if data_errors >= MAX_BATCH_ATTEMPTS_ON_DATA_ERROR:
-                    batch = _as_dead_letters(batch, str(exc))
             else:
-                self._record(batch, result.readings_inserted, time.monotonic() - started)
+                self._record(batch, inserted, time.monotonic() - started)
                 return True
             if self._stop.wait(delay):
                 return False
             delay = min(delay * 2, 10.0)
+
+    def _write(self, readings: Sequence[tuple[object, ...]], frames: Sequence[tuple[object, ...]],
+               dead: Sequence[DeadLetter]) -> int:
+        return write_rows(self._connection(), reading_rows=readings, frame_rows=frames, dead_letters=dead,
+                          dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy).readings_inserted
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
@@ -446,12 +454,3 @@ class IngestWorker:
                 log.warning("maintenance failed, will retry: %s", exc)
                 next_keys = next_maint = now + 5.0
 
-
-def _as_dead_letters(batch: Batch, reason: str) -> Batch:
-    """Give up on a batch the database keeps rejecting: keep its messages as dead letters instead."""
-    log.error("batch rejected %d times (%s); dead-lettering its %d messages",
-              MAX_BATCH_ATTEMPTS_ON_DATA_ERROR, reason, len(batch.messages))
-    dead = [DeadLetter(digest=hashlib.blake2b(m.payload, digest_size=16).digest(), topic=m.topic,
-                       reason="storage_error", detail=reason[:1000], payload=m.payload, seen_at=m.arrived_at)
-            for m in batch.messages]
-    return Batch(messages=batch.messages, dead=dead)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 _lock = threading.Lock()
 _by_registry: dict[int, IngestMetrics] = {}
@@ -25,6 +25,8 @@ class IngestMetrics:
     commit_seconds: Histogram
     lag_seconds: Histogram
     db_errors: Counter
+    thread_alive: Gauge
+    quarantined: Counter
 
 
 def ingest_metrics(registry: CollectorRegistry = REGISTRY) -> IngestMetrics:
@@ -55,4 +57,8 @@ def _create(registry: CollectorRegistry) -> IngestMetrics:
         lag_seconds=Histogram("odczyt_ingest_lag_seconds", "Frame received_at to reading committed",
                               registry=registry, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)),
         db_errors=Counter("odczyt_ingest_db_errors", "Failed batch commits (retried)", registry=registry),
+        thread_alive=Gauge("odczyt_ingest_thread_alive", "1 while the worker thread runs, by thread", ["thread"],
+                           registry=registry),
+        quarantined=Counter("odczyt_ingest_quarantined", "Messages quarantined after stopping a worker twice",
+                            registry=registry),
     )

@@ -230,7 +230,8 @@ def write_rows(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[object,
             rows = _unique(rows)
             inserted, merged, new_frames = _transaction(conn, rows, frame_rows, dead_letters, window, native,
                                                         replace, "staging")
-    except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown, psycopg.errors.ReadOnlySqlTransaction) as exc:
+        # a read-only database (a standby before promotion, SQLSTATE 25006) is a passing state, not bad data
         raise TransientStorageError(f"write_batch: database unavailable: {exc}") from exc
     except psycopg.Error as exc:
         raise StorageError(f"write_batch: {exc}") from exc
