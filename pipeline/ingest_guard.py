@@ -31,7 +31,8 @@ def exit_process(reason: str) -> None:
 
 def once(fatal: Fatal) -> Fatal:
     """``fatal`` called at most once (several threads may notice the same failure)."""
-    lock, called = threading.Lock(), []
+    lock = threading.Lock()
+    called: list[str] = []
 
     def call(reason: str) -> None:
         with lock:
