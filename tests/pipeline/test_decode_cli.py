@@ -68,6 +68,8 @@ def test_pool_keeps_input_order_and_equals_one_process(tmp_path: Path) -> None:
     assert outs[5]["ok"] is False and "bad JSON" in outs[5]["error"]
     assert outs[7]["ok"] is True and outs[7]["total_m3"] == 0.7 and outs[7]["meter_id"] == "00000007"
     assert outs[4499]["meter_id"] == "00004499" and outs[4499]["total_m3"] == 4.499
+    array = _odczyt("decode", "--jsonl", str(src), "--jobs", "2", "--format", "json")
+    assert json.loads(array.stdout) == outs  # one valid array across the pool's chunks
 
 
 def test_records_only_when_asked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
