@@ -67,37 +67,31 @@ def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime,
     return [{"area": a, "read_mode": m, "active": n, "read": r} for (a, m), (n, r) in sorted(acc.items())]
 
 
-def map_points(conn: psycopg.Connection, *, at: datetime, today: date, read: set[str], due_days: int = 90,
-               area: str | None = None) -> list[tuple[str, float, float, str, int]]:
-    """Every service point with a position: ``(id, lat, lon, area, state bits)`` (bits: ``READ`` when in
-    ``read``, ``ALERT`` unresolved, ``LEGAL_DUE`` within ``due_days``, ``LEGAL_EXPIRED``, ``NO_METER`` at
-    ``at``)."""
+def map_static(conn: psycopg.Connection, *, at: datetime, today: date,
+               due_days: int = 90) -> list[tuple[str, float, float, str, int]]:
+    """Every service point with a position: ``(id, lat, lon, area or '', bits)`` where the bits are those that
+    change slowly — ``LEGAL_DUE`` (within ``due_days``), ``LEGAL_EXPIRED``, ``NO_METER`` (nothing installed at
+    ``at``); the caller adds ``READ`` and ``ALERT``."""
     sql = f"""WITH cur AS (
         SELECT DISTINCT ON (i.service_point_id) i.service_point_id, m.legal_valid_until
           FROM installations i JOIN meters m ON m.meter_key = i.meter_key
          WHERE i.installed_at <= %(at)s AND (i.removed_at IS NULL OR i.removed_at > %(at)s)
-         ORDER BY i.service_point_id, i.installed_at DESC
-    ), alerting AS (SELECT DISTINCT service_point_id FROM alerts
-                     WHERE state IN ('open', 'acknowledged') AND service_point_id IS NOT NULL)
+         ORDER BY i.service_point_id, i.installed_at DESC)
     SELECT sp.id, round(sp.lat::numeric, 6)::float8, round(sp.lon::numeric, 6)::float8, coalesce(sp.area, ''),
-           (CASE WHEN al.service_point_id IS NOT NULL THEN {ALERT} ELSE 0 END)
-         | (CASE WHEN c.legal_valid_until < %(today)s THEN {LEGAL_EXPIRED}
+           (CASE WHEN c.legal_valid_until < %(today)s THEN {LEGAL_EXPIRED}
                  WHEN c.legal_valid_until < %(due)s THEN {LEGAL_DUE} ELSE 0 END)
          | (CASE WHEN c.service_point_id IS NULL THEN {NO_METER} ELSE 0 END)
-      FROM service_points sp
-      LEFT JOIN cur c ON c.service_point_id = sp.id
-      LEFT JOIN alerting al ON al.service_point_id = sp.id
-     WHERE sp.lat IS NOT NULL AND sp.lon IS NOT NULL AND (%(area)s::text IS NULL OR sp.area = %(area)s)
-     ORDER BY sp.id"""
-    params = {"at": at, "today": today, "due": today + timedelta(days=due_days), "area": area}
-    return [(r[0], r[1], r[2], r[3], r[4] | (READ if r[0] in read else 0))
-            for r in conn.execute(sql, params).fetchall()]
+      FROM service_points sp LEFT JOIN cur c ON c.service_point_id = sp.id
+     WHERE sp.lat IS NOT NULL AND sp.lon IS NOT NULL ORDER BY sp.id"""
+    params = {"at": at, "today": today, "due": today + timedelta(days=due_days)}
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(sql, params).fetchall()]
 
 
-def areas(conn: psycopg.Connection) -> list[str]:
-    """Every area named by a service point, sorted."""
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT area FROM service_points WHERE area IS NOT NULL ORDER BY 1").fetchall()]
+def alerting_service_points(conn: psycopg.Connection) -> set[str]:
+    """Service points with an unresolved (open or acknowledged) alert."""
+    return {r[0] for r in conn.execute(
+        "SELECT DISTINCT service_point_id FROM alerts WHERE state IN ('open', 'acknowledged') "
+        "AND service_point_id IS NOT NULL").fetchall()}
 
 
 def gateway_coverage(conn: psycopg.Connection, *, since: datetime) -> list[dict[str, Any]]:

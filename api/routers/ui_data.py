@@ -5,14 +5,13 @@ one row per minute) except the map, which returns every positioned service point
 from __future__ import annotations
 
 import json
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api import ui_snapshot
 from api.auth import Role, require
 from api.deps import Conn
 from api.params import Name
@@ -33,49 +32,17 @@ def billing_period(now: datetime) -> tuple[datetime, datetime]:
     return first.astimezone(UTC), nxt.astimezone(UTC)
 
 
-READ_TTL_S = 60.0  # the period's read set is recomputed at most this often per worker process
-
-
-class ReadSnapshot:
-    """The current period's read service points and read-rate rows, shared by the overview and the map and
-    recomputed at most every ``READ_TTL_S`` (one computation at a time; the cost grows with the readings of
-    the period, so it is not paid on every request)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.key: tuple[datetime, datetime] | None = None
-        self.at = 0.0
-        self.read: set[str] = set()
-        self.rate: list[dict[str, Any]] = []
-
-    def get(self, conn: Any, start: datetime, end: datetime) -> tuple[set[str], list[dict[str, Any]]]:
-        """The snapshot of ``[start, end)``, fresh within ``READ_TTL_S``."""
-        with self.lock:
-            if self.key != (start, end) or time.monotonic() - self.at > READ_TTL_S:
-                self.read = store.read_service_points(conn, start=start, end=end)
-                self.rate = store.read_rate(conn, start=start, end=end, read=self.read)
-                self.key, self.at = (start, end), time.monotonic()
-            return self.read, self.rate
-
-
-def _snapshot(request: Request, conn: Any, start: datetime, end: datetime) -> tuple[set[str], list[dict[str, Any]]]:
-    state = request.app.state
-    if getattr(state, "ui_read_snapshot", None) is None:
-        state.ui_read_snapshot = ReadSnapshot()
-    return state.ui_read_snapshot.get(conn, start, end)  # type: ignore[no-any-return]
-
-
 def _share(read: int, active: int) -> float | None:
     return round(read / active, 4) if active else None
 
 
 @router.get("/overview")
 def overview(conn: Conn, request: Request) -> dict[str, Any]:
-    """Read rate of the current billing period (per area and read mode, and in total; at most ``READ_TTL_S``
-    old) and frames per minute reported by the online gateways. Basis: actual readings (radio, drive-by,
-    manual)."""
+    """Read rate of the current billing period (per area and read mode, and in total; at most
+    ``api.ui_snapshot.TTL_S`` old) and frames per minute reported by the online gateways. Basis: actual
+    readings (radio, drive-by, manual)."""
     start, end = billing_period(datetime.now(UTC))
-    rows = [dict(r) for r in _snapshot(request, conn, start, end)[1]]
+    rows = [dict(r) for r in ui_snapshot.of(request).read_rate(conn, start, end)[1]]
     active = sum(r["active"] for r in rows)
     read = sum(r["read"] for r in rows)
     by_mode: dict[str, list[int]] = {}
@@ -92,24 +59,38 @@ def overview(conn: Conn, request: Request) -> dict[str, Any]:
             "frames_per_min": float(fpm[0]) if fpm and fpm[0] is not None else None}
 
 
+def _arrays(static: ui_snapshot.MapStatic, state: list[int], area: str | None) -> tuple[str, int]:
+    """The JSON members ``id, lat, lon, area, state`` of every point, or of one area's points."""
+    if area is None:
+        return (f'"id":{static.json_ids},"lat":{static.json_lat},"lon":{static.json_lon},'
+                f'"area":{static.json_area},"state":{json.dumps(state)}'), len(state)
+    pick = [n for n, a in enumerate(static.areas) if a == area]
+    index = static.names.index(area) if area in static.names else -1
+    return (f'"id":{json.dumps([static.ids[n] for n in pick])},"lat":{json.dumps([static.lat[n] for n in pick])},'
+            f'"lon":{json.dumps([static.lon[n] for n in pick])},"area":{json.dumps([index] * len(pick))},'
+            f'"state":{json.dumps([state[n] for n in pick])}'), len(pick)
+
+
 @router.get("/map-data", responses={200: {"description": "parallel arrays, one entry per service point"}})
 def map_data(conn: Conn, request: Request, area: Name | None = None,
              due_days: Annotated[int, Query(ge=0, le=3650)] = 90) -> Response:
     """Every service point with a position as compact parallel arrays (``id``, ``lat``, ``lon``, ``area`` as an
     index into ``areas``, ``state`` bit mask explained by ``bits``) for the current billing period (the read
-    bit at most ``READ_TTL_S`` old, the others live)."""
+    bit and the static layer at most ``api.ui_snapshot.TTL_S`` old; open alerts live)."""
     now = datetime.now(UTC)
     start, end = billing_period(now)
     today: date = now.astimezone(ZONE).date()
-    read = _snapshot(request, conn, start, end)[0]
-    points = store.map_points(conn, at=now, today=today, read=read, due_days=due_days, area=area)
-    names = store.areas(conn)
-    index = {a: i for i, a in enumerate(names)}
-    body = {"period": {"start": start.isoformat(), "end": end.isoformat()}, "bits": STATE_BITS, "areas": names,
-            "count": len(points), "id": [p[0] for p in points], "lat": [p[1] for p in points],
-            "lon": [p[2] for p in points], "area": [index.get(p[3], -1) for p in points],
-            "state": [p[4] for p in points]}
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    snaps = ui_snapshot.of(request)
+    read = snaps.read_rate(conn, start, end)[0]
+    static = snaps.map_static(conn, now, today, due_days)
+    alerting = store.alerting_service_points(conn)
+    alert, read_bit = store.ALERT, store.READ
+    state = [b | (read_bit if i in read else 0) | (alert if i in alerting else 0)
+             for i, b in zip(static.ids, static.bits, strict=True)]
+    arrays, count = _arrays(static, state, area)
+    head = json.dumps({"period": {"start": start.isoformat(), "end": end.isoformat()}, "bits": STATE_BITS,
+                       "areas": static.names, "count": count}, separators=(",", ":"))
+    return Response(head[:-1] + "," + arrays + "}", media_type="application/json")
 
 
 @router.get("/map-config")

@@ -1,4 +1,4 @@
-// Map: every service point as a canvas circle marker coloured by its most urgent state, gateways with their
+// Map: every service point as a dot on one canvas (points_layer.js) coloured by its most urgent state, gateways with their
 // coverage; filters by area and state. Base layer from /v1/ui/map-config (OSM tiles, WMS, or none).
 "use strict";
 (() => {
@@ -17,8 +17,9 @@
   });
   const COLORS = {alert: "#c62828", legal: "#d98200", unread: "#8a96a3", read: "#2e8b57"};
   const map = L.map("map", {preferCanvas: true, zoomControl: true}).setView([52.1, 19.4], 6);
+  map.createPane("points").style.zIndex = 350;  // under the gateways (overlay pane, 400)
   const renderer = L.canvas({padding: 0.3});
-  const points = L.layerGroup().addTo(map);
+  const points = new PointsLayer({pane: "points", order: [COLORS.read, COLORS.unread, COLORS.legal, COLORS.alert]}).addTo(map);
   const gateways = L.layerGroup().addTo(map);
   let data = null;
   window.odczytMap = {drawn: 0, ready: false};  // read by the browser tests and the benchmark
@@ -28,28 +29,31 @@
     el("span", {}, el("i", {class: "dot", style: `background:${c}`}), t(`s_${k}`))));
 
   function draw(fit) {
-    points.clearLayers();
     const want = document.getElementById("state").value;
-    const bounds = [];
-    let n = 0;
-    for (let i = 0; i < data.count; i++) {
-      const cat = category(data.state[i], data.bits);
-      if (want && cat !== want) continue;
-      const m = L.circleMarker([data.lat[i], data.lon[i]], {renderer, radius: 4, weight: 1, color: "#fff",
-        fillColor: COLORS[cat], fillOpacity: 0.9});
-      m.bindPopup(() => el("div", {}, el("b", {}, data.id[i]), el("br"), data.areas[data.area[i]] ?? "", el("br"),
-        t(`s_${cat}`), el("br"), el("a", {href: `/ui/service-points/${encodeURIComponent(data.id[i])}`}, t("open"))));
-      m.addTo(points);
-      if (fit) bounds.push([data.lat[i], data.lon[i]]);
-      n++;
+    const color = (i) => { const cat = category(data.state[i], data.bits); return !want || cat === want ? COLORS[cat] : null; };
+    if (fit) points.setData(data.lat, data.lon, color); else points.setColors(color);
+    window.odczytMap.drawn = points.shown;
+    document.getElementById("count").textContent = `${fmt.n(points.shown)} ${t("points")}`;
+    if (fit && data.count) {
+      let s = 90, w = 180, n = -90, e = -180;
+      for (let i = 0; i < data.count; i++) {
+        s = Math.min(s, data.lat[i]); n = Math.max(n, data.lat[i]); w = Math.min(w, data.lon[i]); e = Math.max(e, data.lon[i]);
+      }
+      map.fitBounds([[s, w], [n, e]], {padding: [20, 20], animate: false});
     }
-    window.odczytMap.drawn = n;
-    document.getElementById("count").textContent = `${fmt.n(n)} ${t("points")}`;
-    if (fit && bounds.length) map.fitBounds(L.latLngBounds(bounds), {padding: [20, 20]});
-    // Leaflet paints the canvas on the next animation frame: "ready" = painted (readyAt: ms since navigation)
+    // the canvas is painted synchronously; "ready" after the next frame (readyAt: ms since navigation)
     requestAnimationFrame(() => requestAnimationFrame(() => {
       window.odczytMap.readyAt = performance.now(); window.odczytMap.ready = true; }));
   }
+  map.on("click", (e) => {
+    if (!data) return;
+    const i = points.nearest(e.containerPoint);
+    if (i < 0) return;
+    const cat = category(data.state[i], data.bits);
+    L.popup().setLatLng([data.lat[i], data.lon[i]]).setContent(el("div", {}, el("b", {}, data.id[i]), el("br"),
+      data.areas[data.area[i]] ?? "", el("br"), t(`s_${cat}`), el("br"),
+      el("a", {href: `/ui/service-points/${encodeURIComponent(data.id[i])}`}, t("open")))).openOn(map);
+  });
   async function loadPoints(fit) {
     window.odczytMap.ready = false;
     const area = document.getElementById("area").value;
