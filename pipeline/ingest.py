@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -30,6 +31,7 @@ from core.settings import IngestSettings, MqttSettings
 from pipeline.ingest_batch import Batch, BatchBuilder, Decoding, Message
 from pipeline.ingest_commit import commit_batch
 from pipeline.ingest_guard import Fatal, Watchdog, exit_process, guarded, once
+from pipeline.ingest_poison import QUARANTINE_AFTER, PoisonJournal, default_journal_path
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
 from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
@@ -69,7 +71,7 @@ class IngestWorker:
                  write_strategy: str = "probe", decode_processes: int = 0, leave: bool = False,
                  allow_missing_master_key: bool = False,
                  status_sink: Callable[[str, bytes, datetime, bool], None] | None = None,
-                 fatal_hook: Fatal | None = None) -> None:
+                 fatal_hook: Fatal | None = None, journal_path: Path | None = None) -> None:
         self.db_url, self.mqtt_url, self.settings, self.master_key = db_url, mqtt_url, settings, master_key
         self.allow_missing_master_key = allow_missing_master_key  # start without ODCZYT_MASTER_KEY, warning loudly
         self.client_id = client_id or settings.client_id
@@ -83,6 +85,8 @@ class IngestWorker:
         # gateways' status messages, on the worker's own connection (its account is its client id): to the watcher
         self.status_sink = status_sink
         self._fatal = once(fatal_hook or exit_process)  # a dead thread ends the process (pipeline/ingest_guard.py)
+        self._journal_path = journal_path or default_journal_path(self.client_id)
+        self._journal: PoisonJournal | None = None  # opened by start(): what is in hand, for poison loops
         self._pool: DecodePool | None = None
         self._queue: queue.Queue[Message] = queue.Queue()
         self._to_writer: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
@@ -122,6 +126,7 @@ class IngestWorker:
     def start(self) -> IngestWorker:
         """Connect and run in background threads."""
         collect_garbage_less_often()
+        self._journal = PoisonJournal(self._journal_path)
         keyring = self._load_keyring_retrying()
         if self.decode_processes > 0:
             self._pool = DecodePool(self.decode_processes, keyring.keys)
@@ -166,6 +171,8 @@ class IngestWorker:
             self._conn.close()
         if self._pool is not None:
             self._pool.close()
+        if self._journal is not None:
+            self._journal.close()
 
     def leave_group(self, idle_s: float = 5.0, timeout_s: float = 3600.0) -> IngestStats:
         """Retire this worker's client id for good (``leave=True``): unsubscribe, so the broker routes no new
@@ -303,6 +310,8 @@ class IngestWorker:
                 if self.crash_hook:
                     self.crash_hook("committed")
                 self._ack(batch)
+                if self._journal is not None:
+                    self._journal.done(m.payload for m in batch.messages)
                 if self._readings is not None:  # stored and acknowledged: now tell MQTT subscribers
                     self._readings.publish(batch.reading_rows)
 
@@ -318,7 +327,7 @@ class IngestWorker:
     def _fill(self, builder: BatchBuilder) -> bool:
         """Collect messages until the batch is full or ``batch_ms`` passed since its first message."""
         try:
-            builder.add(self._queue.get(timeout=0.2))
+            self._admit(builder, self._queue.get(timeout=0.2))
         except queue.Empty:
             return False
         deadline = time.monotonic() + self.settings.batch_ms / 1000
@@ -327,10 +336,25 @@ class IngestWorker:
             if remaining <= 0:
                 break
             try:
-                builder.add(self._queue.get(timeout=remaining))
+                self._admit(builder, self._queue.get(timeout=remaining))
             except queue.Empty:
                 break
         return True
+
+    def _admit(self, builder: BatchBuilder, msg: Message) -> None:
+        """Add ``msg`` to the batch, unless it stopped the worker twice (pipeline/ingest_poison.py)."""
+        journal = self._journal
+        assert journal is not None
+        digest, attempts = journal.enter(msg.payload)
+        if attempts >= QUARANTINE_AFTER:
+            self.metrics.quarantined.inc()
+            return builder.quarantine(msg, f"stopped the ingest worker {attempts} times; quarantined")
+        if attempts:  # a suspect: named in the journal while it is parsed
+            journal.current(digest)
+        builder.add(msg)
+        if attempts:
+            journal.current(None)
+        return None
 
     def _commit(self, batch: Batch) -> bool:
         """Write the batch, retrying through outages; False only when stopping before it committed."""

@@ -167,6 +167,11 @@ class BatchBuilder:
             return self._dead(msg, "internal", f"{type(exc).__name__}: {exc}")
         return None
 
+    def quarantine(self, msg: Message, detail: str) -> None:
+        """Keep ``msg`` as a dead letter unparsed (it stopped the worker before: pipeline/ingest_poison.py)."""
+        self.batch.messages.append(msg)
+        self._dead(msg, "quarantined", detail)
+
     def detach(self) -> Decoding:
         """End the current batch without waiting for its decoding (see :meth:`finish`); a new one starts.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from storage.writer import write_rows
 
 def _worker(db_url: str, mqtt_url: str, name: str, **kw: object) -> IngestWorker:
     prefix = f"t/{name}-{uuid.uuid4().hex[:8]}"
+    kw.setdefault("journal_path", Path(tempfile.mkdtemp()) / "journal")
     return IngestWorker(db_url=db_url, mqtt_url=mqtt_url, master_key=MASTER, client_id=f"{name}-{uuid.uuid4().hex[:8]}",
                         settings=IngestSettings(batch_size=200, batch_ms=50, dedupe_window_s=120),
                         mqtt_settings=MqttSettings(topic_prefix=prefix), maintenance_every_s=3600,
