@@ -48,7 +48,7 @@ def test_a_message_that_kills_the_worker_twice_is_quarantined(db_url: str, mqtt_
     worker.stop()
     pub = Publisher(mqtt_broker.host, mqtt_broker.port, prefix)
     try:
-        pub.publish(good[:2] + [poison] + good[2:])
+        pub.publish([*good[:2], poison, *good[2:]])
     finally:
         pub.close()
     assert _crashing_run(db_url, mqtt_broker.url, client_id, prefix, journal) == 3
