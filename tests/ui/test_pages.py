@@ -118,6 +118,16 @@ def test_map_filter_by_area(logged_in: Any, ui_server: str, screenshot: Callable
     Select(_css(driver, "#state")).select_by_value("read")
     _wait(driver, lambda d: d.execute_script("return window.odczytMap.drawn") == 1)  # S01 only
     assert "1 punktów poboru" in _css(driver, "#count").text
+    # a click on the drawn dot opens its popup with the drill-down link
+    x, y = driver.execute_script("""const m = window.odczytMap.map; const p = m.latLngToContainerPoint(
+        [50.02 + 0.004, 19.96]); return [p.x, p.y];""")  # S01's position (tests/ui/seed.py)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    box = _css(driver, "#map")
+    ActionChains(driver).move_to_element_with_offset(box, int(x - box.size["width"] / 2),
+                                                     int(y - box.size["height"] / 2)).click().perform()
+    link = _wait(driver, lambda d: _css(d, ".leaflet-popup-content a"))
+    assert link.get_attribute("href").endswith("/ui/service-points/S01")
 
 
 def test_gateways_page_and_language_switch(logged_in: Any, ui_server: str,

@@ -22,7 +22,7 @@
   const points = new PointsLayer({pane: "points", order: [COLORS.read, COLORS.unread, COLORS.legal, COLORS.alert]}).addTo(map);
   const gateways = L.layerGroup().addTo(map);
   let data = null;
-  window.odczytMap = {drawn: 0, ready: false};  // read by the browser tests and the benchmark
+  window.odczytMap = {drawn: 0, ready: false, map};  // read by the browser tests and the benchmark
 
   const category = (s, b) => (s & b.alert ? "alert" : s & (b.legal_due | b.legal_expired) ? "legal" : s & b.read ? "read" : "unread");
   document.getElementById("legend").replaceChildren(...Object.entries(COLORS).map(([k, c]) =>
