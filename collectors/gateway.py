@@ -26,6 +26,7 @@ from pathlib import Path
 
 from collectors.dedupe import Deduper
 from collectors.mqtt import MqttLink, MqttTarget
+from collectors.receipts import ReceiptTracker
 from collectors.spool import Spool
 from collectors.status import GatewayStats, heartbeat, offline
 from core.settings import CollectorSettings, Settings
@@ -52,7 +53,8 @@ class Gateway:
                  dedupe_window_s: float = 30.0, max_inflight: int = 1000, spool_max_frames: int = 5_000_000,
                  spool_synchronous: str = "FULL", heartbeat_s: float = 60.0, topic_prefix: str = "odczyt/v1",
                  ack_timeout_s: float = 60.0, tagger: Callable[[RawFrame], RawFrame] | None = None,
-                 hold_unrouted: bool = False, hold_s: float = 5.0) -> None:
+                 hold_unrouted: bool = False, hold_s: float = 5.0, receipts: bool = False,
+                 receipt_timeout_s: float = 120.0) -> None:
         self.gateway_id = gateway_id
         self.target = MqttTarget.from_url(mqtt) if isinstance(mqtt, str) else mqtt
         self.receivers = list(receivers or [])
@@ -79,6 +81,11 @@ class Gateway:
                               will=(self.status_topic, offline(gateway_id, "lost")), wake=self._wake.set,
                               unrouted_is_failure=hold_unrouted)
         self._threads: list[threading.Thread] = []
+        # receipts on: a frame leaves the spool on the ingest side's receipt, not on PUBACK (collectors/receipts.py)
+        self.receipts, self.receipt_timeout_s = receipts, receipt_timeout_s
+        self._receipts: ReceiptTracker | None = None
+        if receipts:
+            self._link.subscribe_topic = f"{topic_prefix}/receipts/{gateway_id}"
 
     @classmethod
     def from_settings(cls, settings: Settings, receivers: list[Receiver] | None = None,
@@ -100,6 +107,8 @@ class Gateway:
         path, max_frames, sync = self._spool_args
         self._spool = Spool(path, max_frames=max_frames, synchronous=sync)
         self.stats.spool_depth = self._spool.depth
+        if self.receipts:
+            self._receipts = ReceiptTracker(self._spool.spool_id, self.receipt_timeout_s)
         if self._spool.depth:
             log.info("spool %s holds %d frames from a previous run: draining", path, self._spool.depth)
             self._unsent_since = time.monotonic() - self.batch_s
@@ -177,7 +186,12 @@ class Gateway:
             now = time.monotonic()
             for batch in self._inflight.values():
                 batch.sent_at = now
+            if self._receipts is not None and not self._link.session_present:
+                self._retry.extend(self._receipts.all())  # receipts sent while we were away are gone
+        self._apply_receipts()
         if self.stats.connected:
+            if self._receipts is not None:
+                self._retry.extend(self._receipts.due(time.monotonic()))
             self._expire_inflight()
             self._publish_due()
             self._maybe_heartbeat()
@@ -226,7 +240,10 @@ class Gateway:
             batch = self._inflight.pop(mid, None)
             if batch is None:
                 continue  # a heartbeat, or a batch already given up on and re-sent
-            if ok:
+            if ok and self._receipts is not None:
+                self._receipts.published(batch.first, batch.last, batch.count)  # kept until receipted
+                self.stats.published += batch.count
+            elif ok:
                 self._spool.delete_range(batch.first, batch.last)
                 self.stats.published += batch.count
             else:
@@ -237,6 +254,22 @@ class Gateway:
                 self._retry.append((batch.first, batch.last))
         self.stats.spool_depth = self._spool.depth
         self.stats.inflight_frames = sum(b.count for b in self._inflight.values())
+
+    def _apply_receipts(self) -> None:
+        """Delete the frames the ingest side receipted as stored."""
+        tracker, spool = self._receipts, self._spool
+        if tracker is None or spool is None:
+            return
+        while True:
+            try:
+                payload = self._link.inbox.get_nowait()
+            except queue.Empty:
+                break
+            for first, last in tracker.receipted(payload):
+                self.stats.receipted += spool.delete_range(first, last)
+        self.stats.spool_depth = spool.depth
+        self.stats.awaiting_receipt = tracker.frames()
+        self.stats.oldest_unreceipted_s = round(tracker.oldest_s(time.monotonic()), 3)
 
     def _expire_inflight(self) -> None:
         now = time.monotonic()
@@ -254,7 +287,8 @@ class Gateway:
             rows = self._next_rows()
             if not rows:
                 return
-            payload = encode_frames(self.gateway_id, [f for _, f in rows])
+            seq = (self._receipts.spool_id, rows[0][0], rows[-1][0]) if self._receipts is not None else None
+            payload = encode_frames(self.gateway_id, [f for _, f in rows], seq=seq)
             mid = self._link.publish(self.frames_topic, payload)
             if mid is None:
                 self._retry.appendleft((rows[0][0], rows[-1][0]))

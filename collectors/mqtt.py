@@ -75,8 +75,11 @@ class MqttLink:
 
     def __init__(self, target: MqttTarget, client_id: str, *, max_inflight: int,
                  will: tuple[str, bytes] | None = None, wake: Callable[[], None] = lambda: None,
-                 unrouted_is_failure: bool = False) -> None:
+                 unrouted_is_failure: bool = False, subscribe: str | None = None) -> None:
         self.target, self.client_id, self.max_inflight = target, client_id, max_inflight
+        self.subscribe_topic = subscribe  # subscribed (QoS 1) on every connect; its messages go to `inbox`
+        self.inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.session_present = False  # what the broker answered to the latest connect
         self.unrouted_is_failure = unrouted_is_failure  # a PUBACK "no matching subscribers" counts as not sent
         self.will, self._wake = will, wake
         self.connected = threading.Event()
@@ -108,6 +111,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         return client
 
     def start(self) -> None:
@@ -139,8 +143,15 @@ class MqttLink:
             if self._v5 and self.target.protocol == "auto" and reason_code.value in _UNSUPPORTED_PROTOCOL:
                 self._v5 = False  # the worker rebuilds the client (cannot be done inside paho's thread)
             return
+        self.session_present = bool(getattr(flags, "session_present", False))
+        if self.subscribe_topic:
+            client.subscribe(self.subscribe_topic, qos=1)
         self.connects += 1
         self.connected.set()
+        self._wake()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        self.inbox.put(bytes(msg.payload))
         self._wake()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason_code: Any,

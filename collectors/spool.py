@@ -14,6 +14,7 @@ of record: ``storage/`` owns the database.
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -74,6 +75,10 @@ class Spool:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.execute(_SCHEMA)
         self.depth = int(self._db.execute("SELECT count(*) FROM frames").fetchone()[0])
+        # the spool's own id, named in receipts (a new spool file never takes an old file's receipts)
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('spool_id', ?)", (secrets.token_hex(8),))
+        self.spool_id = str(self._db.execute("SELECT value FROM meta WHERE key = 'spool_id'").fetchone()[0])
 
     def append(self, frames: list[RawFrame]) -> int:
         """Append frames in one transaction; return how many old frames were dropped to make room."""

@@ -34,6 +34,9 @@ class GatewayStats:
     spool_dropped: int = 0  # oldest frames dropped because the spool was full
     inflight_frames: int = 0
     connected: bool = False
+    awaiting_receipt: int = 0  # frames acknowledged by the broker, not yet receipted as stored (receipts on)
+    receipted: int = 0  # frames the ingest side receipted as stored (and that left the spool)
+    oldest_unreceipted_s: float = 0.0  # age of the oldest published frame still awaiting its receipt
 
 
 def _iso(ts: datetime | None) -> str | None:

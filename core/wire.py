@@ -89,8 +89,13 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def encode_frames(gateway: str, frames: list[RawFrame], sent_at: datetime | None = None) -> bytes:
-    """Serialise frames heard by one gateway into one v1 message."""
+def encode_frames(gateway: str, frames: list[RawFrame], sent_at: datetime | None = None,
+                  seq: tuple[str, int, int] | None = None) -> bytes:
+    """Serialise frames heard by one gateway into one v1 message.
+
+    ``seq`` = (spool id, first, last): the gateway's spool sequence range of these frames, asked to be
+    receipted on ``{prefix}/receipts/{gateway}`` once stored (optional keys ``spool`` and ``seq``, written
+    right after ``gateway``; readers that do not know them ignore them)."""
     out = []
     for f in frames:
         item: dict[str, object] = {
@@ -107,7 +112,10 @@ def encode_frames(gateway: str, frames: list[RawFrame], sent_at: datetime | None
                 pos["hdop"] = f.position.hdop
             item["position"] = pos
         out.append(item)
-    doc = {"v": WIRE_VERSION, "gateway": gateway, "sent_at": _iso(sent_at or datetime.now(UTC)), "frames": out}
+    doc: dict[str, object] = {"v": WIRE_VERSION, "gateway": gateway}
+    if seq is not None:
+        doc["spool"], doc["seq"] = seq[0], [seq[1], seq[2]]
+    doc.update(sent_at=_iso(sent_at or datetime.now(UTC)), frames=out)
     return json.dumps(doc, separators=(",", ":")).encode()
 
 

@@ -33,6 +33,7 @@ from pipeline.ingest_commit import commit_batch
 from pipeline.ingest_guard import Fatal, Watchdog, exit_process, guarded, once
 from pipeline.ingest_poison import QUARANTINE_AFTER, PoisonJournal, default_journal_path
 from pipeline.ingest_pool import DecodePool, collect_garbage_less_often
+from pipeline.ingest_receipts import receipts
 from pipeline.ingest_session import broker_address, connect_properties, make_ingest_client, shared_topic
 from pipeline.metrics import IngestMetrics, ingest_metrics
 from pipeline.readings_publish import ReadingsPublisher
@@ -312,6 +313,8 @@ class IngestWorker:
                 self._ack(batch)
                 if self._journal is not None:
                     self._journal.done(m.payload for m in batch.messages)
+                for topic, receipt in receipts((m.payload for m in batch.messages), self.mqtt_settings.topic_prefix):
+                    self._client.publish(topic, receipt, qos=1)  # stored: the gateways may forget these frames
                 if self._readings is not None:  # stored and acknowledged: now tell MQTT subscribers
                     self._readings.publish(batch.reading_rows)
 

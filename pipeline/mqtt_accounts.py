@@ -61,7 +61,8 @@ def acl_lines(kind: str, name: str, prefix: str = "odczyt/v1") -> tuple[str, ...
         return (f"topic write {prefix}/frames/{name}", f"topic write {prefix}/status/{name}",
                 f"topic read {prefix}/receipts/{name}")
     if kind == "ingest":
-        return (f"topic read {prefix}/frames/+", f"topic read {prefix}/status/+")
+        return (f"topic read {prefix}/frames/+", f"topic read {prefix}/status/+",
+                f"topic write {prefix}/receipts/+")  # storage receipts to the gateways (issue 13)
     if kind == "ops":
         return (f"topic read {prefix}/status/+", f"topic readwrite {prefix}/alerts",
                 f"topic readwrite {prefix}/alerts/#")
