@@ -99,7 +99,8 @@ class Gateway:
                    max_inflight=settings.mqtt.max_inflight,
                    spool_max_frames=c.spool_max_frames, heartbeat_s=c.heartbeat_s,
                    topic_prefix=settings.mqtt.topic_prefix, spool_synchronous=c.spool_synchronous,
-                   ack_timeout_s=c.ack_timeout_s, hold_unrouted=c.hold_unrouted)
+                   ack_timeout_s=c.ack_timeout_s, hold_unrouted=c.hold_unrouted, receipts=c.receipts,
+                   receipt_timeout_s=c.receipt_timeout_s)
 
     # ---- life cycle -------------------------------------------------------------------------------------
     def start(self) -> Gateway:

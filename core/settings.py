@@ -51,6 +51,10 @@ class CollectorSettings(BaseModel):
     # keep frames the broker routed to nobody (MQTT 5 PUBACK 0x10: no ingest session exists yet) and retry;
     # production gateways set it (deploy/collect.env.example), the demo and tests publish to no one on purpose
     hold_unrouted: bool = False
+    # keep every frame until the ingest side receipts it as stored (odczyt/v1/receipts/{id}), not just until the
+    # broker's PUBACK (docs/mqtt-format.md); needs ingest workers that publish receipts (any current version)
+    receipts: bool = False
+    receipt_timeout_s: float = Field(default=120.0, gt=0)  # re-publish a range not receipted within this
 
 
 class IngestSettings(BaseModel):
