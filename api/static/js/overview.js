@@ -25,16 +25,19 @@
   const bar = (share) => el("div", {class: "bar", title: fmt.pct(share)}, el("span", {style: `width:${Math.round(100 * (share || 0))}%`}));
   const lag = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${fmt.n(s)} s` : s < 7200 ? `${fmt.n(s / 60)} min` : `${fmt.n(s / 3600, 1)} h`);
 
-  async function load() {
-    const [ov, sum, unk, al] = await Promise.all([api("/v1/ui/overview"), api("/v1/dashboard/summary"),
-      api("/v1/dashboard/unknown-meters?limit=15"), api("/v1/dashboard/alerts")]);
-    const rr = ov.read_rate;
+  const got = {};  // each source renders as soon as it answers (the pipeline summary can be slow on a big install)
+  function kpis() {
+    const {ov, sum, al} = got, dash = "…";
     document.getElementById("kpis").replaceChildren(
-      kpi("k_rate", fmt.pct(rr.share), "/ui/map"), kpi("k_heard", `${fmt.n(sum.meters_heard_24h)} / ${fmt.n(sum.meters)}`),
-      kpi("k_unknown", fmt.n(sum.unknown_meters_heard)), kpi("k_fpm", fmt.n(ov.frames_per_min, 1), "/ui/gateways"),
-      kpi("k_lag", lag(sum.last_committed_lag_s), "/ui/gateways"), kpi("k_dead", fmt.n(sum.dead_letters), "/ui/gateways"),
-      kpi("k_gw", `${fmt.n(sum.gateways_online)} / ${fmt.n(sum.gateways)}`, "/ui/gateways"),
-      kpi("k_alerts", fmt.n(al.open + al.acknowledged), "/ui/alerts"));
+      kpi("k_rate", ov ? fmt.pct(ov.read_rate.share) : dash, "/ui/map"),
+      kpi("k_heard", sum ? `${fmt.n(sum.meters_heard_24h)} / ${fmt.n(sum.meters)}` : dash),
+      kpi("k_unknown", sum ? fmt.n(sum.unknown_meters_heard) : dash), kpi("k_fpm", ov ? fmt.n(ov.frames_per_min, 1) : dash, "/ui/gateways"),
+      kpi("k_lag", sum ? lag(sum.last_committed_lag_s) : dash, "/ui/gateways"), kpi("k_dead", sum ? fmt.n(sum.dead_letters) : dash, "/ui/gateways"),
+      kpi("k_gw", sum ? `${fmt.n(sum.gateways_online)} / ${fmt.n(sum.gateways)}` : dash, "/ui/gateways"),
+      kpi("k_alerts", al ? fmt.n(al.open + al.acknowledged) : dash, "/ui/alerts"));
+  }
+  function rate(ov) {
+    const rr = ov.read_rate;
     const day = (v) => new Date(v).toLocaleDateString(od.lang() === "pl" ? "pl-PL" : "en-GB", {timeZone: ov.period.timezone});
     document.getElementById("period").textContent = `${t("period")}: ${day(ov.period.start)} – ${day(Date.parse(ov.period.end) - 1)} (${ov.period.timezone})`;
     const row = (area, mode, r, strong) => el("tr", {}, el("td", {}, strong ? el("b", {}, area) : area), el("td", {}, mode),
@@ -44,15 +47,26 @@
       ...rr.rows.map((r) => row(r.area || "—", t(r.read_mode), r)),
       ...(rr.by_read_mode.length > 1 ? rr.by_read_mode.map((r) => row(t("all"), t(r.read_mode), r, true)) : []),
       row(t("all"), "", rr, true));
+  }
+  function unknown(unk) {
     document.querySelector("#unknown tbody").replaceChildren(...(unk.items.length ? unk.items.map((u) => el("tr", {},
       el("td", {}, u.manufacturer), el("td", {}, u.meter_id), el("td", {class: "num"}, fmt.n(u.frames)),
       el("td", {}, fmt.dt(u.last_heard_at)), el("td", {}, u.gateways.join(", ") || "—"))) :
       [el("tr", {}, el("td", {colspan: 5, class: "muted"}, t("none")))]));
+  }
+  function kinds(al) {
     const kinds = Object.entries(al.by_kind).sort((a, b) => b[1] - a[1]);
     document.querySelector("#alertkinds tbody").replaceChildren(...(kinds.length ? kinds.map(([k, n]) => el("tr", {},
       el("td", {}, el("a", {href: `/ui/alerts?kind=${encodeURIComponent(k)}`}, kind(k))), el("td", {class: "num"}, fmt.n(n)))) :
       [el("tr", {}, el("td", {class: "muted"}, t("none")))]));
   }
-  load().catch((e) => document.getElementById("kpis").replaceChildren(el("p", {class: "err"}, `${t("error")}: ${e.message}`)));
+  const fail = (e) => document.getElementById("kpis").replaceChildren(el("p", {class: "err"}, `${t("error")}: ${e.message}`));
+  function load() {
+    const part = (key, path, then) => api(path).then((v) => { got[key] = v; kpis(); if (then) then(v); });
+    return Promise.all([part("ov", "/v1/ui/overview", rate), part("sum", "/v1/dashboard/summary"),
+      part("unk", "/v1/dashboard/unknown-meters?limit=15", unknown), part("al", "/v1/dashboard/alerts", kinds)]);
+  }
+  kpis();
+  load().catch(fail);
   setInterval(() => load().catch(() => null), 30000);
 })();
