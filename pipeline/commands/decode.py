@@ -4,7 +4,8 @@
 * ``odczyt decode --jsonl FILE|-`` reads lines ``{"telegram": HEX, "key": HEX|null, "preceding": [HEX…]}``
   and writes one line per input line, in order, each with ``ok`` and ``error``; failures never stop the stream
   (exit code 0). Inputs of more than ``SMALL_INPUT`` lines are decoded by ``--jobs`` processes (default: every
-  core) over chunks of lines, output order kept; ``--jobs 1`` answers line by line (a co-process on stdin).
+  core) over blocks of lines (the parent only cuts the input at line ends), output order kept; ``--jobs 1``
+  answers line by line (a co-process on stdin).
 * ``--records`` adds the per-record list; ``--format json|jsonl|fields|human``, ``--fields a,b,c`` and
   ``--wmbusmeters-json`` (wmbusmeters' field names) shape the output (``decoders.jsonout``).
 * ``odczyt decode --analyze HEX [--key HEX]`` lists every driver that could decode the telegram and what each
@@ -29,11 +30,11 @@ from core.errors import UserError
 if TYPE_CHECKING:
     import typer
 
-    from decoders import DecodeError, Decoder, KeyLookup
+    from decoders import DecodeError, KeyLookup, Telegram
 
 FORMATS = ("json", "jsonl", "fields", "human")
 SMALL_INPUT = 2000  # lines: below this one process is faster than starting a pool
-CHUNK = 1000  # lines per task of the pool
+BLOCK = 128 * 1024  # bytes of input per task of the pool (≈ 1,000 lines), split into lines by the worker
 
 
 class Options(NamedTuple):
@@ -78,21 +79,32 @@ class LineDecoder:
     so a line decodes exactly as it would alone, after its own ``preceding`` frames)."""
 
     def __init__(self, opts: Options = Options()) -> None:
-        from decoders import CipherCache, CompactFormatCache, DecodeError, Decoder, frame_from_hex
+        from decoders import CipherCache, CompactFormatCache, DecodeError, Decoder, decode, frame_from_hex
         from decoders.jsonout import telegram_dict, wmbusmeters_dict
 
         self.opts = opts
         self._types = (CipherCache, CompactFormatCache, Decoder, DecodeError)
-        self._from_hex = frame_from_hex
+        self._from_hex, self._decode_one = frame_from_hex, decode
         self._shape = telegram_dict, wmbusmeters_dict
         self._keys: dict[str | None, tuple[KeyLookup | None, Any]] = {}
 
-    def _decoder(self, key_hex: str | None) -> Decoder:
-        cipher_cache, compact_cache, decoder, _ = self._types
+    def _keyed(self, key_hex: str | None) -> tuple[KeyLookup | None, Any]:
         known = self._keys.get(key_hex)
         if known is None:
-            known = self._keys[key_hex] = (_lookup(key_hex), cipher_cache())
-        return decoder(known[0], compact_formats=compact_cache(), ciphers=known[1])
+            known = self._keys[key_hex] = (_lookup(key_hex), self._types[0]())
+        return known
+
+    def _decode(self, key_hex: str | None, telegram_hex: str, preceding: Sequence[str]) -> Telegram:
+        """Without preceding frames no compact-format cache at all (nothing to learn from; the shipped known
+        formats still apply); with them, a fresh cache that only they teach."""
+        keys, ciphers = self._keyed(key_hex)
+        if not preceding:
+            return self._decode_one(self._frame(telegram_hex), keys, ciphers=ciphers)
+        decoder = self._types[2](keys, compact_formats=self._types[1](), ciphers=ciphers)
+        for earlier in preceding:
+            with contextlib.suppress(self._types[3]):  # a bad preceding frame only means nothing was learnt
+                decoder.decode(self._frame(earlier))
+        return decoder.decode(self._frame(telegram_hex))
 
     def _frame(self, text: str) -> bytes:
         try:
@@ -105,14 +117,11 @@ class LineDecoder:
         """One telegram (after its preceding frames) as the CLI's JSON object."""
         error_type = self._types[3]
         try:
-            decoder = self._decoder(key_hex)
+            self._keyed(key_hex)
         except (ValueError, TypeError) as exc:
             return _failure(f"input: key is not hex: {exc}", "input")
         try:
-            for earlier in preceding:
-                with contextlib.suppress(error_type):  # a bad preceding frame only means nothing was learnt
-                    decoder.decode(self._frame(earlier))
-            tg = decoder.decode(self._frame(telegram_hex))
+            tg = self._decode(key_hex, telegram_hex, list(preceding))
         except error_type as exc:
             text = str(exc)
             named = text.lower().startswith(exc.layer.lower())
@@ -202,26 +211,14 @@ class _Writer:
         self.sink.flush()
 
 
-def _chunks(source: BinaryIO, first: list[bytes]) -> Iterator[list[bytes]]:
-    for i in range(0, len(first), CHUNK):
-        yield first[i : i + CHUNK]
-    chunk: list[bytes] = []
-    for line in source:
-        chunk.append(line)
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _read_first(source: BinaryIO, n: int) -> tuple[list[bytes], bool]:
-    first: list[bytes] = []
-    for line in source:
-        first.append(line)
-        if len(first) >= n:
-            return first, False
-    return first, True
+def _blocks(source: BinaryIO, first: bytes) -> Iterator[bytes]:
+    """``first`` then the rest of ``source`` in blocks of about ``BLOCK`` bytes, each ending at a line end."""
+    block = first
+    while block:
+        if not block.endswith(b"\n"):
+            block += source.readline()
+        yield block
+        block = source.read(BLOCK)
 
 
 def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> None:
@@ -235,11 +232,11 @@ def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> No
             out.write(decode_lines([line], decoder))
             sink.flush()
     else:
-        first, ended = _read_first(source, SMALL_INPUT)
-        if ended:
-            out.write(decode_lines(first, decoder))
+        first = source.read(BLOCK)
+        if len(first) < BLOCK and first.count(b"\n") < SMALL_INPUT:  # all of it, and little
+            out.write(decode_lines(first.splitlines(), decoder))
         else:
-            _run_pool(_chunks(source, first), out, opts, jobs)
+            _run_pool(_blocks(source, first), out, opts, jobs)
     out.close()
 
 
@@ -259,16 +256,16 @@ def _worker_init(opts: Options) -> None:
     _WORKER.append(LineDecoder(opts))
 
 
-def _worker_chunk(lines: list[bytes]) -> bytes:
-    return decode_lines(lines, _WORKER[0])
+def _worker_block(block: bytes) -> bytes:
+    return decode_lines(block.splitlines(), _WORKER[0])
 
 
-def _run_pool(chunks: Iterator[list[bytes]], sink: _Writer, opts: Options, jobs: int) -> None:
+def _run_pool(blocks: Iterator[bytes], sink: _Writer, opts: Options, jobs: int) -> None:
     import multiprocessing
 
     context = multiprocessing.get_context("fork")  # workers inherit the imported decoder: no second start-up
     with context.Pool(jobs, initializer=_worker_init, initargs=(opts,)) as pool:
-        for out in pool.imap(_worker_chunk, chunks, chunksize=1):
+        for out in pool.imap(_worker_block, blocks, chunksize=1):
             sink.write(out)
 
 
