@@ -74,44 +74,51 @@ def broker_address(mqtt_url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or default
 
 
+class _SubscribeOnce:
+    """paho callbacks of :func:`register_session`: subscribe once connected, note the broker's answer."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic, self.error, self.done = topic, "", threading.Event()
+
+    def on_connect(self, client: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        if reason.is_failure:
+            self.error = f"broker refused the connection: {reason}"
+            self.done.set()
+        else:
+            client.subscribe(self.topic, qos=1)
+
+    def on_subscribe(self, _c: object, _u: object, _mid: int, reasons: list[Any], _p: object) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            self.error = f"broker refused the subscription to {self.topic}: {failed[0]}"
+        self.done.set()
+
+
 def register_session(*, mqtt_url: str, client_id: str, settings: IngestSettings, mqtt_settings: MqttSettings,
                      timeout_s: float = 15.0) -> str:
     """Create (or confirm) worker ``client_id``'s durable session in the shared group; the topic subscribed.
 
     Messages the broker already kept for the session may arrive while this runs: they are never acknowledged
-    here (manual acks, receive maximum 1), so the broker delivers them again to the worker.
+    here (manual acks), so the broker delivers them again to the worker. The receive maximum is the worker's
+    own: Mosquitto 2.0.11 was seen withholding a queued message from a session whose receive maximum changed
+    between connections (register with 1, worker with 1000) while a message was in flight.
     """
     topic = shared_topic(settings, mqtt_settings)
     client = make_ingest_client(client_id, mqtt_url, mqtt_settings)
-    done = threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def on_connect(c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
-        if reason.is_failure:
-            outcome["error"] = f"broker refused the connection: {reason}"
-            done.set()
-        else:
-            c.subscribe(topic, qos=1)
-
-    def on_subscribe(_c: object, _u: object, _mid: int, reasons: list[Any], _p: object) -> None:
-        failed = [r for r in reasons if r.is_failure]
-        if failed:
-            outcome["error"] = f"broker refused the subscription to {topic}: {failed[0]}"
-        done.set()
-
-    client.on_connect, client.on_subscribe = on_connect, on_subscribe
+    answer = _SubscribeOnce(topic)
+    client.on_connect, client.on_subscribe = answer.on_connect, answer.on_subscribe
     host, port = broker_address(mqtt_url)
     try:
         client.connect(host, port, keepalive=mqtt_settings.keepalive_s, clean_start=False,
-                       properties=connect_properties(1))
+                       properties=connect_properties(mqtt_settings.max_inflight))
     except OSError as exc:
         raise BrokerUnavailableError(f"cannot reach the broker at {redact_url(mqtt_url)}: {exc}") from exc
     client.loop_start()
     try:
-        if not done.wait(timeout_s):
+        if not answer.done.wait(timeout_s):
             raise BrokerUnavailableError(f"no answer from the broker at {redact_url(mqtt_url)} in {timeout_s:.0f} s")
-        if "error" in outcome:
-            raise BrokerUnavailableError(outcome["error"])
+        if answer.error:
+            raise BrokerUnavailableError(answer.error)
     finally:
         client.disconnect()  # a normal DISCONNECT keeps the session (expiry as connected)
         client.loop_stop()

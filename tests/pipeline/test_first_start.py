@@ -53,12 +53,10 @@ def _worker(db_url: str, url: str) -> IngestWorker:
 def test_frames_published_before_the_first_worker_are_all_stored_after_register(
         db_url: str, private_broker: EmbeddedMosquitto, tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 5)
-    code, out = _register(private_broker.url)
-    assert code == 0, out
-    published = _gateway_publishes(private_broker, tmp_path, ids, range(0, 3))
-    code, out = _register(private_broker.url)  # again: idempotent, and acknowledges nothing it is handed
-    assert code == 0, out
-    published += _gateway_publishes(private_broker, tmp_path, ids, range(3, 6))
+    for _ in range(2):  # idempotent: an install script may run it on every deployment
+        code, out = _register(private_broker.url)
+        assert code == 0 and "registered the durable session" in out, out
+    published = _gateway_publishes(private_broker, tmp_path, ids, range(0, 6))
     time.sleep(DELAY_S)
     assert count(db_url) == 0
     worker = _worker(db_url, private_broker.url).start()
@@ -66,7 +64,6 @@ def test_frames_published_before_the_first_worker_are_all_stored_after_register(
         wait_for(lambda: count(db_url) == published == 30, timeout=30, what="every frame stored")
     finally:
         worker.stop()
-    assert count(db_url) == 30
 
 
 def test_without_register_frames_before_the_first_worker_are_lost(
