@@ -78,7 +78,8 @@
         el("button", {class: "act", id: "do-assign", disabled: done, onclick: () => act("assign")}, t("assign")),
         el("button", {class: "act", id: "do-comment", onclick: () => act("comment")}, t("comment"))),
       el("p", {id: "action-error", class: "err"}),
-      el("h2", {}, t("evidence")), el("pre", {style: "white-space:pre-wrap;font-size:.85em"}, JSON.stringify(a.evidence, null, 1)),
+      el("h2", {}, t("evidence")), el("dl", {}, Object.entries(a.evidence).flatMap(([k, v]) => [el("dt", {}, k),
+        el("dd", {}, typeof v === "number" ? fmt.n(v, 3) : typeof v === "object" ? JSON.stringify(v) : String(v))])),
       el("h2", {}, t("history")),
       el("ul", {class: "timeline"}, a.history.map((h) => el("li", {}, `${fmt.dt(h.at)} · ${t(h.event)} · ${h.actor}`, h.note ? ` — ${h.note}` : ""))));
     render();

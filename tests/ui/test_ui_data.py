@@ -1,0 +1,96 @@
+"""The dashboard's read endpoints over the seeded town (no browser): read rate per area, map arrays and state
+bits, the drill-down, gateway coverage, pipeline health, map base layer settings, and the role check."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from api.app import create_app
+from core.settings import ApiSettings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture(scope="module")
+def client(ui_db: tuple[str, dict[str, int]]) -> Iterator[TestClient]:
+    from tests.api.serving import create_key
+
+    key = create_key(ui_db[0], "operations", name="ui-data")
+    api = ApiSettings(map_base="wms", map_wms_url="http://gis.local/wms", map_wms_layers="dzialki")
+    with TestClient(create_app(ui_db[0], registry=CollectorRegistry(), api=api),
+                    headers={"Authorization": f"Bearer {key}"}) as c:
+        yield c
+
+
+def test_read_rate_per_area_and_mode(client: TestClient) -> None:
+    body = client.get("/v1/ui/overview").json()
+    rate = body["read_rate"]
+    assert (rate["active"], rate["read"]) == (13, 5)
+    rows = {(r["area"], r["read_mode"]): (r["active"], r["read"]) for r in rate["rows"]}
+    assert rows == {("north", "fixed"): (8, 4), ("south", "fixed"): (5, 1)}
+    assert body["frames_per_min"] == 25.0 and body["basis"] == "actual"
+
+
+def test_map_data_compact_arrays_and_state_bits(client: TestClient) -> None:
+    body = client.get("/v1/ui/map-data").json()
+    bits = body["bits"]
+    assert body["count"] == 13 and body["areas"] == ["north", "south"]
+    assert {k: len(body[k]) for k in ("id", "lat", "lon", "area", "state")} == dict.fromkeys(
+        ("id", "lat", "lon", "area", "state"), 13)
+    state = dict(zip(body["id"], body["state"], strict=True))
+    assert state["N01"] & bits["read"] and state["S01"] & bits["read"] and not state["S03"] & bits["read"]
+    assert state["N02"] & bits["legal_expired"] and state["N03"] & bits["legal_due"]
+    assert state["S02"] & bits["alert"] and not state["N04"] & bits["alert"]
+    south = client.get("/v1/ui/map-data", params={"area": "south"}).json()
+    assert south["count"] == 5 and set(south["area"]) == {1} and all(i.startswith("S") for i in south["id"])
+    assert client.get("/v1/ui/map-data", params={"area": "nowhere"}).json()["count"] == 0
+
+
+def test_alert_bit_is_live(client: TestClient, ui_db: tuple[str, dict[str, int]]) -> None:
+    alert_id = ui_db[1]["S02"]
+    before = client.get("/v1/ui/map-data", params={"area": "south"}).json()
+    assert before["state"][before["id"].index("S02")] & before["bits"]["alert"]
+    assert client.post(f"/v1/alerts/{alert_id}/resolve", json={"note": "naprawione"}).status_code == 200
+    after = client.get("/v1/ui/map-data", params={"area": "south"}).json()
+    assert not after["state"][after["id"].index("S02")] & after["bits"]["alert"]
+
+
+def test_drilldown(client: TestClient) -> None:
+    body: dict[str, Any] = client.get("/v1/ui/service-points/N01").json()
+    assert body["service_point"]["customer_ref"] == "C-N01" and body["service_point"]["area"] == "north"
+    assert [(i["manufacturer"], i["meter_id"]) for i in body["installations"]] == [("KAM", "10000001")]
+    assert len(body["readings"]) == 72 and {r["basis"] for r in body["readings"]} == {"radio"}
+    assert [a["kind"] for a in body["alerts"]] == ["continuous_flow"]
+    rx = {r["gateway_id"]: r for r in body["receptions"]}
+    assert rx["gw-krakow-1"]["best"] and rx["gw-krakow-1"]["frames"] == 6
+    assert client.get("/v1/ui/service-points/NOPE").status_code == 404
+
+
+def test_gateways_pipeline_and_map_config(client: TestClient) -> None:
+    cov = {g["id"]: g["meters_heard"] for g in client.get("/v1/ui/gateway-coverage").json()["items"]}
+    assert cov == {"gw-krakow-1": 1, "gw-krakow-2": 1}
+    pipe = client.get("/v1/ui/pipeline").json()
+    assert sum(n for _, n in pipe["frames_per_minute"]) == 3 and pipe["lag_s"] is not None  # 5, 25, 45 min ago
+    two_hours = client.get("/v1/ui/pipeline", params={"minutes": 120}).json()["frames_per_minute"]
+    assert sum(n for _, n in two_hours) == 6
+    conf = client.get("/v1/ui/map-config").json()
+    assert conf == {"base": "wms", "tiles_url": None, "wms_url": "http://gis.local/wms", "wms_layers": "dzialki",
+                    "attribution": "© OpenStreetMap contributors"}
+
+
+def test_other_roles_refused(client: TestClient, ui_db: tuple[str, dict[str, int]]) -> None:
+    from tests.api.serving import create_key
+
+    billing = create_key(ui_db[0], "billing", name="ui-billing")
+    for path in ("/v1/ui/overview", "/v1/ui/map-data", "/v1/ui/service-points/N01"):
+        assert client.get(path, headers={"Authorization": f"Bearer {billing}"}).status_code == 403
+        assert client.get(path, headers={"Authorization": ""}).status_code == 401
