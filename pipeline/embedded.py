@@ -127,10 +127,11 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        if self._as_postgres:  # on a restart too: pytest resets its temp root to 0700 when another run starts
+            _let_postgres_through(self.base_dir)
         if not (self.data_dir / "PG_VERSION").exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             if self._as_postgres:
-                _let_postgres_through(self.base_dir)
                 shutil.chown(self.data_dir, "postgres", "postgres")
             self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                       "--locale=C", "--no-sync")
@@ -159,6 +160,8 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
+            if self._as_postgres:
+                _let_postgres_through(self.base_dir)
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
 
     def restart(self) -> None:
