@@ -57,11 +57,13 @@ def create_run(conn: psycopg.Connection, *, first: date, last: date, selection: 
             (first, last, Jsonb(selection), key, version,
              Jsonb([[d.isoformat(), n] for d, n in used]), Jsonb(asdict(th)), actor)).fetchone()[0]  # type: ignore[index]
         count = 0
-        with conn.cursor().copy(f"COPY billing_lines (run_id, {', '.join(LINE_COLUMNS)}) FROM STDIN") as cp:
-            for ln in compute_lines(conn, sps, first, last, th=th, tariffs=used, history_days=history_days,
-                                    now=now):
-                cp.write_row(_row(run_id, ln))
-                count += 1
+        for i in range(0, len(sps), CHUNK):  # no query may run on the connection during a COPY
+            chunk = list(compute_lines(conn, sps[i:i + CHUNK], first, last, th=th, tariffs=used,
+                                       history_days=history_days, now=now))
+            with conn.cursor().copy(f"COPY billing_lines (run_id, {', '.join(LINE_COLUMNS)}) FROM STDIN") as cp:
+                for ln in chunk:
+                    cp.write_row(_row(run_id, ln))
+            count += len(chunk)
         conn.execute("UPDATE billing_runs SET lines = %s WHERE id = %s", (count, run_id))
     return get_run(conn, run_id) or {}
 
