@@ -22,7 +22,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NamedTuple
 
 from core.errors import UserError
@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from decoders import DecodeError, KeyLookup, Telegram
 
 FORMATS = ("json", "jsonl", "fields", "human")
-SMALL_INPUT = 2000  # lines: below this one process is faster than starting a pool
-BLOCK = 128 * 1024  # bytes of input per task of the pool (≈ 1,000 lines), split into lines by the worker
+SMALL_INPUT = 2000  # lines: below this one process is faster than starting a pool (pipeline/decode_pool.py)
 
 
 class Options(NamedTuple):
@@ -211,16 +210,6 @@ class _Writer:
         self.sink.flush()
 
 
-def _blocks(source: BinaryIO, first: bytes) -> Iterator[bytes]:
-    """``first`` then the rest of ``source`` in blocks of about ``BLOCK`` bytes, each ending at a line end."""
-    block = first
-    while block:
-        if not block.endswith(b"\n"):
-            block += source.readline()
-        yield block
-        block = source.read(BLOCK)
-
-
 def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> None:
     """Decode every line of ``source`` into one output line on ``sink`` (see the module docstring)."""
     jobs = opts.jobs or os.cpu_count() or 1
@@ -232,11 +221,13 @@ def run_jsonl(source: BinaryIO, sink: BinaryIO, opts: Options = Options()) -> No
             out.write(decode_lines([line], decoder))
             sink.flush()
     else:
+        from pipeline.decode_pool import BLOCK, run_pool
+
         first = source.read(BLOCK)
         if len(first) < BLOCK and first.count(b"\n") < SMALL_INPUT:  # all of it, and little
             out.write(decode_lines(first.splitlines(), decoder))
-        else:
-            _run_pool(_blocks(source, first), out, opts, jobs)
+        elif run_pool(source, first, sink, out.write, opts, jobs):
+            out.started = True  # the workers wrote items straight to the sink
     out.close()
 
 
@@ -247,26 +238,6 @@ def _quiet_gc() -> None:
 
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
-
-
-_WORKER: list[LineDecoder] = []  # one per worker process, set once by the pool's initializer
-
-
-def _worker_init(opts: Options) -> None:
-    _WORKER.append(LineDecoder(opts))
-
-
-def _worker_block(block: bytes) -> bytes:
-    return decode_lines(block.splitlines(), _WORKER[0])
-
-
-def _run_pool(blocks: Iterator[bytes], sink: _Writer, opts: Options, jobs: int) -> None:
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")  # workers inherit the imported decoder: no second start-up
-    with context.Pool(jobs, initializer=_worker_init, initargs=(opts,)) as pool:
-        for out in pool.imap(_worker_block, blocks, chunksize=1):
-            sink.write(out)
 
 
 def _check(opts: Options) -> None:
