@@ -128,3 +128,16 @@ def test_analyze_lists_drivers_and_exits_0_when_one_decodes() -> None:
     assert report["drivers"][0]["driver"] == "iperl" and report["auto"]["driver"] == "iperl"
     bad = _odczyt("decode", "zz", "--analyze")
     assert bad.returncode == 2 and bad.stderr.startswith("odczyt: error: input:")
+
+
+def test_pool_without_a_file_descriptor_returns_results_through_the_parent() -> None:
+    import io
+
+    from pipeline.commands.decode import Options, run_jsonl
+
+    lines = _lines(2600)
+    src, sink = io.BytesIO(("\n".join(lines) + "\n").encode()), io.BytesIO()
+    run_jsonl(src, sink, Options(jobs=2, fmt="json", fields=("meter_id", "ok")))
+    items = json.loads(sink.getvalue())
+    assert len(items) == 2600 and items[2599] == {"meter_id": "00002599", "ok": True}
+    assert items[5] == {"meter_id": None, "ok": False}
