@@ -110,10 +110,13 @@ def pipeline_health(conn: psycopg.Connection, *, now: datetime, minutes: int = 6
     """Frames per minute over the last ``minutes`` (one bucket a minute), undecoded frames of the last 24 h by
     status and error, dead letters by reason, and the newest reading's age (ingest lag)."""
     since = now - timedelta(minutes=minutes)
-    series = conn.execute(
-        """SELECT extract(epoch FROM date_trunc('minute', received_at))::bigint AS t, count(*)
-             FROM raw_frames WHERE received_at >= %s AND received_at <= %s GROUP BY 1 ORDER BY 1""",
-        (since, now)).fetchall()
+    series = conn.execute(  # every minute of the window, 0 when no frame arrived
+        """WITH n AS (SELECT date_trunc('minute', received_at) AS m, count(*) AS c FROM raw_frames
+                       WHERE received_at >= %(since)s AND received_at <= %(now)s GROUP BY 1)
+           SELECT extract(epoch FROM g.m)::bigint, coalesce(n.c, 0)
+             FROM generate_series(date_trunc('minute', %(since)s::timestamptz), %(now)s, interval '1 minute') g(m)
+             LEFT JOIN n ON n.m = g.m ORDER BY 1""",
+        {"since": since, "now": now}).fetchall()
     names = {s.value: s.name.lower() for s in FrameStatus}
     errors = [{"status": names.get(int(r[0]), str(r[0])), "reason": r[1], "frames": int(r[2])}
               for r in conn.execute(

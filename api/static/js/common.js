@@ -55,6 +55,14 @@ const od = (() => {
     dt: (v) => (v ? new Date(v).toLocaleString(lang() === "pl" ? "pl-PL" : "en-GB", {dateStyle: "short", timeStyle: "short"}) : "—"),
     d: (v) => (v ? new Date(v).toLocaleDateString(lang() === "pl" ? "pl-PL" : "en-GB") : "—"),
   };
+  // uPlot x-axis labels in the page's language: "time" (HH:MM), "hour" (dd.mm HH:00), "day", "month"
+  const axis = (mode) => (u, vals) => vals.map((v) => {
+    const d = new Date(v * 1000), loc = lang() === "pl" ? "pl-PL" : "en-GB";
+    if (mode === "time") return d.toLocaleTimeString(loc, {hour: "2-digit", minute: "2-digit"});
+    if (mode === "hour") return d.toLocaleString(loc, {day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit"});
+    if (mode === "month") return d.toLocaleDateString(loc, {month: "2-digit", year: "numeric"});
+    return d.toLocaleDateString(loc, {day: "2-digit", month: "2-digit"});
+  });
   function header(active) {
     const links = [["overview", "/"], ["map", "/ui/map"], ["alerts", "/ui/alerts"], ["gateways", "/ui/gateways"]];
     const who = el("span", {class: "who", id: "who"});
@@ -81,5 +89,5 @@ const od = (() => {
     translate();
     document.title = `odczyt — ${t(active)}`;
   }
-  return {api, t, el, fmt, init, translate, lang, kind};
+  return {api, t, el, fmt, init, translate, lang, kind, axis};
 })();

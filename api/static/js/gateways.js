@@ -9,13 +9,13 @@
          firmware: "Oprogramowanie", pipeline: "Stan przetwarzania", fpmChart: "Ramki na minutę (60 min)",
          errors: "Ramki niezdekodowane (24 h)", status: "Status", reason: "Przyczyna", frames: "Ramki",
          dead: "Wiadomości odrzucone", messages: "Wiadomości", lag: "Opóźnienie zapisu", fpmNow: "Ramki/min (ost. pełna min.)",
-         undecoded: "Niezdekodowane (24 h)", deadTotal: "Odrzucone", online: "online", offline: "offline", noData: "brak"},
+         undecoded: "Niezdekodowane (24 h)", deadTotal: "Odrzucone", time: "Czas", online: "online", offline: "offline", noData: "brak"},
     en: {gateways: "Gateways", id: "Gateway", state: "State", lastSeen: "Last seen", fpm: "Frames/min",
          spool: "Spool depth", coverage: "Meters (7 days)", alerts: "Alerts", receiver: "Receiver",
          firmware: "Firmware", pipeline: "Pipeline health", fpmChart: "Frames per minute (60 min)",
          errors: "Undecoded frames (24 h)", status: "Status", reason: "Reason", frames: "Frames",
          dead: "Dead letters", messages: "Messages", lag: "Ingest lag", fpmNow: "Frames/min (last full min.)",
-         undecoded: "Undecoded (24 h)", deadTotal: "Dead letters", online: "online", offline: "offline", noData: "none"},
+         undecoded: "Undecoded (24 h)", deadTotal: "Dead letters", time: "Time", online: "online", offline: "offline", noData: "none"},
   });
   let plot = null;
   const empty = (n) => [el("tr", {}, el("td", {colspan: n, class: "muted"}, t("noData")))];
@@ -42,7 +42,10 @@
       el("td", {}, d.reason), el("td", {class: "num"}, fmt.n(d.messages)), el("td", {}, fmt.dt(d.last_seen)))) : empty(3)));
     const box = document.getElementById("chart");
     if (plot) plot.destroy();
-    plot = new uPlot({width: Math.max(280, box.clientWidth - 8), height: 220, series: [{}, {label: t("fpm"), stroke: "#0b63b6", fill: "#0b63b630"}]},
+    plot = new uPlot({width: Math.max(280, box.clientWidth - 8), height: 220,
+      series: [{label: t("time"), value: (u, v) => (v ? new Date(v * 1000).toLocaleTimeString() : "--")},
+               {label: t("fpm"), stroke: "#0b63b6", fill: "#0b63b630", points: {show: false}}],
+      axes: [{values: od.axis("time")}, {size: 50}]},
       [series.map((s) => s[0]), series.map((s) => s[1])], box);
   }
   window.addEventListener("resize", () => {

@@ -11,7 +11,7 @@
          timeline: "Alarmy", readings: "Odczyty", measured: "Pomiar", total: "Stan [m³]", flow: "Przepływ [m³/h]",
          backward: "Wsteczny [m³]", basis: "Podstawa", alarms: "Alarmy", address: "Adres", customer: "Odbiorca",
          area: "Rejon", position: "Położenie", sp: "Punkt poboru", usual: "zwykły", best: "najlepszy",
-         actual: "rzeczywiste", estimated: "szacowane", noData: "brak danych", open: "otwarty",
+         actual: "rzeczywiste", estimated: "szacowane", noData: "brak danych", period: "Okres", open: "otwarty",
          acknowledged: "potwierdzony", resolved: "rozwiązany", dismissed: "odrzucony"},
     en: {consumption: "Consumption [m³]", hour: "hours (7 days)", day: "days (60 days)", month: "months (13 mo.)",
          installations: "Installations and replacements", meter: "Meter", installed: "Installed", removed: "Removed",
@@ -20,7 +20,7 @@
          timeline: "Alerts", readings: "Readings", measured: "Measured", total: "Total [m³]", flow: "Flow [m³/h]",
          backward: "Backward [m³]", basis: "Basis", alarms: "Alarms", address: "Address", customer: "Customer",
          area: "Area", position: "Position", sp: "Service point", usual: "usual", best: "best",
-         actual: "actual", estimated: "estimated", noData: "no data", open: "open",
+         actual: "actual", estimated: "estimated", noData: "no data", period: "Period", open: "open",
          acknowledged: "acknowledged", resolved: "resolved", dismissed: "dismissed"},
   });
   const id = decodeURIComponent(location.pathname.split("/").pop());
@@ -39,11 +39,12 @@
     if (plot) plot.destroy();
     box.replaceChildren();
     if (!xs.length) { box.append(el("p", {class: "muted"}, t("noData"))); window.odczytChart = {drawn: true, points: 0}; return; }
-    const bars = uPlot.paths.bars({size: [0.8, 40]});
-    plot = new uPlot({width: Math.max(280, box.clientWidth - 8), height: 260, series: [{},
+    const bars = uPlot.paths.bars({size: [0.8, 40]}), axisFmt = od.axis(interval);
+    plot = new uPlot({width: Math.max(280, box.clientWidth - 8), height: 260, series: [
+      {label: t("period"), value: (u, v) => (v ? axisFmt(u, [v])[0] : "--")},
       {label: t("actual"), fill: "#0b63b680", stroke: "#0b63b6", paths: bars, points: {show: false}},
       {label: t("estimated"), fill: "#d9820080", stroke: "#d98200", paths: bars, points: {show: false}}],
-      axes: [{}, {size: 60}]}, [xs, actual, est], box);
+      axes: [{values: axisFmt, space: interval === "hour" ? 110 : 60}, {size: 60}]}, [xs, actual, est], box);
     window.odczytChart = {drawn: true, points: xs.length};
   }
   const legal = (d) => {
