@@ -42,7 +42,7 @@ from storage.maintenance import maintain
 from storage.readings_points import current_service_points
 from storage.registry import KeyRing, check_master_key, load_keyring
 from storage.rows import DeadLetter
-from storage.writer import write_rows
+from storage.telegrams import write_telegrams
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +365,7 @@ class IngestWorker:
         while True:
             started = time.monotonic()
             try:  # rows the database refuses are bisected out as dead letters (pipeline/ingest_commit.py)
-                inserted = commit_batch(self._write, batch)
+                inserted = commit_batch(lambda r, f, d: self._write(batch, r, f, d), batch)
             except (TransientStorageError, psycopg.OperationalError) as exc:  # outage, read-only: retry all
                 self._db_failed(exc)
             else:
@@ -375,10 +375,16 @@ class IngestWorker:
                 return False
             delay = min(delay * 2, 10.0)
 
-    def _write(self, readings: Sequence[tuple[object, ...]], frames: Sequence[tuple[object, ...]],
+    def _write(self, batch: Batch, readings: Sequence[tuple[object, ...]], frames: Sequence[tuple[object, ...]],
                dead: Sequence[DeadLetter]) -> int:
-        return write_rows(self._connection(), reading_rows=readings, frame_rows=frames, dead_letters=dead,
-                          dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy).readings_inserted
+        """Write rows of ``batch``; a reading whose telegram is stored already (a skewed gateway's copy, a replay)
+        is dropped and counted as a duplicate (storage/telegrams.py)."""
+        ids = [batch.telegram_ids.get((row[0], row[1])) for row in readings]
+        result, copies = write_telegrams(self._connection(), reading_rows=readings, telegram_ids=ids,
+                                         frame_rows=frames, dead_letters=dead,
+                                         dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy)
+        batch.counts["duplicates"] += copies
+        return result.readings_inserted
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:

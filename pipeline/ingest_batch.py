@@ -90,6 +90,8 @@ class Batch:
     reading_rows: list[tuple[object, ...]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    # (meter_key, measured_at) of a reading row -> (meter_key, access number, payload digest): storage/telegrams.py
+    telegram_ids: dict[tuple[object, object], tuple[int, int, bytes]] = field(default_factory=dict)
 
     def frame_rows(self) -> list[tuple[object, ...]]:
         return [p.row() for p in self.frames.values()] + self.extra_receptions
@@ -276,6 +278,8 @@ class BatchBuilder:
             return None
         batch.reading_rows.append((key, at, at, total, target, target_date, backward, flow, alarms,
                                    _DRIVEBY if p.position else _RADIO, access_number))
+        if access_number >= 0 and digest:
+            batch.telegram_ids[(key, at)] = (key, access_number, digest)
         return None
 
 

@@ -44,9 +44,11 @@ def frames_message(gateway: str, items: list[tuple[bytes, datetime]], rssi: floa
 
 
 def make_messages(ids: list[str], rounds: int, per_message: int = 10, gateway: str = "gw-1",
-                  start: datetime = T0) -> list[bytes]:
-    """``rounds`` telegrams of every meter, ``per_message`` frames per message; distinct reception times."""
-    items = [(telegram(mid, r), start + timedelta(seconds=16 * r, milliseconds=i))
+                  start: datetime = T0, first_round: int = 0) -> list[bytes]:
+    """``rounds`` telegrams of every meter, ``per_message`` frames per message; distinct reception times.
+
+    The same rounds sent again later are replays (one reading each); later telegrams take a ``first_round``."""
+    items = [(telegram(mid, first_round + r), start + timedelta(seconds=16 * r, milliseconds=i))
              for r in range(rounds) for i, mid in enumerate(ids)]
     return [frames_message(gateway, items[i:i + per_message]) for i in range(0, len(items), per_message)]
 

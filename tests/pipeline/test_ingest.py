@@ -163,7 +163,7 @@ def test_a_retired_worker_leaves_the_group_after_draining_what_the_broker_kept(d
                                                                               tmp_path: Path) -> None:
     ids = register_meters(db_url, tmp_path, 50)
     first = make_messages(ids, rounds=4, per_message=5)
-    later = make_messages(ids, rounds=4, per_message=5, start=T0 + timedelta(hours=1))
+    later = make_messages(ids, rounds=4, per_message=5, start=T0 + timedelta(hours=1), first_round=4)
     topic = f"t/leave-{_prefix(tmp_path)}"
     a_id, b_id = f"leave-a-{uuid.uuid4().hex[:8]}", f"leave-b-{uuid.uuid4().hex[:8]}"
 
