@@ -78,6 +78,20 @@ def _depth(payload: bytes) -> int:
     return deepest
 
 
+_SENT_AT = re.compile(rb'"sent_at":\s?"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d))"').search
+
+
+def sent_at_of(payload: bytes) -> datetime | None:
+    """The message's ``sent_at`` (the gateway's clock when it published), read from its head; None if absent."""
+    found = _SENT_AT(payload, 0, 400)
+    if found is None:
+        return None
+    try:
+        return datetime.fromisoformat(found[1].decode()).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
 def clean_text(text: str) -> str:
     """``text`` with control characters escaped (for dead-letter details: PostgreSQL refuses NUL)."""
     return text.encode("unicode_escape", "backslashreplace").decode("ascii") if _CONTROL(text) else text

@@ -428,6 +428,8 @@ class IngestWorker:
             elif kind == "undecoded":
                 m.undecoded.labels(status=label).inc(value)
         m.batch_size.observe(batch.size)
+        for gateway, skew in batch.clock_skew.items():
+            m.clock_skew.labels(gateway=gateway).set(skew)
         m.commit_seconds.observe(seconds)
         now = datetime.now(UTC)
         for row in batch.reading_rows:

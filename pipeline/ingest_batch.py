@@ -18,7 +18,7 @@ from hashlib import blake2b
 from core.ids import manufacturer_letters, meter_key
 from core.types import SOURCE_CODES, Reading, ReadingSource
 from core.wire import FrameItem
-from core.wire_frames import MessageRejected, clean_text, decode_lenient
+from core.wire_frames import MessageRejected, clean_text, decode_lenient, sent_at_of
 from decoders import CipherCache, Decoder, Telegram
 from pipeline.dedupe import WindowSet
 from pipeline.ingest_pool import CHUNK, DecodePool, Failed, Outcome, Ticket, decode_outcome, known_identities
@@ -92,6 +92,7 @@ class Batch:
     counts: Counter[str] = field(default_factory=Counter)
     # (meter_key, measured_at) of a reading row -> (meter_key, access number, payload digest): storage/telegrams.py
     telegram_ids: dict[tuple[object, object], tuple[int, int, bytes]] = field(default_factory=dict)
+    clock_skew: dict[str, float] = field(default_factory=dict)  # gateway -> arrival minus its sent_at, seconds
 
     def frame_rows(self) -> list[tuple[object, ...]]:
         return [p.row() for p in self.frames.values()] + self.extra_receptions
@@ -160,6 +161,9 @@ class BatchBuilder:
         except Exception as exc:  # a bug must not stop the batch thread: the message is kept as a dead letter
             return self._dead(msg, "internal", f"{type(exc).__name__}: {exc}")
         self.batch.counts["frames_in"] += len(items) + len(rejected)
+        sent_at = sent_at_of(msg.payload)
+        if sent_at is not None:  # the gateway's clock against ours (plus the broker's delay)
+            self.batch.clock_skew[gateway] = (msg.arrived_at - sent_at).total_seconds()
         for bad in rejected:
             self._dead(msg, bad.reason, bad.detail, bad.payload)
         try:

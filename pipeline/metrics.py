@@ -27,6 +27,7 @@ class IngestMetrics:
     db_errors: Counter
     thread_alive: Gauge
     quarantined: Counter
+    clock_skew: Gauge
 
 
 def ingest_metrics(registry: CollectorRegistry = REGISTRY) -> IngestMetrics:
@@ -61,4 +62,7 @@ def _create(registry: CollectorRegistry) -> IngestMetrics:
                            registry=registry),
         quarantined=Counter("odczyt_ingest_quarantined", "Messages quarantined after stopping a worker twice",
                             registry=registry),
+        clock_skew=Gauge("odczyt_ingest_gateway_clock_skew_seconds", "Latest message arrival minus the gateway's "
+                         "sent_at (its clock's offset plus the broker's delay), by gateway", ["gateway"],
+                         registry=registry),
     )

@@ -144,3 +144,18 @@ def test_a_thread_that_dies_stops_the_process(db_url: str, mqtt_broker, tmp_path
         worker.stop()
     assert len(reasons) == 1 and "batch" in reasons[0] and "injected" in reasons[0]
     assert count(db_url) == 0  # nothing committed, nothing acked: the broker redelivers after the restart
+
+
+def test_gateway_clock_skew_is_measured_per_gateway(db_url: str, tmp_path: Path) -> None:
+    from core.types import RawFrame
+    from core.wire import encode_frames
+
+    ids = register_meters(db_url, tmp_path, 2)
+    now = datetime.now(UTC)
+    frames = [RawFrame(payload=telegram(ids[0], 1), received_at=now - timedelta(seconds=181), source="gw-late")]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        builder = BatchBuilder(keyring=load_keyring(conn, master_key=MASTER), dedupe_window_s=120)
+    builder.add(Message(1, 1, "t", encode_frames("gw-late", frames, sent_at=now - timedelta(seconds=180)), 0, now))
+    builder.add(Message(2, 1, "t", encode_frames("gw-ok", frames, sent_at=now), 0, now))
+    skew = builder.take().clock_skew
+    assert abs(skew["gw-late"] - 180) < 0.01 and abs(skew["gw-ok"]) < 0.01
