@@ -135,9 +135,9 @@ def connect(port: int, user: str | None = None, password: str | None = None, *, 
 
     def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         s.connack = rc
-        s.answered.set()
         if not rc.is_failure:
             s.connected.set()
+        s.answered.set()  # last: the waiting test reads connected as soon as this is set
 
     client.on_connect = on_connect
     client.on_disconnect = lambda *_a: s.answered.set()
