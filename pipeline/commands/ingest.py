@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
                leave: bool = typer.Option(False, "--leave", help="Retire this client id for good: stop taking a "
                                                                  "share, drain what the broker kept for it, end "
                                                                  "its session, exit."),
+               takeover: str = typer.Option(None, "--takeover", metavar="OLD_CLIENT_ID",
+                                            help="Drain and end the session of a worker that will not come back "
+                                                 "(replaced under a new id): --leave for OLD_CLIENT_ID."),
                register_only: bool = typer.Option(False, "--register", help="Create this worker's durable "
                                                   "session in the shared group on the broker, then exit (install "
                                                   "step: frames published before any worker ran are kept)."),
@@ -61,6 +64,8 @@ def register(app: typer.Typer) -> None:
         if migrate_first:
             migrate(db_url)
         master = master_key_bytes(settings)
+        if takeover:
+            client_id, leave = takeover, True
         if leave:
             stats = IngestWorker(db_url=db_url, mqtt_url=settings.mqtt_url, settings=settings.ingest,
                                  master_key=master, client_id=client_id, mqtt_settings=settings.mqtt,
