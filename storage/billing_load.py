@@ -2,7 +2,8 @@
 (radio readings with staff edits applied, accepted manual readings, meter-stored registers) and tariffs.
 
 Radio readings are thinned to the last one of each local (Europe/Warsaw) day: that is exactly the last value
-before each local midnight cut-off, and enough for average-daily-consumption estimates.
+before each local midnight cut-off, and enough for average-daily-consumption estimates. A staff edit applies to
+the reading it names when that reading is the last of its day (the one a cut-off can use).
 """
 
 from __future__ import annotations
@@ -29,15 +30,18 @@ SELECT i.service_point_id, i.meter_key, m.manufacturer, m.meter_id, i.installed_
  ORDER BY i.service_point_id, i.installed_at
 """
 _RADIO = """
-SELECT DISTINCT ON (r.meter_key, (r.measured_at AT TIME ZONE 'Europe/Warsaw')::date)
-       r.meter_key, r.measured_at, r.received_at, COALESCE(e.value_m3, r.total_m3), r.backward_m3, e.action
-  FROM readings r
+WITH last AS (
+    SELECT DISTINCT ON (meter_key, (measured_at AT TIME ZONE 'Europe/Warsaw')::date)
+           meter_key, measured_at, access_number, received_at, total_m3, backward_m3
+      FROM readings
+     WHERE meter_key = ANY(%(keys)s) AND measured_at >= %(lo)s AND measured_at < %(hi)s AND total_m3 IS NOT NULL
+     ORDER BY meter_key, (measured_at AT TIME ZONE 'Europe/Warsaw')::date, measured_at DESC)
+SELECT l.meter_key, l.measured_at, l.received_at, COALESCE(e.value_m3, l.total_m3), l.backward_m3, e.action
+  FROM last l
   LEFT JOIN LATERAL (SELECT action, value_m3 FROM reading_edits x
-                      WHERE x.meter_key = r.meter_key AND x.measured_at = r.measured_at
-                        AND x.access_number = r.access_number ORDER BY x.id DESC LIMIT 1) e ON true
- WHERE r.meter_key = ANY(%(keys)s) AND r.measured_at >= %(lo)s AND r.measured_at < %(hi)s
-   AND r.total_m3 IS NOT NULL
- ORDER BY r.meter_key, (r.measured_at AT TIME ZONE 'Europe/Warsaw')::date, r.measured_at DESC
+                      WHERE x.meter_key = l.meter_key AND x.measured_at = l.measured_at
+                        AND x.access_number = l.access_number ORDER BY x.id DESC LIMIT 1) e ON true
+ ORDER BY l.meter_key, l.measured_at
 """
 _MANUAL = """
 SELECT meter_key, taken_at, value_m3, source FROM manual_readings
@@ -99,7 +103,7 @@ def _samples(conn: psycopg.Connection, keys: list[int], lo: datetime,
             out[key].append(Sample(at, value, basis, rec, back, confirmed=edit is not None))
         for key, at, value, source in cur.execute(_MANUAL, args):
             out[key].append(Sample(at, value, f"manual:{source}", confirmed=True))  # accepted: verified
-        for key, day, value, rec in cur.execute(_STORED, args):
+        for key, day, value, _rec in cur.execute(_STORED, args):
             out[key].append(Sample(day_start(day + timedelta(days=1)), value, "meter_stored", None))
     for key, rows in out.items():
         rows.sort(key=lambda s: (s.at, _PRIORITY.get(s.basis, 9)))
