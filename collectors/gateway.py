@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -54,7 +55,7 @@ class Gateway:
                  spool_synchronous: str = "FULL", heartbeat_s: float = 60.0, topic_prefix: str = "odczyt/v1",
                  ack_timeout_s: float = 60.0, tagger: Callable[[RawFrame], RawFrame] | None = None,
                  hold_unrouted: bool = False, hold_s: float = 5.0, receipts: bool = False,
-                 receipt_timeout_s: float = 120.0) -> None:
+                 receipt_timeout_s: float = 120.0, memory_max_frames: int = 100_000) -> None:
         self.gateway_id = gateway_id
         self.target = MqttTarget.from_url(mqtt) if isinstance(mqtt, str) else mqtt
         self.receivers = list(receivers or [])
@@ -84,6 +85,8 @@ class Gateway:
         # receipts on: a frame leaves the spool on the ingest side's receipt, not on PUBACK (collectors/receipts.py)
         self.receipts, self.receipt_timeout_s = receipts, receipt_timeout_s
         self._receipts: ReceiptTracker | None = None
+        self.memory_max_frames = memory_max_frames  # newest frames held while the spool's disk is full
+        self._held: list[RawFrame] = []
         if receipts:
             self._link.subscribe_topic = f"{topic_prefix}/receipts/{gateway_id}"
 
@@ -174,6 +177,10 @@ class Gateway:
             self._wake.clear()
             self._tick()
         self._spool_incoming()
+        if self._held:  # stopping with the spool still unwritable: these frames are lost, and counted
+            self.stats.memory_dropped += len(self._held)
+            log.error("stopping with the spool unwritable: %d frames held in memory are lost", len(self._held))
+            self._held = []
 
     def _tick(self) -> None:
         self._spool_incoming()
@@ -217,9 +224,18 @@ class Gateway:
                 batch.append(frame)
             else:
                 self.stats.duplicates += 1
-        if not batch:
+        if not batch and not self._held:
             return
-        dropped = self._spool.append(batch)
+        batch = self._held + batch
+        try:
+            dropped = self._spool.append(batch)
+        except sqlite3.OperationalError as exc:  # SQLITE_FULL, ENOSPC, I/O error: hold the newest in memory
+            return self._hold(batch, exc)
+        if self._held:
+            log.warning("spool writable again: %d held frames spooled", len(self._held))
+            self._held = []
+            self.stats.disk_full, self.stats.memory_held = False, 0
+            self._next_heartbeat = 0.0
         if dropped:
             self.stats.spool_dropped += dropped
             log.error("SPOOL FULL (%d frames): dropped the %d oldest frames, %d dropped so far",
@@ -230,6 +246,15 @@ class Gateway:
             self._unsent_since = time.monotonic()
         if not self._incoming.empty():
             self._wake.set()
+
+    def _hold(self, frames: list[RawFrame], exc: Exception) -> None:
+        """Keep the newest ``memory_max_frames`` frames in memory while the spool cannot be written."""
+        if not self.stats.disk_full:
+            log.error("SPOOL NOT WRITABLE (%s): holding up to %d frames in memory", exc, self.memory_max_frames)
+            self._next_heartbeat = 0.0  # say so now (heartbeat "degraded": ["disk_full"])
+        self._held = frames[-self.memory_max_frames:]
+        self.stats.memory_dropped += len(frames) - len(self._held)
+        self.stats.disk_full, self.stats.memory_held = True, len(self._held)
 
     def _apply_acks(self) -> None:
         assert self._spool is not None

@@ -37,6 +37,9 @@ class GatewayStats:
     awaiting_receipt: int = 0  # frames acknowledged by the broker, not yet receipted as stored (receipts on)
     receipted: int = 0  # frames the ingest side receipted as stored (and that left the spool)
     oldest_unreceipted_s: float = 0.0  # age of the oldest published frame still awaiting its receipt
+    disk_full: bool = False  # the spool cannot be written (SQLITE_FULL, ENOSPC): frames are held in memory
+    memory_held: int = 0  # frames held in memory while the spool cannot be written
+    memory_dropped: int = 0  # oldest held frames dropped beyond the memory bound (exact count)
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -66,6 +69,7 @@ def heartbeat(gateway_id: str, stats: GatewayStats, receivers: list[Receiver], *
                   "full": stats.spool_depth >= spool_max, "oldest_received_at": _iso(oldest)},
         "frames": {k: v for k, v in asdict(stats).items() if k not in ("spool_depth", "spool_dropped")},
         "receivers": [receiver_health(rx) for rx in receivers],
+        **({"degraded": ["disk_full"]} if stats.disk_full else {}),  # gateway_degraded, with its cause
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 
