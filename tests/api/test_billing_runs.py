@@ -8,7 +8,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pyarrow.parquet as pq
