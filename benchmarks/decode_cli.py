@@ -132,12 +132,24 @@ def main() -> None:
         print(f"{name:24s} wall median {sec:7.3f} s, best {best[name]:7.3f} s ({n / best[name]:8.0f}/s), "
               f"CPU {cpu[name]:7.3f} s")
     print(f"load average during the runs: {load} on {os.cpu_count()} cores (medians on a shared machine)")
+    estimate = _idle_estimate(cpu)
+    for name, sec in estimate.items():
+        print(f"{name:24s} estimate on an idle machine {sec:7.3f} s (CPU spread over the cores; not measured)")
+    summary["idle_estimate_s"] = estimate
     ratios = _ratios(best, bool(args.wmbusmeters))
     for name, (ratio, basis) in ratios.items():
         print(f"{name:24s} odczyt (best run) at {ratio:5.2f}× wmbusmeters ({basis})")
     summary["ratio_vs_wmbusmeters"] = {k: round(v[0], 3) for k, v in ratios.items()}
     summary["ratio_basis"] = "measured" if args.wmbusmeters else "issue 18 reference figures (not measured here)"
     print(json.dumps(summary))
+
+
+def _idle_estimate(cpu: dict[str, float]) -> dict[str, float]:
+    """Wall time the CPU seconds would take with every core free: start-up on one core, the rest spread."""
+    start = cpu.get("odczyt_startup", 0.0)
+    cores = os.cpu_count() or 1
+    return {name: round(start + max(0.0, sec - start) / cores, 3) for name, sec in cpu.items()
+            if name.startswith("odczyt_") and name != "odczyt_startup"}
 
 
 def _ratios(medians: dict[str, float], measured: bool) -> dict[str, tuple[float, str]]:
