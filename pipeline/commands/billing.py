@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, date, datetime
+from typing import Any
 
 import typer
 
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``billing`` command group."""
     billing = typer.Typer(help="Read to bill: billing runs, exports, validation.", no_args_is_help=True)
     app.add_typer(billing, name="billing")
+    register_backfill(billing)
 
     @billing.command("run")
     def run_cmd(
@@ -82,3 +84,53 @@ def register(app: typer.Typer) -> None:
         with connect() as conn:
             checked, invalid = validate_since(conn, since, thresholds_from(Settings().billing), now=datetime.now(UTC))
         typer.echo(f"validated {checked} readings, {invalid} not valid for billing")
+
+
+def _history_rows(frames: list[Any], ring: Any, cache: Any) -> list[Any]:
+    """Meter-stored values (with a date) of the telegrams the kept frames decode to."""
+    from core.ids import meter_key
+    from core.types import alarm_mask
+    from decoders import DecodeError, decode
+    from storage.meter_history import StoredValue
+
+    out: list[Any] = []
+    for f in frames:
+        try:
+            t = decode(f.payload, ring.lookup, compact_formats=cache)
+        except DecodeError:
+            continue
+        if not t.history:
+            continue
+        try:
+            key = meter_key(t.manufacturer, t.meter_id)
+        except ValueError:
+            continue
+        mask = alarm_mask(t.alarms_history)
+        out.extend(StoredValue(key, h.date, h.value_m3, h.storage, mask, f.received_at)
+                   for h in t.history if h.date is not None)
+    return out
+
+
+def register_backfill(billing: typer.Typer) -> None:
+    """Add ``billing backfill-history``."""
+
+    @billing.command("backfill-history")
+    def backfill_cmd(since: datetime = typer.Option(..., parser=when, help="ISO date/time or an age: 400d.")) -> None:
+        """Store the meters' own month-end / billing-date registers from kept raw frames since SINCE."""
+        from core.settings import Settings
+        from decoders import CompactFormatCache
+        from pipeline.commands.db import master_key_bytes
+        from storage.frames import kept_frames
+        from storage.meter_history import write
+        from storage.registry import load_keyring
+
+        master = master_key_bytes(Settings())
+        found = new = 0
+        cache = CompactFormatCache()
+        with connect() as read, connect() as conn:
+            ring = load_keyring(read, master_key=master)
+            for chunk in kept_frames(read, since=since, only_undecoded=False):
+                rows = _history_rows(chunk, ring, cache)
+                found += len(rows)
+                new += write(conn, rows)
+        typer.echo(f"{found} meter-stored values seen, {new} new")

@@ -37,3 +37,22 @@ def test_run_export_validate(db_url: str, monkeypatch: pytest.MonkeyPatch) -> No
             (["falling_register"],)]
     bad = runner.invoke(app, ["billing", "run", "--from", "2026-11-31", "--to", "2026-11-30"])
     assert bad.exit_code == 2
+
+
+def test_meter_history_write_and_backfill_command(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, date, datetime
+
+    from storage.meter_history import StoredValue, write
+
+    monkeypatch.setenv("ODCZYT_DATABASE_URL", db_url)
+    at = datetime(2026, 11, 3, tzinfo=UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO meters (meter_key, manufacturer, meter_id) VALUES (%s, 'KAM', '00000007')", (KEY,))
+        rows = [StoredValue(KEY, date(2026, 10, 31), 12.5, 1, 0, at),
+                StoredValue(KEY, date(2026, 9, 30), 11.0, 2, 4, at)]
+        assert write(conn, rows) == 2
+        assert write(conn, [StoredValue(KEY, date(2026, 10, 31), 99.0, 1, 0, at)]) == 0  # the first one stays
+        assert conn.execute("SELECT value_m3 FROM meter_stored_values WHERE stored_date = '2026-10-31'").fetchone() == (
+            12.5,)
+    res = CliRunner().invoke(app, ["billing", "backfill-history", "--since", "2026-01-01"])
+    assert res.exit_code == 0 and "0 meter-stored values seen, 0 new" in res.output
