@@ -120,6 +120,8 @@
     sortDir = sortKey === th.dataset.sort ? -sortDir : 1; sortKey = th.dataset.sort; render(); });
   form.addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `/ui/alerts?${query()}`); load(false); });
   document.getElementById("more").addEventListener("click", () => load(true));
+  api("/v1/dashboard/alerts").then((sum) => document.getElementById("kinds").replaceChildren(
+    ...Object.keys(sum.by_kind).sort().map((k) => el("option", {value: k}, kind(k))))).catch(() => null);
   const focus = location.pathname.match(/^\/ui\/alerts\/(\d+)$/);
   load(false).then(() => (focus ? open(Number(focus[1])) : null))
     .catch((e) => tbody.replaceChildren(el("tr", {}, el("td", {class: "err", colspan: 8}, `${t("error")}: ${e.message}`))));
