@@ -8,6 +8,7 @@ else nothing (basis ``none``, never a silent 0). Storage loads the samples and s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -148,7 +149,7 @@ def _rate(samples: Sequence[Sample], lo: datetime, hi: datetime, th: Thresholds)
     days = (inside[-1].at - inside[0].at).total_seconds() / 86400
     if days < th.estimate_min_span_days:
         return None
-    total = sum(_advance(a.value_m3, b.value_m3, th) for a, b in zip(inside, inside[1:], strict=False))
+    total = sum(_advance(a.value_m3, b.value_m3, th) for a, b in itertools.pairwise(inside))
     return max(total, 0.0) / days
 
 
@@ -158,7 +159,8 @@ def estimate_rate(samples: Sequence[Sample], at: datetime, base: Sample, th: Thr
     r = _rate(samples, base.at - timedelta(days=92), base.at, th)
     if r is not None:
         return r, "3m"
-    r = _rate(samples, base.at - timedelta(days=365), at - timedelta(days=365), th)
+    hi = at - timedelta(days=365)  # the same period last year, widened to the minimum span if shorter
+    r = _rate(samples, min(base.at - timedelta(days=365), hi - timedelta(days=th.estimate_min_span_days)), hi, th)
     if r is not None:
         return r, "last_year"
     year = at.astimezone(WARSAW).year - 1
@@ -261,7 +263,7 @@ def billing_line(service_point_id: str, spans: Sequence[MeterSpan], first: date,
     if legal is False:
         flags.append("legal_expired")
     return Line(service_point_id, tuple(s.meter for s in live), points[0][0], points[-1][1],
-                None if total is None else round(total, 6), _line_basis(points, total), 
+                None if total is None else round(total, 6), _line_basis(points, total),
                 tariff_split(None if total is None else round(total, 6), first, last, tariffs), legal,
                 tuple(dict.fromkeys(flags)))
 

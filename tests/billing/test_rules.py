@@ -85,3 +85,40 @@ def test_replacement_sums_old_final_and_new_initial() -> None:
     # old: 530 (31 Oct) → 545.5 = 15.5; new: 0.2 → 15.7 (29 Nov 22:00 UTC) = 15.5
     assert line.meters == ("KAM-00000001", "APA-00000002") and line.consumption_m3 == 31.0
     assert "replacement" in line.flags and line.basis == "actual"
+
+
+def test_estimate_fallbacks_last_year_and_norm() -> None:
+    # a year ago: 1 m³/day for 60 days; since then silence until a single reading: same period last year
+    old = _daily(datetime(2025, 10, 1, tzinfo=UTC), 60, 0.0, 1.0)
+    base = Sample(datetime(2026, 11, 1, tzinfo=UTC), 500.0)
+    p = register_at([*old, base], datetime(2026, 11, 11, tzinfo=UTC), TH)
+    assert p.basis == "estimated:last_year" and round(p.value_m3 or 0, 6) == 510.0
+    norm = Thresholds(norm_l_per_person_day=100.0)
+    p = register_at([base], datetime(2026, 11, 11, tzinfo=UTC), norm, persons=3)
+    assert p.basis == "estimated:norm" and round(p.value_m3 or 0, 6) == 503.0
+    assert register_at([base], datetime(2026, 11, 11, tzinfo=UTC), TH, persons=3).basis == "none"
+
+
+def test_expired_legalization_is_flagged_not_dropped() -> None:
+    samples = _daily(datetime(2026, 10, 1, 22, 30, tzinfo=UTC), 70, 100.0, 0.5)
+    line = billing_line("SP", [_span(samples, legal_valid_until=date(2026, 11, 15))], date(2026, 11, 1),
+                        date(2026, 11, 30), now=NOW, th=TH)
+    assert line.legally_valid is False and "legal_expired" in line.flags and line.consumption_m3 == 15.0
+
+
+def test_spring_dst_month_has_743_hours() -> None:
+    hourly = [Sample(datetime(2026, 2, 20, tzinfo=UTC) + timedelta(hours=h), h * 0.01) for h in range(24 * 50)]
+    line = billing_line("SP", [_span(hourly)], date(2026, 3, 1), date(2026, 3, 31), now=NOW, th=TH)
+    assert line.basis == "actual" and line.consumption_m3 == 7.43  # 31 × 24 − 1
+
+
+def test_manual_judgement() -> None:
+    from core.billing_manual import judge
+    prev = Sample(datetime(2026, 11, 20, tzinfo=UTC), 120.0)
+    at = datetime(2026, 11, 21, tzinfo=UTC)
+    assert judge(119.0, at, source="customer", previous=prev, now=NOW, q3_m3h=2.5, th=TH)[0] == "refused"
+    assert judge(121.0, at, source="customer", previous=prev, now=NOW, q3_m3h=2.5, th=TH) == ("accepted", [])
+    assert judge(400.0, at, source="crew", previous=prev, now=NOW, q3_m3h=2.5, th=TH)[0] == "needs_verification"
+    assert judge(121.0, NOW + timedelta(days=1), source="staff", previous=prev, now=NOW, q3_m3h=None,
+                 th=TH)[0] == "refused"
+    assert judge(5.0, at, source="customer", previous=None, now=NOW, q3_m3h=None, th=TH)[0] == "needs_verification"
