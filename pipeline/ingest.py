@@ -383,7 +383,10 @@ class IngestWorker:
         result, copies = write_telegrams(self._connection(), reading_rows=readings, telegram_ids=ids,
                                          frame_rows=frames, dead_letters=dead,
                                          dedupe_window_s=self.settings.dedupe_window_s, strategy=self.write_strategy)
-        batch.counts["duplicates"] += copies
+        if copies:  # not readings: neither published nor counted as such
+            batch.counts["duplicates"] += len(copies)
+            dropped = {id(row) for row in copies}
+            batch.reading_rows = [row for row in batch.reading_rows if id(row) not in dropped]
         return result.readings_inserted
 
     def _connection(self) -> psycopg.Connection:

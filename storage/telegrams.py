@@ -87,9 +87,9 @@ def first_reception(cur: psycopg.Cursor, tid: TelegramId) -> datetime | None:
 def write_telegrams(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[object, ...]],
                     telegram_ids: Sequence[TelegramId | None], frame_rows: Sequence[tuple[object, ...]] = (),
                     dead_letters: Sequence[DeadLetter] = (), dedupe_window_s: float = 0.0,
-                    strategy: str = "probe") -> tuple[BatchResult, int]:
+                    strategy: str = "probe") -> tuple[BatchResult, list[tuple[object, ...]]]:
     """:func:`storage.writer.write_rows` of the rows whose telegram is new (:func:`new_telegrams`), in one
-    transaction with the claims; ``(result, readings dropped as copies or replays)``."""
+    transaction with the claims; ``(result, the reading rows dropped as copies or replays)``."""
     try:
         with conn.transaction():
             with conn.cursor() as cur:
@@ -101,4 +101,4 @@ def write_telegrams(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[ob
         raise TransientStorageError(f"write_telegrams: database unavailable: {exc}") from exc
     except psycopg.Error as exc:
         raise StorageError(f"write_telegrams: {exc}") from exc
-    return result, len(reading_rows) - len(kept)
+    return result, [row for row, new in zip(reading_rows, fresh, strict=True) if not new]
