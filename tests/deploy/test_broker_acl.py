@@ -187,3 +187,19 @@ def _can_connect_with(prod: ProdBroker, user: str, password: str) -> bool:
     s = connect(prod.port, user, password)
     s.close()
     return s.connected.is_set()
+
+
+def test_ingest_publishes_receipts_that_only_their_gateway_reads(prod: ProdBroker) -> None:
+    """Issue 13: storage receipts on ``odczyt/v1/receipts/{id}``: ingest may write them, gw-a reads its own."""
+    gw_a, gw_b = _as(prod, "gw-a"), _as(prod, "gw-b")
+    try:
+        gw_a.subscribe("odczyt/v1/receipts/gw-a")
+        gw_b.subscribe("odczyt/v1/receipts/gw-a")  # someone else's receipts: nothing is delivered
+        publish_once(prod.port, "gw-b", PASSWORDS["gw-b"], "odczyt/v1/receipts/gw-a", b"forged receipt")
+        publish_once(prod.port, "ingest-1", PASSWORDS["ingest-1"], "odczyt/v1/receipts/gw-a", b"receipt")
+        wait_until(lambda: gw_a.received != [], what="gw-a's receipt")
+        assert gw_a.received == [("odczyt/v1/receipts/gw-a", b"receipt")]
+        assert gw_b.received == []
+    finally:
+        gw_a.close()
+        gw_b.close()
