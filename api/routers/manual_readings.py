@@ -26,7 +26,7 @@ from storage import manual_readings as store
 router = APIRouter(prefix="/v1", tags=["readings"])
 ReadingId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
-MeterRef = Annotated[str, Path(pattern=r"^[A-Za-z@\[\\\]^_]{3}-[0-9A-Fa-f]{8}$",
+MeterRef = Annotated[str, Path(pattern=r"^[A-Za-z]{3}-[0-9A-Fa-f]{8}$",
                                description="Manufacturer and id, e.g. KAM-00000001")]
 _SOURCE = {Role.portal: "customer", Role.crew: "crew"}
 
@@ -36,7 +36,7 @@ class ManualIn(BaseModel):
 
     value_m3: Annotated[float, Field(ge=0, le=1e7)]
     taken_at: Instant
-    meter: Annotated[str, StringConstraints(pattern=r"^[A-Za-z@\[\\\]^_]{3}-[0-9A-Fa-f]{8}$")] | None = None
+    meter: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}-[0-9A-Fa-f]{8}$")] | None = None
     photo_base64: Annotated[str, StringConstraints(max_length=200_000)] | None = None
     photo_type: Literal["image/jpeg", "image/png", "image/webp"] | None = None
 
@@ -73,6 +73,14 @@ class EditIn(BaseModel):
     reason: Reason
 
 
+def _key(meter: str) -> int:
+    """The storage key of 'MAN-12345678' (422 when the manufacturer cannot be encoded)."""
+    try:
+        return meter_key(meter[:3].upper(), meter[4:].upper())
+    except ValueError as exc:
+        raise HTTPException(422, f"meter {meter!r}: {exc}") from None
+
+
 def _out(row: dict[str, Any]) -> ManualOut:
     return ManualOut(**{k: v for k, v in row.items() if k != "meter_key"})
 
@@ -103,7 +111,7 @@ def post_reading(service_point_id: Annotated[str, Path(min_length=1, max_length=
         if not _exists(conn, service_point_id):
             raise HTTPException(404, f"no service point {service_point_id}")
         raise HTTPException(409, "refused: no meter installed at this service point at taken_at")
-    if body.meter is not None and meter_key(body.meter[:3].upper(), body.meter[4:]) != key:
+    if body.meter is not None and _key(body.meter) != key:
         status, reasons = "refused", [f"meter {body.meter} is not at service point {service_point_id}"]
     else:
         th = thresholds()
@@ -148,14 +156,12 @@ def post_decision(reading_id: ReadingId, action: Literal["accept", "reject"], bo
 
 
 @router.patch("/readings/{meter}/{measured_at}", dependencies=[require(Role.operations)])
-def patch_reading(meter: MeterRef, measured_at: datetime, body: EditIn, conn: Conn, request: Request,
+def patch_reading(meter: MeterRef, measured_at: Annotated[Instant, Path()], body: EditIn, conn: Conn, request: Request,
                   principal: CurrentPrincipal) -> dict[str, Any]:
     """Replace or confirm a radio reading's value with a reason; the received value stays stored."""
     if (body.action == "replace") != (body.value_m3 is not None):
         raise HTTPException(422, "replace needs value_m3; confirm takes none")
-    if measured_at.tzinfo is None:
-        raise HTTPException(422, "measured_at needs a time zone")
-    key = meter_key(meter[:3].upper(), meter[4:])
+    key = _key(meter)
     with conn.transaction():
         row = store.reading(conn, key, measured_at)
         if row is None:
