@@ -55,6 +55,12 @@ def register(app: typer.Typer) -> None:
                              actor="cli:billing", history_days=cfg.history_days, now=datetime.now(UTC))
         typer.echo(json.dumps(run, default=str))
 
+    register_export(billing)
+
+
+def register_export(billing: typer.Typer) -> None:
+    """Add ``billing export`` and ``billing validate``."""
+
     @billing.command("export")
     def export_cmd(
         run_id: int = typer.Argument(..., min=1),
