@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from hw_helpers import wait_for
 
 from core.types import LinkMode
 from hardware import im871a as hci
@@ -19,14 +18,6 @@ WITH_RSSI_FCS = bytes.fromhex(
     "901157"
 )
 PLAIN = bytes.fromhex("A502032E") + OMS_EXAMPLE[1:]
-
-
-def wait_for(cond, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
 
 
 def heard(events):

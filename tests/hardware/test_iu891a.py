@@ -3,8 +3,6 @@ pty simulator, including probing."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from hardware import iu891a as hci
@@ -14,14 +12,6 @@ from hardware.dll import add_format_a_crcs
 from hardware.probe import probe
 from hardware.sim.frames import OMS_EXAMPLE, synthetic_frame
 from hardware.sim.iu891a import Iu891aSimulator
-
-
-def wait_for(cond, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
 
 
 def test_slip_escapes_round_trip_and_crc_is_x25() -> None:

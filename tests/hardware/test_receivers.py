@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
+from hw_helpers import wait_for
 
 from core.types import LinkMode
 from hardware import amber, cul, open_receiver, rc1180, rtl433, rtlwmbus
@@ -26,14 +26,6 @@ RC_PACKET = bytes([0x2F]) + OMS_EXAMPLE[1:] + bytes([0x64])  # RSSI 100 → −5
 RTLW_LINE = b"T1;1;1;2019-04-03 19:00:42.000;97;148;12345678;0x" + OMS_EXAMPLE.hex().encode() + b"\n"
 RTL433_LINE = json.dumps({"time": "@0.03s", "model": "Wireless-MBus", "mode": "C", "M": "ELS",
                           "data": add_format_b_crcs(OMS_EXAMPLE).hex(), "rssi": -71.5}).encode() + b"\n"
-
-
-def wait_for(cond, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.01)
 
 
 def run(framer, stream: bytes, chunk: int) -> list:
