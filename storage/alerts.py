@@ -129,45 +129,49 @@ def _event(
     )
 
 
-def escalate(conn: psycopg.Connection, *, alert_id: int, severity: str, evidence: dict[str, Any], at: datetime) -> bool:
-    """Raise an open alert's severity and replace its evidence."""
-    cur = conn.execute(
-        "UPDATE alerts SET severity = %s, evidence = %s WHERE id = %s AND state IN ('open', 'acknowledged')",
-        (severity, Jsonb(evidence), alert_id),
-    )
+def _transition(
+    conn: psycopg.Connection, alert_id: int, at: datetime, event: str, sql: str, params: tuple[Any, ...],
+    **event_fields: Any,
+) -> bool:
+    """Run one lifecycle UPDATE; if it changed the alert, record ``event`` and refresh the alert's incident."""
+    cur = conn.execute(sql, params)
     if cur.rowcount:
-        _event(conn, alert_id, "escalated", at, severity=severity, evidence=evidence)
+        _event(conn, alert_id, event, at, **event_fields)
         incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
     return bool(cur.rowcount)
+
+
+def escalate(conn: psycopg.Connection, *, alert_id: int, severity: str, evidence: dict[str, Any], at: datetime) -> bool:
+    """Raise an open alert's severity and replace its evidence."""
+    return _transition(
+        conn, alert_id, at, "escalated",
+        "UPDATE alerts SET severity = %s, evidence = %s WHERE id = %s AND state IN ('open', 'acknowledged')",
+        (severity, Jsonb(evidence), alert_id), severity=severity, evidence=evidence,
+    )
 
 
 def resolve(
     conn: psycopg.Connection, *, alert_id: int, at: datetime, resolution: str = "auto", actor: str = "system"
 ) -> bool:
     """Resolve an open or acknowledged alert; False if it was already resolved or dismissed."""
-    cur = conn.execute(
+    return _transition(
+        conn, alert_id, at, "resolved",
         "UPDATE alerts SET state = 'resolved', resolved_at = %s, resolution = %s, resolved_by = %s "
         "WHERE id = %s AND state IN ('open', 'acknowledged')",
-        (at, resolution, actor, alert_id),
+        (at, resolution, actor, alert_id), actor=actor, note=resolution,
     )
-    if cur.rowcount:
-        _event(conn, alert_id, "resolved", at, actor=actor, note=resolution)
-        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
-    return bool(cur.rowcount)
 
 
 def acknowledge(
     conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str, note: str | None = None
 ) -> dict[str, Any] | None:
     """Mark an open alert acknowledged; returns the alert (unchanged if it was not open), None if unknown."""
-    cur = conn.execute(
+    _transition(
+        conn, alert_id, at, "acknowledged",
         "UPDATE alerts SET state = 'acknowledged', acknowledged_at = %s, acknowledged_by = %s "
         "WHERE id = %s AND state = 'open'",
-        (at, actor, alert_id),
+        (at, actor, alert_id), actor=actor, note=note,
     )
-    if cur.rowcount:
-        _event(conn, alert_id, "acknowledged", at, actor=actor, note=note)
-        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
     return get_alert(conn, alert_id=alert_id)
 
 
@@ -175,15 +179,12 @@ def dismiss(conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str
     """Close an open or acknowledged alert as a false positive; ``reason`` is required. False if closed."""
     if not reason.strip():
         raise ValueError("dismissing an alert needs a reason")
-    cur = conn.execute(
+    return _transition(
+        conn, alert_id, at, "dismissed",
         "UPDATE alerts SET state = 'dismissed', dismissed_at = %s, dismissed_by = %s, dismiss_reason = %s "
         "WHERE id = %s AND state IN ('open', 'acknowledged')",
-        (at, actor, reason, alert_id),
+        (at, actor, reason, alert_id), actor=actor, note=reason,
     )
-    if cur.rowcount:
-        _event(conn, alert_id, "dismissed", at, actor=actor, note=reason)
-        incidents.refresh_for_alert(conn, alert_id=alert_id, at=at)
-    return bool(cur.rowcount)
 
 
 def assign(conn: psycopg.Connection, *, alert_id: int, at: datetime, actor: str, assignee: str | None) -> bool:

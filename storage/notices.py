@@ -57,24 +57,29 @@ def subscribe(
     return int(row[0])
 
 
+def _consent_change(conn: psycopg.Connection, subscription_id: int, change: str, source: str, at: datetime,
+                    sql: str) -> bool:
+    """Run an opt-in/out UPDATE taking (at, source, id); if it changed the subscription, record the consent."""
+    cur = conn.execute(sql, (at, source, subscription_id))
+    if cur.rowcount:
+        _consent(conn, subscription_id, change, source, at)
+    return bool(cur.rowcount)
+
+
 def opt_out(conn: psycopg.Connection, *, subscription_id: int, source: str, at: datetime) -> bool:
     """Stop a customer's notices (kept, inactive, with the opt-out recorded); False if not an active one."""
-    cur = conn.execute(
+    return _consent_change(
+        conn, subscription_id, "opt_out", source, at,
         "UPDATE alert_subscriptions SET active = false, opted_out_at = %s, consent_source = %s "
-        "WHERE id = %s AND audience = 'customer' AND active", (at, source, subscription_id))
-    if cur.rowcount:
-        _consent(conn, subscription_id, "opt_out", source, at)
-    return bool(cur.rowcount)
+        "WHERE id = %s AND audience = 'customer' AND active")
 
 
 def opt_in_again(conn: psycopg.Connection, *, subscription_id: int, source: str, at: datetime) -> bool:
     """Resume an opted-out customer subscription; False if it is active already or not a customer's."""
-    cur = conn.execute(
+    return _consent_change(
+        conn, subscription_id, "opt_in", source, at,
         "UPDATE alert_subscriptions SET active = true, opted_in_at = %s, opted_out_at = NULL, consent_source = %s "
-        "WHERE id = %s AND audience = 'customer' AND NOT active", (at, source, subscription_id))
-    if cur.rowcount:
-        _consent(conn, subscription_id, "opt_in", source, at)
-    return bool(cur.rowcount)
+        "WHERE id = %s AND audience = 'customer' AND NOT active")
 
 
 def list_subscriptions(conn: psycopg.Connection, *, service_point_id: str | None = None, limit: int | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import typer
@@ -21,6 +22,16 @@ def _alerts_group(app: typer.Typer) -> typer.Typer:
         if group.name == "alerts" and group.typer_instance is not None:
             return group.typer_instance
     raise RuntimeError("the 'alerts' command group is registered by pipeline.commands.analyze first")
+
+
+def _print_table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """Print ``rows`` as a table titled with their count; a missing value shows as ``-``."""
+    table = Table(title=f"{title} ({len(rows)})")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(r[c]) if r[c] is not None else "-" for c in columns])
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,12 +108,7 @@ def register(app: typer.Typer) -> None:
         with psycopg.connect(_db_url(Settings(), db_url)) as conn:
             rows = list_gateways(conn)
         cols = ("id", "state", "reason", "last_seen_at", "frames_per_min", "spool_depth", "receiver", "open_alerts")
-        table = Table(title=f"gateways ({len(rows)})")
-        for c in cols:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[str(r[c]) if r[c] is not None else "-" for c in cols])
-        Console().print(table)
+        _print_table("gateways", rows, cols)
 
 
 def register_notices(app: typer.Typer) -> None:
@@ -158,9 +164,4 @@ def register_notices(app: typer.Typer) -> None:
             rows = store.list_subscriptions(conn, service_point_id=service_point)
         cols = ("id", "service_point_id", "channel", "target", "leak_threshold_m3h", "active", "opted_in_at",
                 "opted_out_at", "consent_source")
-        table = Table(title=f"customer notices ({len(rows)})")
-        for c in cols:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[str(r[c]) if r[c] is not None else "-" for c in cols])
-        Console().print(table)
+        _print_table("customer notices", rows, cols)
