@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,12 +20,12 @@ from typing import Any
 
 # Run as a script, this folder comes first on sys.path and benchmarks/storage.py would shadow the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
 
-from pipeline.embedded import EmbeddedPostgres
+from benchmarks._common import migrated_postgres, p50_p99
 from storage import alerts as store
-from storage.migrate import migrate
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -69,9 +66,7 @@ def time_shapes(conn: psycopg.Connection, n: int, calls: int) -> dict[str, dict[
             t = time.perf_counter()
             store.list_alerts(conn, limit=101, **kwargs)
             times.append((time.perf_counter() - t) * 1000)
-        times.sort()
-        out[name] = {"p50_ms": round(statistics.median(times), 2),
-                     "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)], 2)}
+        out[name] = p50_p99(times, 2)
         print(f"{name:16s} p50 {out[name]['p50_ms']:7.2f} ms   p99 {out[name]['p99_ms']:7.2f} ms")
     return out
 
@@ -82,17 +77,10 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=200_000)
     parser.add_argument("--calls", type=int, default=50)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="odczyt-bench-"))
-    os.chmod(base, 0o755)
-    pg = EmbeddedPostgres(base).start()
-    try:
-        migrate(pg.url)
-        with psycopg.connect(pg.url) as conn:
-            fill(conn, args.alerts)
-            print(f"{args.alerts:,} alerts ({args.alerts // 10:,} open), {args.alerts:,} meters and service points")
-            result = time_shapes(conn, args.alerts, args.calls)
-    finally:
-        pg.stop()
+    with migrated_postgres() as (url, _), psycopg.connect(url) as conn:
+        fill(conn, args.alerts)
+        print(f"{args.alerts:,} alerts ({args.alerts // 10:,} open), {args.alerts:,} meters and service points")
+        result = time_shapes(conn, args.alerts, args.calls)
     print(json.dumps({"benchmark": "alert_queue", "alerts": args.alerts, "calls": args.calls, **result}))
 
 

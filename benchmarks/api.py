@@ -25,8 +25,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -140,44 +138,17 @@ def database(cache: Path, n: int, days: int) -> Iterator[tuple[str, dict[str, fl
         pg.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(url: str, workers: int, work: Path) -> Iterator[tuple[str, str]]:
     """``odczyt serve`` on a free port with rate limiting off; yields (base URL, admin API key)."""
     from api.auth_admin import issue_api_key
+    from tests.api.serving import run_server
 
     with psycopg.connect(url, autocommit=True) as conn:
         key, _ = issue_api_key(conn, name=f"bench-{os.getpid()}-{time.time_ns()}", role="admin", actor="bench")
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ODCZYT_")}, "ODCZYT_DATABASE_URL": url,
-           "ODCZYT_API__RATE_LIMIT_PER_S": "0", "ODCZYT_API__ACCESS_LOG": "false", "PYTHONPATH": str(ROOT)}
-    log = (work / "serve.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers), "--log-level", "warning"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"odczyt serve exited: {(work / 'serve.log').read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
+    env = {"ODCZYT_API__RATE_LIMIT_PER_S": "0", "ODCZYT_API__ACCESS_LOG": "false"}
+    with run_server(url, work, env, workers=workers, ready_timeout_s=60) as (base, _):
         yield base, key
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 _LUA = """

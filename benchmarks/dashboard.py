@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,9 +35,8 @@ import psycopg
 
 from api.auth_admin import issue_api_key
 from api.auth_credentials import hash_password
-from pipeline.embedded import EmbeddedPostgres
+from benchmarks._common import migrated_postgres, p50_p99
 from storage import auth, gateways
-from storage.migrate import migrate
 from storage.registry import Meter
 from storage.writer_copy import copy_rows
 from tests.api.serving import run_server
@@ -148,10 +145,7 @@ def time_endpoints(base: str, key: str, calls: int) -> dict[str, dict[str, float
                 size = len(resp.content)
                 if i == 0:
                     first = (time.perf_counter() - t) * 1000
-            times.sort()
-            out[name] = {"p50_ms": round(statistics.median(times), 1),
-                         "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)], 1), "bytes": size,
-                         "first_ms": round(first, 1)}
+            out[name] = {**p50_p99(times, 1), "bytes": size, "first_ms": round(first, 1)}
             print(f"{name:20s} p50 {out[name]['p50_ms']:7.1f} ms   p99 {out[name]['p99_ms']:7.1f} ms   "
                   f"first call {first:7.1f} ms   {size:,} B")
     return out
@@ -196,19 +190,13 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=20_000)
     parser.add_argument("--calls", type=int, default=30)
     args = parser.parse_args()
-    base_dir = Path(tempfile.mkdtemp(prefix="odczyt-bench-"))
-    os.chmod(base_dir, 0o755)
-    pg = EmbeddedPostgres(base_dir).start()
-    try:
-        migrate(pg.url)
-        key = load(pg.url, args)
+    with migrated_postgres() as (db_url, base_dir):
+        key = load(db_url, args)
         env = {"ODCZYT_API__COOKIE_SECURE": "false", "ODCZYT_API__MAP_BASE": "none",
                "ODCZYT_API__RATE_LIMIT_PER_S": "0", "ODCZYT_API__ACCESS_LOG": "false"}
-        with run_server(pg.url, base_dir, env) as (url, _):
+        with run_server(db_url, base_dir, env) as (url, _):
             endpoints = time_endpoints(url, key, args.calls)
             page = time_map_page(url)
-    finally:
-        pg.stop()
     worst = max(v["p99_ms"] for k, v in endpoints.items() if k != "dashboard_summary")
     print(json.dumps({"benchmark": "dashboard", "points": args.points, "days": args.days, "readings": "daily",
                       "alerts": args.alerts, "calls": args.calls, "endpoints": endpoints, "map_page": page,

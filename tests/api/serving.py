@@ -59,7 +59,8 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: fl
 
 @contextlib.contextmanager
 def run_server(db_url: str, workdir: Path, env: dict[str, str] | None = None, workers: int = 1,
-               ready: bool = True, log_level: str = "warning") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+               ready: bool = True, log_level: str = "warning",
+               ready_timeout_s: float = 40.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``odczyt serve`` in a subprocess on a free port; yields (base URL, process); output in ``workdir``."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("ODCZYT_")}
@@ -72,7 +73,7 @@ def run_server(db_url: str, workdir: Path, env: dict[str, str] | None = None, wo
     url = f"http://127.0.0.1:{port}"
     try:
         if ready:
-            wait_ready(url, proc, log)
+            wait_ready(url, proc, log, ready_timeout_s)
         yield url, proc
     finally:
         if proc.poll() is None:
