@@ -64,6 +64,23 @@ def services_dir() -> Iterator[Path]:
         yield Path(d)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_state_directory(services_dir: Path) -> Iterator[None]:
+    """Workers keep their poison journal in ``$STATE_DIRECTORY`` (else ``~/.local/state/odczyt``): give the run,
+    and every subprocess it starts, a directory of its own, so no journal outlives the run or leaks into the next."""
+    state = services_dir / "state"
+    state.mkdir()
+    before = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(state)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("STATE_DIRECTORY", None)
+        else:
+            os.environ["STATE_DIRECTORY"] = before
+
+
 @pytest.fixture(scope="session")
 def pg_server(services_dir: Path) -> Iterator[PgServer]:
     url = os.environ.get("ODCZYT_DATABASE_URL")
