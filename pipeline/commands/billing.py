@@ -9,14 +9,14 @@ from typing import Any
 
 import typer
 
+from core.errors import UserError
 from pipeline.cli_params import when
 from pipeline.commands.api_keys import connect
 
 
-def _usage(message: str) -> typer.Exit:
-    """A user mistake: one line on stderr, exit status 2."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
+def _usage(message: str) -> UserError:
+    """A user mistake: ``pipeline.cli.run`` prints it as one line on stderr, exit status 2."""
+    return UserError(message)
 
 
 def _day(text: str) -> date:

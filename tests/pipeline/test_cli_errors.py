@@ -71,7 +71,12 @@ CASES = [
     _c("keys rewrap", "the new master key is the current one", db="migrated", ODCZYT_MASTER_KEY=MASTER,
        ODCZYT_NEW_MASTER_KEY=MASTER),
     _c("alerts subscribe webhook http://127.0.0.1:9/hook", "set ODCZYT_MASTER_KEY", db="migrated"),
+    _c("billing run --from 2026-10-01 --to 2026-10-31", NO_DB),
+    _c("billing run --from 2026-10-01 --to 2026-10-31", DOWN, db="down"),
+    _c("billing export 1", DOWN, db="down"),
     # bad dates
+    _c("billing validate --since yesterday", NOT_A_TIME),
+    _c("billing run --from 2026-13-01 --to 2026-10-31", "'2026-13-01' is not a date (YYYY-MM-DD"),
     _c("analyze --since yesterday", NOT_A_TIME),
     _c("analyze --now tomorrow", NOT_A_TIME),
     _c("redecode --since yesterday", NOT_A_TIME),
