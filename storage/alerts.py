@@ -229,16 +229,24 @@ def list_alerts(
     gateway_id: str | None = None,
     incident_id: int | None = None,
     limit: int = 100,
-    after: tuple[datetime, int] | None = None,
+    after: tuple[Any, ...] | None = None,
+    sort: str = "-opened_at",
 ) -> list[dict[str, Any]]:
-    """Alerts, newest first, filtered by any of state, kind, severity, area, meter (key, or manufacturer and
-    id), service point, assignee, gateway, incident. ``after`` is a keyset position ``(opened_at, id)``: the
-    previous page's last alert; only older alerts come back."""
+    """Alerts in the order ``sort`` (one of :data:`SORTS`; default newest first), filtered by any of state,
+    kind, severity, area, meter (key, or manufacturer and id), service point, assignee, gateway, incident.
+    ``after`` is a keyset position, the previous page's last alert's :func:`sort_key` for the same ``sort``:
+    only alerts after it come back."""
+    primary, ascending = SORTS[sort]
     where: list[str] = []
     params: list[Any] = []
     if after is not None:
-        where.append("(a.opened_at, a.id) < (%s, %s)")
-        params.extend(after)
+        if primary is None:
+            where.append(f"(a.opened_at, a.id) {'>' if ascending else '<'} (%s, %s)")
+            params.extend(after)
+        else:
+            # primary ascending, then newest first: the first term bounds the index scan, the second is exact
+            where.append(f"{primary} >= %s AND ({primary} > %s OR ({primary} = %s AND (a.opened_at, a.id) < (%s, %s)))")
+            params.extend((after[0], after[0], after[0], after[1], after[2]))
     for col, val in (
         ("a.state", state),
         ("a.kind", kind),
@@ -258,7 +266,41 @@ def list_alerts(
     sql = f"SELECT {_COLUMNS} FROM {_FROM}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return _rows(conn, sql + " ORDER BY a.opened_at DESC, a.id DESC LIMIT %s", (*params, limit))
+    if primary is None:
+        order = " ASC" if ascending else " DESC"
+        sql += f" ORDER BY a.opened_at{order}, a.id{order}"
+    else:
+        sql += f" ORDER BY {primary}, a.opened_at DESC, a.id DESC"
+    return _rows(conn, sql + " LIMIT %s", (*params, limit))
+
+
+SEVERITY_RANK = "(CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END)"
+STATE_RANK = "(CASE a.state WHEN 'open' THEN 0 WHEN 'acknowledged' THEN 1 WHEN 'resolved' THEN 2 ELSE 3 END)"
+# sort name -> (primary key expression, or None for opened_at alone; ascending). A primary key is ascending and
+# its ties are newest first; the expressions match the indexes of migration 055 (area: no area sorts first).
+SORTS: dict[str, tuple[str | None, bool]] = {
+    "-opened_at": (None, False),
+    "opened_at": (None, True),
+    "-severity": (SEVERITY_RANK, True),
+    "state": (STATE_RANK, True),
+    "kind": ("a.kind", True),
+    "area": ("coalesce(a.area, '')", True),
+}
+_RANKS = {"-severity": ("severity", {"critical": 0, "warning": 1}, 2),
+          "state": ("state", {"open": 0, "acknowledged": 1, "resolved": 2}, 3)}
+
+
+def sort_key(sort: str, row: dict[str, Any]) -> tuple[Any, ...]:
+    """The keyset position of ``row`` in the order ``sort`` (what ``after`` takes)."""
+    primary, _ = SORTS[sort]
+    if primary is None:
+        return (row["opened_at"], row["id"])
+    if sort in _RANKS:
+        col, ranks, other = _RANKS[sort]
+        first: Any = ranks.get(row[col], other)
+    else:
+        first = row[sort] or ""
+    return (first, row["opened_at"], row["id"])
 
 
 def alert_history(conn: psycopg.Connection, *, alert_id: int) -> list[dict[str, Any]]:

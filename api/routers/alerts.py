@@ -20,6 +20,10 @@ from storage import audit
 router = APIRouter(tags=["alerts"], dependencies=[require(Role.operations)])
 State = Literal["open", "acknowledged", "resolved", "dismissed"]
 AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+Sort = Literal["-opened_at", "opened_at", "-severity", "state", "kind", "area"]
+_CURSOR_TYPES: dict[str, tuple[type, ...]] = {
+    "-opened_at": (datetime, int), "opened_at": (datetime, int), "-severity": (int, datetime, int),
+    "state": (int, datetime, int), "kind": (str, datetime, int), "area": (str, datetime, int)}
 
 
 class AlertOut(BaseModel):
@@ -88,7 +92,7 @@ def _out(row: dict[str, Any]) -> AlertOut:
 
 
 class AlertPage(Page[AlertOut]):
-    """A page of alerts, newest first (docs/api.md "Conventions")."""
+    """A page of alerts in the requested order (docs/api.md "Conventions")."""
 
 
 @router.get("/v1/alerts", response_model=AlertPage)
@@ -109,15 +113,22 @@ def list_alerts(
     incident_id: Annotated[Key | None, Query()] = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
+    sort: Annotated[Sort, Query(description="`-opened_at` newest first (default), `opened_at` oldest first, "
+                                "`-severity` critical first, `state` open › acknowledged › resolved › dismissed, "
+                                "`kind`, `area` (A–Z, no area first); ties newest first. A cursor belongs to its "
+                                "sort (another sort's cursor is a 422).")] = "-opened_at",
 ) -> AlertPage:
-    """Alerts, newest first, filtered by state, kind, severity, area, meter (``manufacturer`` + ``meter_id`` or
-    ``meter_key``), service point, assignee, gateway or incident; keyset-paged."""
-    after = decode_cursor("alerts", cursor, (datetime, int)) if cursor else None
+    """Alerts, newest first or in the order ``sort``, filtered by state, kind, severity, area, meter
+    (``manufacturer`` + ``meter_id`` or ``meter_key``), service point, assignee, gateway or incident;
+    keyset-paged."""
+    # the default sort keeps the list name "alerts", so cursors handed out before sorting existed still work
+    list_name = "alerts" if sort == "-opened_at" else f"alerts{sort}"
+    after = decode_cursor(list_name, cursor, _CURSOR_TYPES[sort]) if cursor else None
     rows = store.list_alerts(conn, state=state, kind=kind, severity=severity, area=area, meter_key=meter_key,
                              service_point_id=service_point_id, manufacturer=manufacturer, meter_id=meter_id,
                              assignee=assignee, gateway_id=gateway_id, incident_id=incident_id,
-                             limit=limit + 1, after=after)
-    rows, nxt = page_of(rows, limit, "alerts", lambda r: (r["opened_at"], r["id"]))
+                             limit=limit + 1, after=after, sort=sort)
+    rows, nxt = page_of(rows, limit, list_name, lambda r: store.sort_key(sort, r))
     link_next(request, response, nxt)
     return AlertPage(items=[_out(r) for r in rows], next=nxt)
 

@@ -165,3 +165,49 @@ def test_pages_reference_no_external_host(ui_server: str) -> None:
         assert client.get("/ui/static/js/../../overview.html").status_code == 404
         assert client.get("/ui/static/docs/redoc/LICENSE").status_code == 404
         assert client.get("/v1/ui/map-data").status_code == 401
+
+
+def test_alert_queue_sorts_through_the_api(logged_in: Any, ui_server: str,
+                                           ui_db: tuple[str, dict[str, int]]) -> None:
+    """A header click asks the API for the first page in that order: rows that were not loaded come first."""
+    from datetime import UTC, datetime, timedelta
+
+    import psycopg
+
+    driver = logged_in
+    now = datetime.now(UTC)
+    with psycopg.connect(ui_db[0], autocommit=True) as conn:
+        # 55 newer info alerts fill the first page (50) of the default order; one older than everything
+        for i in range(55):
+            at = now - timedelta(minutes=50 - i % 50, seconds=i)
+            conn.execute("INSERT INTO alerts (kind, subject, severity, dedupe_key, evidence, detected_at, opened_at)"
+                         " VALUES ('silent', %s, 'info', 'sort', '{}', %s, %s)", (f"sort:{i}", at, at))
+        row = conn.execute(
+            "INSERT INTO alerts (kind, subject, severity, dedupe_key, evidence, detected_at, opened_at) VALUES "
+            "('silent', 'sort:oldest', 'info', 'sort', '{}', %s, %s) RETURNING id",
+            (now - timedelta(days=10), now - timedelta(days=10))).fetchone()
+        assert row is not None
+        oldest = row[0]
+    ids = ui_db[1]
+
+    def first_ids(d: Any) -> list[int]:
+        return [int(r.get_attribute("data-id")) for r in d.find_elements("css selector", "#queue tbody tr[data-id]")]
+
+    driver.get(f"{ui_server}/ui/alerts")
+    _wait(driver, lambda d: len(first_ids(d)) == 50)
+    loaded = first_ids(driver)
+    assert ids["S02"] not in loaded and oldest not in loaded
+    _css(driver, '#queue th[data-sort="severity"]').click()
+    _wait(driver, lambda d: first_ids(d)[:1] == [ids["S02"]])  # the one critical alert, from the server
+    assert "sort=-severity" in driver.current_url
+    assert _css(driver, '#queue th[data-sort="severity"]').get_attribute("aria-sort") == "descending"
+    _css(driver, '#queue th[data-sort="opened_at"]').click()  # newest first again, the next click flips it
+    _wait(driver, lambda d: first_ids(d) == loaded)
+    _css(driver, '#queue th[data-sort="opened_at"]').click()
+    _wait(driver, lambda d: first_ids(d)[:1] == [oldest])
+    assert _css(driver, '#queue th[data-sort="opened_at"]').get_attribute("aria-sort") == "ascending"
+    assert "sort=opened_at" in driver.current_url
+    _css(driver, "#more").click()  # "more" follows the sorted keyset
+    _wait(driver, lambda d: len(first_ids(d)) == 59)
+    rows = first_ids(driver)
+    assert len(set(rows)) == 59 and rows[1:4] == sorted(ids.values())  # the seeded three: same time, by id

@@ -1,4 +1,5 @@
-// Alert queue: filters, keyset pages ("more" follows `next`), sortable columns (within the loaded rows),
+// Alert queue: filters, keyset pages ("more" follows `next`), sortable columns (sorted by the API: a header
+// click asks for the first page in that order, `sort` is kept in the URL with the filters),
 // keyboard (↑/↓ or j/k move, Enter opens, a acknowledge, r resolve, d dismiss, s assign, c comment).
 "use strict";
 (() => {
@@ -23,22 +24,29 @@
          sp: "Service point", customer: "Customer", gateway: "Gateway", incident: "Incident", evidence: "Evidence",
          history: "History", drill: "Service point drill-down", shown: "shown", keys: "Keys: ↑↓ j k, Enter, a, r, d, s, c"},
   });
-  const SEV = {critical: 0, warning: 1, info: 2};
+  // column -> the API's sort; clicking opened_at again flips newest/oldest first
+  const SORTS = {opened_at: ["-opened_at", "opened_at"], severity: ["-severity"], kind: ["kind"], state: ["state"], area: ["area"]};
   const tbody = document.querySelector("#queue tbody");
   const form = document.getElementById("filters");
-  let rows = [], next = null, sortKey = null, sortDir = 1, current = null;
+  let rows = [], next = null, sort = new URLSearchParams(location.search).get("sort") || "-opened_at", current = null;
 
-  const query = () => new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+  const query = () => {
+    const q = new URLSearchParams([...new FormData(form)].filter(([, v]) => v));
+    if (sort !== "-opened_at") q.set("sort", sort);
+    return q;
+  };
   for (const [k, v] of new URLSearchParams(location.search)) if (form.elements[k]) form.elements[k].value = v;
   const pill = (cls, text) => el("span", {class: `pill ${cls}`}, text);
   const meterName = (a) => (a.manufacturer ? `${a.manufacturer} ${a.meter_id}` : null);
 
   function render() {
     const focused = document.activeElement?.closest?.("#queue tbody tr")?.dataset.id;
-    const sorted = sortKey ? [...rows].sort((a, b) => {
-      const va = sortKey === "severity" ? SEV[a.severity] ?? 9 : a[sortKey] ?? "", vb = sortKey === "severity" ? SEV[b.severity] ?? 9 : b[sortKey] ?? "";
-      return (va < vb ? -1 : va > vb ? 1 : 0) * sortDir; }) : rows;
-    tbody.replaceChildren(...sorted.map((a) => {
+    for (const th of document.querySelectorAll("th[data-sort]")) {
+      const at = SORTS[th.dataset.sort].indexOf(sort);
+      if (at < 0) th.removeAttribute("aria-sort");
+      else th.setAttribute("aria-sort", sort.startsWith("-") ? "descending" : "ascending");
+    }
+    tbody.replaceChildren(...rows.map((a) => {
       const tr = el("tr", {tabindex: 0, "data-id": a.id, class: current && current.id === a.id ? "sel" : null,
                            onclick: () => open(a.id), onkeydown: (e) => e.key === "Enter" && open(a.id)},
         el("td", {}, fmt.dt(a.opened_at)), el("td", {}, pill(`sev-${a.severity}`, kind(a.severity))), el("td", {title: a.kind}, kind(a.kind)),
@@ -117,7 +125,11 @@
     }
   });
   for (const th of document.querySelectorAll("th[data-sort]")) th.addEventListener("click", () => {
-    sortDir = sortKey === th.dataset.sort ? -sortDir : 1; sortKey = th.dataset.sort; render(); });
+    const options = SORTS[th.dataset.sort];
+    sort = options[(options.indexOf(sort) + 1) % options.length];
+    history.replaceState(null, "", `${location.pathname}?${query()}`);
+    load(false).catch((e) => tbody.replaceChildren(el("tr", {}, el("td", {class: "err", colspan: 8}, `${t("error")}: ${e.message}`))));
+  });
   form.addEventListener("submit", (e) => { e.preventDefault(); history.replaceState(null, "", `/ui/alerts?${query()}`); load(false); });
   document.getElementById("more").addEventListener("click", () => load(true));
   api("/v1/dashboard/alerts").then((sum) => document.getElementById("kinds").replaceChildren(
