@@ -1,9 +1,10 @@
 """Per-process snapshots behind the dashboard's fleet-wide endpoints (overview read rate, map data).
 
 What is costly and changes slowly is recomputed at most every ``TTL_S`` seconds per worker process: the current
-period's read service points and read-rate rows (their cost grows with the readings of the period), and the map's
-static layer (positions, areas, legalization and no-meter bits) with its JSON arrays already encoded. Open alerts
-are not cached: the map asks for them on every request, so an acknowledged or resolved alert shows at once.
+period's read service points (actual readings and meter-stored values) and read-rate rows (their cost grows with
+the readings of the period), and the map's static layer (positions, areas, legalization and no-meter bits) with
+its JSON arrays already encoded. Open alerts are not cached: the map asks for them on every request, so an
+acknowledged or resolved alert shows at once.
 """
 
 from __future__ import annotations
@@ -76,13 +77,15 @@ class Snapshots:
         self.read: Cached[tuple[set[str], list[dict[str, Any]]]] = Cached()
         self.map: Cached[MapStatic] = Cached()
 
-    def read_rate(self, conn: psycopg.Connection, start: datetime, end: datetime
+    def read_rate(self, conn: psycopg.Connection, start: datetime, end: datetime, zone: str
                   ) -> tuple[set[str], list[dict[str, Any]]]:
-        """The read service points of ``[start, end)`` and the read-rate rows."""
+        """The read service points of ``[start, end)`` (an actual reading or a meter-stored value dated in the
+        local days of ``zone``) and the read-rate rows."""
         def compute() -> tuple[set[str], list[dict[str, Any]]]:
-            read = store.read_service_points(conn, start=start, end=end)
-            return read, store.read_rate(conn, start=start, end=end, read=read)
-        return self.read.get((start, end), compute)
+            actual = store.read_service_points(conn, start=start, end=end)
+            stored = store.stored_service_points(conn, start=start, end=end, zone=zone)
+            return actual | stored, store.read_rate(conn, start=start, end=end, actual=actual, stored=stored)
+        return self.read.get((start, end, zone), compute)
 
     def map_static(self, conn: psycopg.Connection, at: datetime, today: date, due_days: int) -> MapStatic:
         """The map's static layer as of ``today``."""

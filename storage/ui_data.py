@@ -1,16 +1,22 @@
 """Figures for the dashboard pages: read rate of a billing period, compact map data, pipeline health.
 
 Read rate: a service point is *active* in a period when a meter is installed there during any part of it, and
-*read* when one of the meters installed there has an **actual** reading (radio, drive-by or manual — not an
-estimate) inside the period and inside its installation. Readings the meter stored on a target date (the
-read-to-bill issue's "meter-stored" basis) are not yet a separate basis here: they count when their telegram
-arrived in the period.
+*read* when one of the meters installed there has
+
+- an **actual** reading (radio, drive-by or manual — not an estimate) inside the period and inside its
+  installation, or
+- a **meter-stored** value (``meter_stored_values``: the register the meter kept for the end of a local day, the
+  read-to-bill basis) dated inside the period, by a meter installed there at the end of that day.
+
+The read-rate rows split the read points into ``actual`` (an actual reading) and ``meter_stored`` (only a
+meter-stored value): ``read = actual + meter_stored``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -44,6 +50,19 @@ def read_service_points(conn: psycopg.Connection, *, start: datetime, end: datet
     return {r[0] for r in conn.execute(sql, {"start": start, "end": end}).fetchall()}
 
 
+def stored_service_points(conn: psycopg.Connection, *, start: datetime, end: datetime, zone: str) -> set[str]:
+    """Service points with a meter-stored value dated in the local days of ``[start, end)`` (``zone``) by a
+    meter installed there at the end of that day."""
+    tz = ZoneInfo(zone)
+    sql = """SELECT DISTINCT i.service_point_id FROM meter_stored_values v
+               JOIN installations i ON i.meter_key = v.meter_key
+              WHERE v.stored_date >= %(d0)s AND v.stored_date < %(d1)s
+                AND i.installed_at < ((v.stored_date + 1)::timestamp AT TIME ZONE %(tz)s)
+                AND (i.removed_at IS NULL OR i.removed_at >= ((v.stored_date + 1)::timestamp AT TIME ZONE %(tz)s))"""
+    params = {"d0": start.astimezone(tz).date(), "d1": end.astimezone(tz).date(), "tz": zone}
+    return {r[0] for r in conn.execute(sql, params).fetchall()}
+
+
 def active_service_points(conn: psycopg.Connection, *, start: datetime, end: datetime) -> list[tuple[str, str, str]]:
     """``(service point, area or '', read mode)`` of every point with a meter installed during the period
     (the newest installation's meter decides the read mode)."""
@@ -54,17 +73,19 @@ def active_service_points(conn: psycopg.Connection, *, start: datetime, end: dat
     return [(r[0], r[1], r[2]) for r in conn.execute(sql, {"start": start, "end": end}).fetchall()]
 
 
-def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime,
-              read: set[str] | None = None) -> list[dict[str, Any]]:
-    """Active and read service points in ``[start, end)`` per area and read mode (``area`` '' when unset);
-    ``read`` is :func:`read_service_points` of the same period when the caller has it already."""
-    done = read if read is not None else read_service_points(conn, start=start, end=end)
+def read_rate(conn: psycopg.Connection, *, start: datetime, end: datetime, actual: set[str],
+              stored: set[str]) -> list[dict[str, Any]]:
+    """Active and read service points in ``[start, end)`` per area and read mode (``area`` '' when unset):
+    ``actual`` (:func:`read_service_points`) and ``meter_stored`` (in ``stored``, :func:`stored_service_points`,
+    and not in ``actual``); ``read`` is their sum."""
     acc: dict[tuple[str, str], list[int]] = {}
     for sp, area, mode in active_service_points(conn, start=start, end=end):
-        cell = acc.setdefault((area, mode), [0, 0])
+        cell = acc.setdefault((area, mode), [0, 0, 0])
         cell[0] += 1
-        cell[1] += sp in done
-    return [{"area": a, "read_mode": m, "active": n, "read": r} for (a, m), (n, r) in sorted(acc.items())]
+        cell[1] += sp in actual
+        cell[2] += sp not in actual and sp in stored
+    return [{"area": a, "read_mode": m, "active": n, "read": x + y, "actual": x, "meter_stored": y}
+            for (a, m), (n, x, y) in sorted(acc.items())]
 
 
 def map_static(conn: psycopg.Connection, *, at: datetime, today: date,

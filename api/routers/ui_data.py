@@ -39,24 +39,29 @@ def _share(read: int, active: int) -> float | None:
 @router.get("/overview")
 def overview(conn: Conn, request: Request) -> dict[str, Any]:
     """Read rate of the current billing period (per area and read mode, and in total; at most
-    ``api.ui_snapshot.TTL_S`` old) and frames per minute reported by the online gateways. Basis: actual
-    readings (radio, drive-by, manual)."""
+    ``api.ui_snapshot.TTL_S`` old) and frames per minute reported by the online gateways. Basis: a service
+    point is read with an actual reading (radio, drive-by, manual) or a meter-stored value dated in the period;
+    ``actual`` and ``meter_stored`` (only a meter-stored value) split ``read``, each with its share."""
     start, end = billing_period(datetime.now(UTC))
-    rows = [dict(r) for r in ui_snapshot.of(request).read_rate(conn, start, end)[1]]
-    active = sum(r["active"] for r in rows)
-    read = sum(r["read"] for r in rows)
-    by_mode: dict[str, list[int]] = {}
+    rows = [dict(r) for r in ui_snapshot.of(request).read_rate(conn, start, end, str(ZONE))[1]]
+    counts = ("active", "read", "actual", "meter_stored")
+    by_mode: dict[str, dict[str, int]] = {}
+    total = dict.fromkeys(counts, 0)
     for r in rows:
-        r["share"] = _share(r["read"], r["active"])
-        acc = by_mode.setdefault(r["read_mode"], [0, 0])
-        acc[0] += r["active"]
-        acc[1] += r["read"]
+        acc = by_mode.setdefault(r["read_mode"], dict.fromkeys(counts, 0))
+        for k in counts:
+            acc[k] += r[k]
+            total[k] += r[k]
     fpm = conn.execute("SELECT sum(frames_per_min) FROM gateways WHERE state = 'online'").fetchone()
-    return {"period": {"start": start, "end": end, "timezone": str(ZONE)}, "basis": "actual",
-            "read_rate": {"active": active, "read": read, "share": _share(read, active), "rows": rows,
-                          "by_read_mode": [{"read_mode": k, "active": a, "read": n, "share": _share(n, a)}
-                                           for k, (a, n) in sorted(by_mode.items())]},
+    return {"period": {"start": start, "end": end, "timezone": str(ZONE)}, "basis": "actual+meter_stored",
+            "read_rate": {**_shares(total), "rows": [_shares(r) for r in rows],
+                          "by_read_mode": [{"read_mode": k, **_shares(v)} for k, v in sorted(by_mode.items())]},
             "frames_per_min": float(fpm[0]) if fpm and fpm[0] is not None else None}
+
+
+def _shares(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, "share": _share(r["read"], r["active"]), "share_actual": _share(r["actual"], r["active"]),
+            "share_meter_stored": _share(r["meter_stored"], r["active"])}
 
 
 def _arrays(static: ui_snapshot.MapStatic, state: list[int], area: str | None) -> tuple[str, int]:
@@ -81,7 +86,7 @@ def map_data(conn: Conn, request: Request, area: Name | None = None,
     start, end = billing_period(now)
     today: date = now.astimezone(ZONE).date()
     snaps = ui_snapshot.of(request)
-    read = snaps.read_rate(conn, start, end)[0]
+    read = snaps.read_rate(conn, start, end, str(ZONE))[0]
     static = snaps.map_static(conn, now, today, due_days)
     alerting = store.alerting_service_points(conn)
     alert, read_bit = store.ALERT, store.READ

@@ -1,11 +1,12 @@
 """A small town for the browser tests: two areas of service points with positions, meters (one legalization
-expired, one due), installations, hourly readings of the last days for some points, alerts, two gateways with
-receptions, and a dispatcher user."""
+expired, one due), installations, hourly readings of the last days for some points, meter-stored values,
+alerts, two gateways with receptions, and a dispatcher user."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -75,6 +76,12 @@ def seed(db_url: str, now: datetime | None = None) -> dict[str, int]:
         for sp in READ:
             _readings(conn, keys[sp], now)
         _frames(conn, keys["N01"], now)
+        # meter-stored values: N06 is read only through one (dated today), N01 has actual readings too, S05's
+        # is dated the day before the period (not counted)
+        today = now.astimezone(ZoneInfo("Europe/Warsaw")).date()
+        for sp, day in (("N06", today), ("N01", today), ("S05", today.replace(day=1) - timedelta(days=1))):
+            conn.execute("INSERT INTO meter_stored_values (meter_key, stored_date, value_m3, received_at) "
+                         "VALUES (%s, %s, 150.0, %s)", (keys[sp], day, now))
         for gw, (lat, lon) in (("gw-krakow-1", (50.085, 19.94)), ("gw-krakow-2", (50.025, 19.97))):
             gateways.record_online(conn, gateway_id=gw, at=now - timedelta(minutes=1), watchdog_resets=0,
                                    status={"state": "online"}, figures={"frames_per_min": 12.5, "spool_depth": 3,

@@ -39,7 +39,9 @@ def test_overview_after_login(logged_in: Any, ui_server: str, screenshot: Callab
     driver = logged_in
     _wait(driver, lambda d: len(d.find_elements("css selector", "#rate tbody tr")) >= 3)
     kpis = _css(driver, "#kpis").text
-    assert "Odczytywalność" in kpis and "38,5 %" in kpis  # 5 of 13 active service points read
+    assert "Odczytywalność" in kpis and "46,2 %" in kpis  # 6 of 13 active service points read
+    rate_all = driver.find_elements("css selector", "#rate tbody tr")[-1].text
+    assert "38,5 %" in rate_all and "7,7 %" in rate_all  # 5 actual, 1 meter-stored only
     rate = _css(driver, "#rate").text
     assert "north" in rate and "south" in rate
     assert "dyspozytor (operations)" in _css(driver, "#who").text

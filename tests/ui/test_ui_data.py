@@ -34,10 +34,16 @@ def client(ui_db: tuple[str, dict[str, int]]) -> Iterator[TestClient]:
 def test_read_rate_per_area_and_mode(client: TestClient) -> None:
     body = client.get("/v1/ui/overview").json()
     rate = body["read_rate"]
-    assert (rate["active"], rate["read"]) == (13, 5)
-    rows = {(r["area"], r["read_mode"]): (r["active"], r["read"]) for r in rate["rows"]}
-    assert rows == {("north", "fixed"): (8, 4), ("south", "fixed"): (5, 1)}
-    assert body["frames_per_min"] == 25.0 and body["basis"] == "actual"
+    # N06 is read through a meter-stored value only; N01's stored value does not count twice; S05's is dated
+    # before the period
+    assert (rate["active"], rate["read"], rate["actual"], rate["meter_stored"]) == (13, 6, 5, 1)
+    assert (rate["share"], rate["share_actual"], rate["share_meter_stored"]) == (0.4615, 0.3846, 0.0769)
+    rows = {(r["area"], r["read_mode"]): (r["active"], r["read"], r["actual"], r["meter_stored"])
+            for r in rate["rows"]}
+    assert rows == {("north", "fixed"): (8, 5, 4, 1), ("south", "fixed"): (5, 1, 1, 0)}
+    assert rate["by_read_mode"] == [{"read_mode": "fixed", "active": 13, "read": 6, "actual": 5, "meter_stored": 1,
+                                     "share": 0.4615, "share_actual": 0.3846, "share_meter_stored": 0.0769}]
+    assert body["frames_per_min"] == 25.0 and body["basis"] == "actual+meter_stored"
 
 
 def test_map_data_compact_arrays_and_state_bits(client: TestClient) -> None:
@@ -48,6 +54,7 @@ def test_map_data_compact_arrays_and_state_bits(client: TestClient) -> None:
         ("id", "lat", "lon", "area", "state"), 13)
     state = dict(zip(body["id"], body["state"], strict=True))
     assert state["N01"] & bits["read"] and state["S01"] & bits["read"] and not state["S03"] & bits["read"]
+    assert state["N06"] & bits["read"] and not state["S05"] & bits["read"]  # meter-stored in / before the period
     assert state["N02"] & bits["legal_expired"] and state["N03"] & bits["legal_due"]
     assert state["S02"] & bits["alert"] and not state["N04"] & bits["alert"]
     south = client.get("/v1/ui/map-data", params={"area": "south"}).json()

@@ -7,7 +7,8 @@
          active: "Aktywne PP", read: "Odczytane", share: "Udział", unknown: "Nieznane wodomierze (do rejestracji)",
          manufacturer: "Producent", meterId: "Nr wodomierza", frames: "Ramki", lastHeard: "Ostatnio słyszany",
          bestGateway: "Koncentratory", openAlerts: "Nierozwiązane alarmy wg rodzaju",
-         basisNote: "Podstawa: odczyty rzeczywiste (radio, drive-by, ręczne) w okresie; odczyty zapamiętane przez wodomierz na dzień rozliczeniowy — gdy pojawią się w systemie.",
+         actual: "Rzeczywiste", stored: "Zapamiętane",
+         basisNote: "Odczytany: punkt z odczytem rzeczywistym (radio, drive-by, ręczny) w okresie albo z wartością zapamiętaną przez wodomierz na dzień w okresie. Rzeczywiste — udział punktów z odczytem rzeczywistym; zapamiętane — udział punktów odczytanych tylko z wartości zapamiętanej.",
          k_rate: "Odczytywalność", k_heard: "Wodomierze słyszane (24 h)", k_unknown: "Nieznane wodomierze",
          k_fpm: "Ramki / min", k_lag: "Opóźnienie zapisu", k_dead: "Wiadomości odrzucone", k_gw: "Koncentratory online",
          k_alerts: "Otwarte alarmy", period: "Okres", all: "razem", fixed: "stacjonarny", driveby: "drive-by"},
@@ -15,7 +16,8 @@
          active: "Active SPs", read: "Read", share: "Share", unknown: "Unknown meters heard (candidates to register)",
          manufacturer: "Manufacturer", meterId: "Meter id", frames: "Frames", lastHeard: "Last heard",
          bestGateway: "Gateways", openAlerts: "Unresolved alerts by kind",
-         basisNote: "Basis: actual readings (radio, drive-by, manual) in the period; readings the meter stored on the billing date once the system records them.",
+         actual: "Actual", stored: "Meter-stored",
+         basisNote: "Read: a service point with an actual reading (radio, drive-by, manual) in the period or a value the meter stored for a day in the period. Actual — share of points with an actual reading; meter-stored — share read only from a meter-stored value.",
          k_rate: "Read rate", k_heard: "Meters heard (24 h)", k_unknown: "Unknown meters", k_fpm: "Frames / min",
          k_lag: "Ingest lag", k_dead: "Dead letters", k_gw: "Gateways online", k_alerts: "Open alerts",
          period: "Period", all: "all", fixed: "fixed", driveby: "drive-by"},
@@ -42,7 +44,9 @@
     document.getElementById("period").textContent = `${t("period")}: ${day(ov.period.start)} – ${day(Date.parse(ov.period.end) - 1)} (${ov.period.timezone})`;
     const row = (area, mode, r, strong) => el("tr", {}, el("td", {}, strong ? el("b", {}, area) : area), el("td", {}, mode),
       el("td", {class: "num"}, fmt.n(r.active)), el("td", {class: "num"}, fmt.n(r.read)),
-      el("td", {}, el("div", {style: "display:flex;gap:.5em;align-items:center"}, bar(r.share), fmt.pct(r.share))));
+      el("td", {}, el("div", {style: "display:flex;gap:.5em;align-items:center"}, bar(r.share), fmt.pct(r.share))),
+      el("td", {class: "num", title: fmt.n(r.actual)}, fmt.pct(r.share_actual)),
+      el("td", {class: "num", title: fmt.n(r.meter_stored)}, fmt.pct(r.share_meter_stored)));
     document.querySelector("#rate tbody").replaceChildren(
       ...rr.rows.map((r) => row(r.area || "—", t(r.read_mode), r)),
       ...(rr.by_read_mode.length > 1 ? rr.by_read_mode.map((r) => row(t("all"), t(r.read_mode), r, true)) : []),
