@@ -116,7 +116,9 @@ def alerting_service_points(conn: psycopg.Connection) -> set[str]:
 
 
 def gateway_coverage(conn: psycopg.Connection, *, since: datetime) -> list[dict[str, Any]]:
-    """Each gateway's position, state and how many distinct meters it heard since ``since``."""
+    """Each gateway's position, state, how many distinct meters it heard since ``since`` and its coverage: the
+    convex hull (``coverage``, ``[lat, lon]`` vertices counter-clockwise) of its own position and the positions
+    of the service points where the heard meters were installed when heard (``coverage_points`` of them)."""
     sql = """SELECT g.id, g.state, g.lat, g.lon, g.frames_per_min, g.spool_depth, g.last_seen_at,
                     coalesce(h.meters, 0) AS meters_heard
                FROM gateways g LEFT JOIN (
@@ -124,7 +126,45 @@ def gateway_coverage(conn: psycopg.Connection, *, since: datetime) -> list[dict[
                    FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways) AS r(gw)
                   WHERE f.received_at >= %(since)s AND f.meter_key IS NOT NULL GROUP BY r.gw) h ON h.gw = g.id
               ORDER BY g.id"""
-    return _rows(conn, sql, {"since": since})
+    rows = _rows(conn, sql, {"since": since})
+    heard: dict[str, list[tuple[float, float]]] = {}
+    for gw, lat, lon in conn.execute(
+            """WITH h AS (SELECT r.gw, f.meter_key, max(f.received_at) AS at
+                            FROM raw_frames f CROSS JOIN LATERAL unnest(f.gateways) AS r(gw)
+                           WHERE f.received_at >= %(since)s AND f.meter_key IS NOT NULL GROUP BY 1, 2)
+               SELECT DISTINCT h.gw, round(sp.lat::numeric, 6)::float8, round(sp.lon::numeric, 6)::float8 FROM h
+                 JOIN installations i ON i.meter_key = h.meter_key AND i.installed_at <= h.at
+                                     AND (i.removed_at IS NULL OR i.removed_at > h.at)
+                 JOIN service_points sp ON sp.id = i.service_point_id
+                WHERE sp.lat IS NOT NULL AND sp.lon IS NOT NULL""", {"since": since}).fetchall():
+        heard.setdefault(gw, []).append((float(lat), float(lon)))
+    for r in rows:
+        points = heard.get(r["id"], [])
+        r["coverage_points"] = len(points)
+        own = [(float(r["lat"]), float(r["lon"]))] if r["lat"] is not None and r["lon"] is not None else []
+        r["coverage"] = [list(p) for p in convex_hull(points + own)] if points else []
+    return rows
+
+
+def convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The convex hull of ``(lat, lon)`` points, counter-clockwise in (lon, lat) from the lowest-left vertex,
+    without collinear vertices (Andrew's monotone chain). In a town-sized area the hull in degrees is the hull on
+    the map: a local equirectangular projection is affine, and affine maps keep convexity."""
+    pts = sorted({(lon, lat) for lat, lon in points})
+    if len(pts) <= 2:
+        return [(lat, lon) for lon, lat in pts]
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for chain, seq in ((lower, pts), (upper, pts[::-1])):
+        for p in seq:
+            while len(chain) >= 2 and cross(chain[-2], chain[-1], p) <= 0:
+                chain.pop()
+            chain.append(p)
+    return [(lat, lon) for lon, lat in lower[:-1] + upper[:-1]]
 
 
 def pipeline_health(conn: psycopg.Connection, *, now: datetime, minutes: int = 60) -> dict[str, Any]:

@@ -110,7 +110,10 @@ def map_config(request: Request) -> dict[str, Any]:
 
 @router.get("/gateway-coverage")
 def gateway_coverage(conn: Conn, days: Annotated[float, Query(gt=0, le=90)] = 7.0) -> dict[str, Any]:
-    """Every gateway with its position, state and how many distinct meters it heard in the last ``days``."""
+    """Every gateway with its position, state, how many distinct meters it heard in the last ``days`` and its
+    coverage from those receptions: ``coverage`` is the convex hull (``[lat, lon]`` vertices) of the gateway's
+    position and the positions of the service points whose meters it heard, ``coverage_points`` how many such
+    positions there were (docs/dashboard.md)."""
     rows = store.gateway_coverage(conn, since=datetime.now(UTC) - timedelta(days=days))
     return {"days": days, "items": rows}
 

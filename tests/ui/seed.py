@@ -76,6 +76,15 @@ def seed(db_url: str, now: datetime | None = None) -> dict[str, int]:
         for sp in READ:
             _readings(conn, keys[sp], now)
         _frames(conn, keys["N01"], now)
+        # coverage: 30 hours ago gw-krakow-1 heard N02 and N03 and gw-krakow-2 S01 and S03; N08 was heard by
+        # gw-krakow-1 ten days ago only (outside the map's 7 days)
+        for sp, gw, age in (("N02", "gw-krakow-1", 30), ("N03", "gw-krakow-1", 30), ("S01", "gw-krakow-2", 30),
+                            ("S03", "gw-krakow-2", 30), ("N08", "gw-krakow-1", 240)):
+            at = now - timedelta(hours=age)
+            conn.execute("INSERT INTO raw_frames (received_at, frame_digest, meter_key, payload, status, gateways, "
+                         "rssi_dbm, heard_at, decoded_at) VALUES (%s, %s, %s, %s, 0, %s, %s, %s, %s)",
+                         (at, hashlib.blake2b(f"cov{sp}".encode(), digest_size=8).digest(), keys[sp], b"\x1e\x44",
+                          [gw], [-95.0], [at], at))
         # meter-stored values: N06 is read only through one (dated today), N01 has actual readings too, S05's
         # is dated the day before the period (not counted)
         today = now.astimezone(ZoneInfo("Europe/Warsaw")).date()

@@ -114,6 +114,7 @@ def test_map_filter_by_area(logged_in: Any, ui_server: str, screenshot: Callable
     driver.get(f"{ui_server}/ui/map")
     _wait(driver, lambda d: d.execute_script("return window.odczytMap.ready"))
     assert driver.execute_script("return window.odczytMap.drawn") == 13
+    _wait(driver, lambda d: d.execute_script("return window.odczytMap.coverage") == 2)  # a hull per gateway
     screenshot("map")
     Select(_css(driver, "#area")).select_by_value("south")
     _wait(driver, lambda d: d.execute_script("return window.odczytMap.ready && window.odczytMap.drawn") == 5)

@@ -84,7 +84,7 @@ def test_drilldown(client: TestClient) -> None:
 
 def test_gateways_pipeline_and_map_config(client: TestClient) -> None:
     cov = {g["id"]: g["meters_heard"] for g in client.get("/v1/ui/gateway-coverage").json()["items"]}
-    assert cov == {"gw-krakow-1": 1, "gw-krakow-2": 1}
+    assert cov == {"gw-krakow-1": 3, "gw-krakow-2": 3}
     pipe = client.get("/v1/ui/pipeline").json()
     assert sum(n for _, n in pipe["frames_per_minute"]) == 3 and pipe["lag_s"] is not None  # 5, 25, 45 min ago
     two_hours = client.get("/v1/ui/pipeline", params={"minutes": 120}).json()["frames_per_minute"]
@@ -101,3 +101,23 @@ def test_other_roles_refused(client: TestClient, ui_db: tuple[str, dict[str, int
     for path in ("/v1/ui/overview", "/v1/ui/map-data", "/v1/ui/service-points/N01"):
         assert client.get(path, headers={"Authorization": f"Bearer {billing}"}).status_code == 403
         assert client.get(path, headers={"Authorization": ""}).status_code == 401
+
+
+def test_gateway_coverage_is_the_hull_of_what_it_heard(client: TestClient) -> None:
+    """Positions from tests/ui/seed.py: N01 (50.084, 19.93), N02 (50.088, 19.93), N03 (50.092, 19.93), N08
+    (50.08, 19.942), S01 (50.024, 19.96), S03 (50.032, 19.96); gateways at (50.085, 19.94) and (50.025, 19.97)."""
+    week = {g["id"]: g for g in client.get("/v1/ui/gateway-coverage").json()["items"]}
+    one = week["gw-krakow-1"]
+    # N01, N02, N03 heard and the gateway itself; N02 lies on the N01–N03 edge, so it is no vertex
+    assert one["coverage_points"] == 3
+    assert one["coverage"] == [[50.084, 19.93], [50.085, 19.94], [50.092, 19.93]]
+    # gw-krakow-2 heard N01 far north besides S01 and S03 (inside the hull): the shape reaches up to N01
+    two = week["gw-krakow-2"]
+    assert two["coverage_points"] == 3 and two["coverage"] == [[50.084, 19.93], [50.024, 19.96], [50.025, 19.97]]
+    # over 30 days gw-krakow-1 also heard N08 (ten days ago): a fourth vertex, the gateway stays one
+    month = {g["id"]: g for g in client.get("/v1/ui/gateway-coverage", params={"days": 30}).json()["items"]}
+    assert month["gw-krakow-1"]["meters_heard"] == 4
+    assert month["gw-krakow-1"]["coverage"] == [[50.084, 19.93], [50.08, 19.942], [50.085, 19.94], [50.092, 19.93]]
+    # nothing heard in the last hour: no shape
+    hour = client.get("/v1/ui/gateway-coverage", params={"days": 1 / 24}).json()["items"]
+    assert [(g["coverage_points"], len(g["coverage"])) for g in hour] == [(1, 2), (1, 2)]

@@ -22,7 +22,7 @@
   const points = new PointsLayer({pane: "points", order: [COLORS.read, COLORS.unread, COLORS.legal, COLORS.alert]}).addTo(map);
   const gateways = L.layerGroup().addTo(map);
   let data = null;
-  window.odczytMap = {drawn: 0, ready: false, map};  // read by the browser tests and the benchmark
+  window.odczytMap = {drawn: 0, ready: false, coverage: 0, map};  // read by the browser tests and the benchmark
 
   const category = (s, b) => (s & b.alert ? "alert" : s & (b.legal_due | b.legal_expired) ? "legal" : s & b.read ? "read" : "unread");
   document.getElementById("legend").replaceChildren(...Object.entries(COLORS).map(([k, c]) =>
@@ -65,10 +65,17 @@
   async function loadGateways() {
     const gw = await api("/v1/ui/gateway-coverage");
     gateways.clearLayers();
+    window.odczytMap.coverage = 0;
     for (const g of gw.items) {
       if (g.lat === null || g.lon === null) continue;
       const color = g.state === "online" ? "#0b63b6" : "#c62828";
-      L.circle([g.lat, g.lon], {renderer, radius: 1500, color, weight: 1, fillOpacity: 0.05, interactive: false}).addTo(gateways);
+      // coverage from data: the hull of the gateway and the service points whose meters it heard (7 days)
+      if (g.coverage.length >= 3) {
+        L.polygon(g.coverage, {renderer, color, weight: 1, fillOpacity: 0.05, interactive: false}).addTo(gateways);
+        window.odczytMap.coverage += 1;
+      } else if (g.coverage.length === 2) {
+        L.polyline(g.coverage, {renderer, color, weight: 1, interactive: false}).addTo(gateways);
+      }
       L.circleMarker([g.lat, g.lon], {renderer, radius: 8, color: "#fff", weight: 2, fillColor: color, fillOpacity: 1})
         .bindPopup(`<b>${t("gateway")} ${g.id.replace(/[<&>"]/g, "")}</b><br>${t(g.state)}<br>${fmt.n(g.meters_heard)} ${t("meters")}`)
         .addTo(gateways);
