@@ -40,7 +40,7 @@ def _frames() -> dict[str, tuple[list[bytes], KeyLookup | None]]:
     ctr = enc.encode_oms("KAM", "12345678", 0x1B, 0x16, 4, 0, RECORDS[:3], ell="II", key=KEY, frame_format="B")
     mix: list[bytes] = []
     for d in ALL_DRIVERS:
-        for c in d.cases:
+        for c in d.cases():
             if not c.key and not c.preceding:
                 mix.append(bytes.fromhex(c.hex))
     return {

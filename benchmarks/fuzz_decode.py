@@ -22,7 +22,7 @@ KEY = bytes(range(16))
 
 def _seeds() -> list[bytes]:
     recs = [enc.total_volume(1.5), enc.billing_volume(1.0), enc.error_flags(3), enc.flow(0.1)]
-    seeds = [bytes.fromhex(c.hex) for d in ALL_DRIVERS for c in d.cases]
+    seeds = [bytes.fromhex(c.hex) for d in ALL_DRIVERS for c in d.cases()]
     for mode in (0, 5, 7):
         for ff in ("A", "B", "none"):
             seeds.append(enc.encode_oms(records=recs, mode=mode, key=KEY if mode else None, frame_format=ff))

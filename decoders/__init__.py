@@ -2,7 +2,8 @@
 
 Layers: link (frame A/B/no CRC, wired long frames) → ELL (AES-CTR) → AFL (CMAC) → TPL (security modes 0, 5,
 7, DES 2/3) → application records (DIF/VIF) or compact frames → a meter driver → :class:`Telegram`.
-No I/O, no clock, no settings, no module-level mutable state; caches (compact formats, per-key AES objects)
+No I/O, no clock, no settings, no module-level mutable state (but for memo tables of pure functions: the common
+record headers met so far, ``decoders.records``); caches (compact formats, per-key AES objects)
 are explicit objects — pass them in, or hold them in a :class:`Decoder`.
 """
 

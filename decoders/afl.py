@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from decoders import crypto, layouts
+from decoders import crypto, wire
 from decoders.errors import AflError
 
 # AT (MCL bits 3–0) → MAC length in bytes (wmbusmeters ``LIST_OF_AFL_AUTH_TYPES``).
@@ -30,7 +30,7 @@ def parse(data: bytes, pos: int) -> tuple[Afl, int]:
     """Parse the AFL whose CI (0x90) is at ``pos``; returns it and the offset of the next CI."""
     if pos + 4 > len(data):
         raise AflError("AFL header: frame too short")
-    afll, fcl = layouts.AFL_HEAD_FAST.unpack_from(data, pos + 1)
+    afll, fcl = wire.AFL_HEAD_FAST.unpack_from(data, pos + 1)
     end = pos + 2 + afll
     if afll < 2 or end > len(data):
         raise AflError(f"AFL length {afll} runs past the frame")

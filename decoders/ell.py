@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from decoders import layouts
+from decoders import wire
 from decoders.ciphers import CipherCache
 from decoders.crc import crc16
 from decoders.errors import EllError, KeyMissingError, SecurityError, WrongKeyError
 
-_LAYOUTS = {ci: (layouts.ELL_FAST[ci], layouts.ELL_FAST[ci].size, ci in (0x8D, 0x8F)) for ci in layouts.ELL_FAST}
+_LAYOUTS = {ci: (wire.ELL_FAST[ci], wire.ELL_FAST[ci].size, ci in (0x8D, 0x8F)) for ci in wire.ELL_FAST}
 
 
 class Ell(NamedTuple):

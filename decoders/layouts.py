@@ -20,6 +20,8 @@ from typing import Any
 
 import construct as cs
 
+from decoders import wire
+
 DLL_HEADER = cs.Struct(
     "l" / cs.Int8ul,
     "c" / cs.Int8ul,
@@ -67,8 +69,8 @@ def fast_unpacker(layout: cs.Struct) -> struct.Struct:
     """A ``struct.Struct`` with the same byte layout as a fixed construct ``Struct``.
 
     construct's ``parse`` builds a stream and a Container per call (~5 µs); the hot path unpacks tuples with
-    the equivalent precompiled ``struct`` format instead. ``tests/decoders/test_layouts.py`` checks that both
-    agree field by field.
+    the equivalent precompiled ``struct`` format (:mod:`decoders.wire`) instead.
+    ``tests/decoders/test_layouts.py`` checks that both agree field by field.
     """
     fmt = "<"
     for sub in layout.subcons:
@@ -82,16 +84,12 @@ def fast_unpacker(layout: cs.Struct) -> struct.Struct:
     return struct.Struct(fmt)
 
 
-DLL_FAST = fast_unpacker(DLL_HEADER)
-TPL_SHORT_FAST = fast_unpacker(TPL_SHORT)
-TPL_LONG_FAST = fast_unpacker(TPL_LONG)
-ELL_FAST = {
-    0x8C: fast_unpacker(ELL_I),
-    0x8D: fast_unpacker(ELL_II),
-    0x8E: fast_unpacker(ELL_III),
-    0x8F: fast_unpacker(ELL_IV),
-}
-AFL_HEAD_FAST = fast_unpacker(AFL_HEAD)
+# The decode path's unpackers live in decoders.wire (no construct import); re-exported here.
+DLL_FAST = wire.DLL_FAST
+TPL_SHORT_FAST = wire.TPL_SHORT_FAST
+TPL_LONG_FAST = wire.TPL_LONG_FAST
+ELL_FAST = wire.ELL_FAST
+AFL_HEAD_FAST = wire.AFL_HEAD_FAST
 
 
 def parse(compiled: Any, data: bytes, offset: int, size: int) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from decoders import layouts
+from decoders import wire
 from decoders.crc import Checks, block_ok, checks_ok, span_checks
 from decoders.errors import LinkLayerError
 
@@ -133,5 +133,5 @@ def normalize(frame: bytes) -> LinkFrame:
     return _new_tuple(LinkFrame, (data, fmt, c, m, ident, version, dtype, 10, False))
 
 
-_DLL = layouts.DLL_FAST.unpack_from
+_DLL = wire.DLL_FAST.unpack_from
 _new_tuple = tuple.__new__

@@ -325,46 +325,65 @@ def _common_entry(h: Header) -> Common:
     return prefix, h.length, div, mul, None if fast else _converter(h), _READERS.get(h.length) if div else None
 
 
-def _common_headers() -> tuple[dict[int, Common], dict[int, Common]]:
-    """Every header of one DIF (no DIFE, fixed data length) and one primary VIF or ``FD xx`` (no further VIFE),
-    parsed once.
+def common_entry(dif: int, vif_byte: int, code: int) -> Common | None:
+    """The table entry of ``DIF VIF`` (``vif_byte`` < 0x80, ``code`` ignored) or ``DIF FD code``
+    (``vif_byte`` 0xFD, ``code`` < 0x80), or None when that header is not a common one (DIFE, special DIF,
+    LVAR or no data, VIF 0x7B–0x7D)."""
+    field = dif & 0x0F
+    if dif >= 0x80 or DATA_LENGTH[field] <= 0:
+        return None
+    if vif_byte == 0xFD:
+        if not 0 <= code < 0x80:
+            return None
+        vib, info = bytes((0xFD, code)), vif.FD[code] or vif.UNKNOWN
+    elif 0 <= vif_byte < 0x80 and vif_byte not in (0x7B, 0x7C, 0x7D):
+        vib, info = bytes((vif_byte,)), vif.PRIMARY[vif_byte] or vif.UNKNOWN
+    else:
+        return None
+    return _common_entry(
+        Header(
+            (bytes((dif,)) + vib).hex(),
+            dif,
+            vif_byte,
+            vib[1:],
+            (dif & 0x40) >> 6,
+            0,
+            0,
+            FUNCTIONS[(dif >> 4) & 3],
+            info.quantity,
+            info.unit,
+            info.exponent,
+            info.kind,
+            field,
+            DATA_LENGTH[field],
+        )
+    )
 
-    Two tables, built at import and never mutated: ``dif << 8 | vif`` and ``dif << 8 | code`` for ``DIF FD
-    code``. A key absent from a table (filler, special DIFs, extension bits, LVAR or no data) takes the general
-    path.
-    """
+
+def common_headers() -> tuple[dict[int, Common], dict[int, Common]]:
+    """Every header of one DIF (no DIFE, fixed data length) and one primary VIF or ``FD xx`` (no further VIFE),
+    parsed once: ``dif << 8 | vif`` and ``dif << 8 | code`` for ``DIF FD code`` (the complete tables, ~24,000
+    entries; :data:`COMMON_HEADERS` and :data:`COMMON_FD_HEADERS` hold the part met so far)."""
     two: dict[int, Common] = {}
     fd: dict[int, Common] = {}
-    difs = [d for d in range(0x80) if DATA_LENGTH[d & 0x0F] > 0]
-    vifs = [(v, bytes((v,)), vif.PRIMARY[v] or vif.UNKNOWN) for v in range(0x80) if v not in (0x7B, 0x7C, 0x7D)]
-    fds = [(c, bytes((0xFD, c)), vif.FD[c] or vif.UNKNOWN) for c in range(0x80)]
-    for dif in difs:
-        d = bytes((dif,))
-        field = dif & 0x0F
-        common = (dif & 0x40) >> 6, 0, 0, FUNCTIONS[(dif >> 4) & 3]
-        for table, key_int, vib, info, vif_byte in (
-            *((two, dif << 8 | v, vb, i, v) for v, vb, i in vifs),
-            *((fd, dif << 8 | c, vb, i, 0xFD) for c, vb, i in fds),
-        ):
-            table[key_int] = _common_entry(
-                Header(
-                    (d + vib).hex(),
-                    dif,
-                    vif_byte,
-                    vib[1:],
-                    *common,
-                    info.quantity,
-                    info.unit,
-                    info.exponent,
-                    info.kind,
-                    field,
-                    DATA_LENGTH[field],
-                )
-            )
+    for dif in range(0x80):
+        for v in range(0x80):
+            entry = common_entry(dif, v, 0)
+            if entry is not None:
+                two[dif << 8 | v] = entry
+            entry = common_entry(dif, 0xFD, v)
+            if entry is not None:
+                fd[dif << 8 | v] = entry
     return two, fd
 
 
-COMMON_HEADERS, COMMON_FD_HEADERS = _common_headers()
+# The inline tables of :func:`parse_records` (and ``decoders.drivers.oms.parse_oms``), keyed as in
+# :func:`common_headers`. Building all ~24,000 entries costs ~70 ms, most of a one-telegram ``odczyt decode``
+# start-up, so they start empty and :func:`general_record` adds each common header the first time it decodes
+# one (a memo of a pure function: the record is the same either way, only the next one is faster). The hot
+# path is unchanged (one ``dict.get``); a key absent (not met yet, or not common) takes the general path.
+COMMON_HEADERS: dict[int, Common] = {}
+COMMON_FD_HEADERS: dict[int, Common] = {}
 _new_tuple = tuple.__new__
 
 
@@ -421,6 +440,18 @@ def general_record(buf: bytes, pos: int, stop: int, append: Callable[[Record], N
     if (buf[pos] & 0x0F) == 0x0F:
         raise _err(f"reserved special DIF 0x{buf[pos]:02x}", pos)
     header, nxt = parse_header(buf, pos, stop)
-    rec, nxt = read_value(header, buf, nxt, stop)
+    rec, end = read_value(header, buf, nxt, stop)
     append(rec)
-    return nxt
+    dif = header.dif
+    if dif < 0x80 and header.length > 0:  # maybe a common header not met yet: remember it
+        if nxt - pos == 2:
+            v = buf[pos + 1]
+            if v < 0x80 and (dif << 8 | v) not in COMMON_HEADERS:
+                entry = common_entry(dif, v, 0)
+                if entry is not None:
+                    COMMON_HEADERS[dif << 8 | v] = entry
+        elif nxt - pos == 3 and buf[pos + 1] == 0xFD and (dif << 8 | buf[pos + 2]) not in COMMON_FD_HEADERS:
+            entry = common_entry(dif, 0xFD, buf[pos + 2])
+            if entry is not None:
+                COMMON_FD_HEADERS[dif << 8 | buf[pos + 2]] = entry
+    return end

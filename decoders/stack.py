@@ -12,7 +12,7 @@ from typing import Any
 
 from core.types import Alarm
 from decoders import afl as afl_layer
-from decoders import drivers, layouts, link, security, tables
+from decoders import drivers, link, security, tables, wire
 from decoders import ell as ell_layer
 from decoders import records as apl
 from decoders import tpl as tpl_layer
@@ -209,8 +209,8 @@ def _decode_link_frame(
     return _telegram(fr, driver, link_mfct, link_id)
 
 
-_TPL_SHORT = layouts.TPL_SHORT_FAST.unpack_from
-_TPL_LONG = layouts.TPL_LONG_FAST.unpack_from
+_TPL_SHORT = wire.TPL_SHORT_FAST.unpack_from
+_TPL_LONG = wire.TPL_LONG_FAST.unpack_from
 
 
 def _fast(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from decoders import layouts, tables
+from decoders import tables, wire
 from decoders.errors import TplError
 
 
@@ -49,13 +49,13 @@ def parse(data: bytes, pos: int) -> Tpl:
     if header == "short":
         if p + 4 > n:
             raise TplError(f"TPL short header: needs 4 bytes after CI 0x{ci:02x}, {n - p} left")
-        acc, status, cfg = layouts.TPL_SHORT_FAST.unpack_from(data, p)
+        acc, status, cfg = wire.TPL_SHORT_FAST.unpack_from(data, p)
         p += 4
         lm = lid = lv = lt = None
     else:
         if p + 12 > n:
             raise TplError(f"TPL long header: needs 12 bytes after CI 0x{ci:02x}, {n - p} left")
-        lid, lm, lv, lt, acc, status, cfg = layouts.TPL_LONG_FAST.unpack_from(data, p)
+        lid, lm, lv, lt, acc, status, cfg = wire.TPL_LONG_FAST.unpack_from(data, p)
         p += 12
     mode = (cfg >> 8) & 0x1F
     ext = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -35,26 +34,23 @@ def extract(frame: Frame) -> Fields:
     return oms_fields(frame, FLAGS)
 
 
-_CASE = enc.encode_wired(
-    "APA", "00683775", 0x15, 0x07,
-    [
-        enc.date_time(datetime(2026, 4, 24, 20, 29)),
-        enc.volume(16.119),
-        enc.record(0x02, 0x3B, (13).to_bytes(2, "little")),
-        enc.billing_volume(0.389),
-        enc.billing_date(date(2026, 4, 1)),
-        enc.record(0x03, b"\xfd\x17", (0x1000C0).to_bytes(3, "little")),  # leak + reverse before, min flow now
-    ],
-    access_number=0xCC,
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-DRIVER = Driver(
-    name="aptmbusna",
-    matches=(Match("APA", frozenset({0x15}), frozenset({0x07})),),
-    extract=extract,
-    oms=(FLAGS, True),
-    description="Apator APT-MBUS-NA-1 wired M-Bus water meter.",
-    cases=(
+    _CASE = enc.encode_wired(
+        "APA", "00683775", 0x15, 0x07,
+        [
+            enc.date_time(datetime(2026, 4, 24, 20, 29)),
+            enc.volume(16.119),
+            enc.record(0x02, 0x3B, (13).to_bytes(2, "little")),
+            enc.billing_volume(0.389),
+            enc.billing_date(date(2026, 4, 1)),
+            enc.record(0x03, b"\xfd\x17", (0x1000C0).to_bytes(3, "little")),  # leak + reverse before, min flow now
+        ],
+        access_number=0xCC,
+    )
+    return (
         Case(
             _CASE.hex(),
             None,
@@ -71,5 +67,14 @@ DRIVER = Driver(
             },
             note="built with our encoder (wired long frame)",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="aptmbusna",
+    matches=(Match("APA", frozenset({0x15}), frozenset({0x07})),),
+    extract=extract,
+    oms=(FLAGS, True),
+    description="Apator APT-MBUS-NA-1 wired M-Bus water meter.",
+    cases=_cases,
 )

@@ -72,7 +72,9 @@ class Driver:
     name: str
     matches: tuple[Match, ...]
     extract: Callable[[Frame], Fields]
-    cases: tuple[Case, ...]
+    # The driver's test cases, built when called (many are encoded, some encrypted: building them all at import
+    # would cost a one-telegram start-up more than decoding does).
+    cases: Callable[[], tuple[Case, ...]]
     cis: frozenset[int] = frozenset()
     mfct_security: bool = False
     description: str = ""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -35,32 +34,30 @@ def extract(frame: Frame) -> Fields:
 
 
 _KEY = bytes.fromhex("5CDB04C8EDFDC09EC49B5E76A24D4822")
-_CASE = enc.encode_oms(
-    "EFE", "22862420", 0x00, 0x07, 0x70, 0x00,
-    [
-        enc.billing_date(date(2025, 12, 31)),
-        enc.billing_volume(228.854),
-        enc.record(0x01, b"\xfd\x17", b"\x20"),
-        *(enc.volume(v, storage=s) for s, v in ((2, 252.159), (3, 245.162), (4, 239.697))),
-        enc.date_time(datetime(2026, 5, 4, 11, 58)),
-        enc.volume(253.409),
-    ],
-    mode=5,
-    key=_KEY,
-    long_header=True,
-    link_manufacturer="EFE",
-    link_meter_id="43000255",
-    link_version=0x01,
-    link_device_type=0x07,
-)
 
-DRIVER = Driver(
-    name="engelmann_faw",
-    matches=(Match("EFE", frozenset({0x00}), frozenset({0x06, 0x07, 0x16})),),
-    extract=extract,
-    oms=(FLAGS, True),
-    description="Engelmann FAW radio water meter.",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _CASE = enc.encode_oms(
+        "EFE", "22862420", 0x00, 0x07, 0x70, 0x00,
+        [
+            enc.billing_date(date(2025, 12, 31)),
+            enc.billing_volume(228.854),
+            enc.record(0x01, b"\xfd\x17", b"\x20"),
+            *(enc.volume(v, storage=s) for s, v in ((2, 252.159), (3, 245.162), (4, 239.697))),
+            enc.date_time(datetime(2026, 5, 4, 11, 58)),
+            enc.volume(253.409),
+        ],
+        mode=5,
+        key=_KEY,
+        long_header=True,
+        link_manufacturer="EFE",
+        link_meter_id="43000255",
+        link_version=0x01,
+        link_device_type=0x07,
+    )
+    return (
         Case(
             _CASE.hex(),
             _KEY.hex(),
@@ -79,5 +76,14 @@ DRIVER = Driver(
             },
             note="built with our encoder; flags 0x20 = leakage",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="engelmann_faw",
+    matches=(Match("EFE", frozenset({0x00}), frozenset({0x06, 0x07, 0x16})),),
+    extract=extract,
+    oms=(FLAGS, True),
+    description="Engelmann FAW radio water meter.",
+    cases=_cases,
 )

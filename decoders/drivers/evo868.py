@@ -12,7 +12,6 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime
 
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -49,28 +48,27 @@ def extract(frame: Frame) -> Fields:
 
 
 _MONTHS = [33.658, 32.446, 31.514, 30.315, 28.714, 27.373, 26.895, 26.707, 26.478, 26.094, 25.648, 25.296]
-_CASE = enc.encode_oms(
-    "MAD", "21031894", 0x50, 0x16, 0x39, 0x00,
-    [
-        enc.volume(34.134),
-        enc.date_time(datetime(2026, 12, 11, 20, 10)),
-        enc.error_flags(0, nbytes=4),
-        enc.billing_volume(25.296),
-        enc.billing_date(date(2025, 12, 31)),
-        enc.billing_volume(33.658, storage=2),
-        enc.billing_date(date(2026, 11, 30), storage=2),
-        enc.billing_date(date(2026, 11, 30), storage=8),
-        *(enc.volume(v, storage=8 + k) for k, v in enumerate(_MONTHS)),
-    ],
-    cfg_flags=0x2000,
-)
 
-DRIVER = Driver(
-    name="evo868",
-    matches=(Match("MAD", frozenset({0x50}), None),),
-    extract=extract,
-    description="Maddalena EVO 868 radio module (12 month-end registers).",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _CASE = enc.encode_oms(
+        "MAD", "21031894", 0x50, 0x16, 0x39, 0x00,
+        [
+            enc.volume(34.134),
+            enc.date_time(datetime(2026, 12, 11, 20, 10)),
+            enc.error_flags(0, nbytes=4),
+            enc.billing_volume(25.296),
+            enc.billing_date(date(2025, 12, 31)),
+            enc.billing_volume(33.658, storage=2),
+            enc.billing_date(date(2026, 11, 30), storage=2),
+            enc.billing_date(date(2026, 11, 30), storage=8),
+            *(enc.volume(v, storage=8 + k) for k, v in enumerate(_MONTHS)),
+        ],
+        cfg_flags=0x2000,
+    )
+    return (
         Case(
             _CASE.hex(),
             None,
@@ -88,5 +86,13 @@ DRIVER = Driver(
             },
             note="built with our encoder; month registers dated from storage 8",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="evo868",
+    matches=(Match("MAD", frozenset({0x50}), None),),
+    extract=extract,
+    description="Maddalena EVO 868 radio module (12 month-end registers).",
+    cases=_cases,
 )

@@ -10,7 +10,6 @@ is read from it. The TPL status byte is read with the standard bits.
 from __future__ import annotations
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
@@ -32,27 +31,26 @@ def extract(frame: Frame) -> Fields:
 
 
 _KEY = bytes(range(16))
-_CASE = enc.encode_oms(
-    "GWF", "19680750", 0x3C, 0x07, 0xB1, 0x00,
-    [
-        enc.record(0x03, 0x74, (1419).to_bytes(3, "little")),
-        enc.volume(879.068),
-        enc.billing_volume(877.476),
-        b"\x0f\x01\x42\xe1",  # block type 1: leak + backflow, 28 half-years left, power saving
-    ],
-    mode=5, key=_KEY, long_header=True,
-    link_manufacturer="GWF", link_meter_id="10154446", link_version=0x01, link_device_type=0x0E,
-)
-_OK = enc.encode_oms(
-    "GWF", "20221031", 0x3C, 0x07, 0xBE, 0x00, [enc.volume(0.062), b"\x0f\x02\x00\xe3"], mode=5, key=_KEY
-)
 
-DRIVER = Driver(
-    name="gwfwater",
-    matches=(Match("GWF", frozenset({0x3C, 0x01}), frozenset({0x07, 0x0E, 0x06, 0x16})),),
-    extract=extract,
-    description="GWF water meters (status and battery in the manufacturer block).",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _CASE = enc.encode_oms(
+        "GWF", "19680750", 0x3C, 0x07, 0xB1, 0x00,
+        [
+            enc.record(0x03, 0x74, (1419).to_bytes(3, "little")),
+            enc.volume(879.068),
+            enc.billing_volume(877.476),
+            b"\x0f\x01\x42\xe1",  # block type 1: leak + backflow, 28 half-years left, power saving
+        ],
+        mode=5, key=_KEY, long_header=True,
+        link_manufacturer="GWF", link_meter_id="10154446", link_version=0x01, link_device_type=0x0E,
+    )
+    _OK = enc.encode_oms(
+        "GWF", "20221031", 0x3C, 0x07, 0xBE, 0x00, [enc.volume(0.062), b"\x0f\x02\x00\xe3"], mode=5, key=_KEY
+    )
+    return (
         Case(
             _CASE.hex(),
             _KEY.hex(),
@@ -66,5 +64,13 @@ DRIVER = Driver(
             {"meter_id": "20221031", "total_m3": 0.062, "alarms": [], "battery_days": None},
             note="built with our encoder; block of unknown type 2 is not read",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="gwfwater",
+    matches=(Match("GWF", frozenset({0x3C, 0x01}), frozenset({0x07, 0x0E, 0x06, 0x16})),),
+    extract=extract,
+    description="GWF water meters (status and battery in the manufacturer block).",
+    cases=_cases,
 )

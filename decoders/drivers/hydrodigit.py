@@ -21,7 +21,6 @@ import calendar
 from datetime import date, datetime
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.drivers.status import BMETERS
@@ -104,30 +103,29 @@ def _months(values: list[float | None]) -> bytes:
 
 
 _KEY = bytes(16)
-_PLAIN = enc.encode_oms(
-    "BMT", "86868686", 0x13, 0x07, 0xF0, 0x00,
-    [enc.volume(3.866, bcd=True), enc.date_time(datetime(2025, 10, 30, 8, 39)), b"\x0f\x00\x00"],
-    mode=5, key=_KEY,
-)
-_FULL = enc.encode_oms(
-    "BMT", "87654322", 0x13, 0x07, 0x7F, 0x00,
-    [
-        enc.volume(40.263, bcd=True),
-        enc.date_time(datetime(2026, 6, 18, 12, 36)),
-        b"\x0f\x97" + b"\x0a" + b"\x80\x26\x03\x05" + bytes.fromhex("260425") + (7).to_bytes(4, "little")
-        + _months([14.44, 19.02, 24.37, 30.18, 36.58, None, None, 0.02, 0.02, 0.37, 4.35, 9.17]),
-    ],
-)
-_ALARM = enc.encode_oms(
-    "BMT", "03245501", 0x17, 0x06, 0x48, 0x48, [enc.volume(6.735, bcd=True), b"\x0f\x00"], mode=5, key=_KEY,
-)
 
-DRIVER = Driver(
-    name="hydrodigit",
-    matches=(Match("BMT", frozenset({0x13, 0x15, 0x17}), frozenset({0x06, 0x07})),),
-    extract=extract,
-    description="Bmeters Hydrodigit water meter (proprietary block: battery, fraud, leak, backflow, months).",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _PLAIN = enc.encode_oms(
+        "BMT", "86868686", 0x13, 0x07, 0xF0, 0x00,
+        [enc.volume(3.866, bcd=True), enc.date_time(datetime(2025, 10, 30, 8, 39)), b"\x0f\x00\x00"],
+        mode=5, key=_KEY,
+    )
+    _FULL = enc.encode_oms(
+        "BMT", "87654322", 0x13, 0x07, 0x7F, 0x00,
+        [
+            enc.volume(40.263, bcd=True),
+            enc.date_time(datetime(2026, 6, 18, 12, 36)),
+            b"\x0f\x97" + b"\x0a" + b"\x80\x26\x03\x05" + bytes.fromhex("260425") + (7).to_bytes(4, "little")
+            + _months([14.44, 19.02, 24.37, 30.18, 36.58, None, None, 0.02, 0.02, 0.37, 4.35, 9.17]),
+        ],
+    )
+    _ALARM = enc.encode_oms(
+        "BMT", "03245501", 0x17, 0x06, 0x48, 0x48, [enc.volume(6.735, bcd=True), b"\x0f\x00"], mode=5, key=_KEY,
+    )
+    return (
         Case(
             _PLAIN.hex(),
             _KEY.hex(),
@@ -167,5 +165,13 @@ DRIVER = Driver(
             {"meter_id": "03245501", "total_m3": 6.735, "alarms": ["removed", "tamper"]},
             note="built with our encoder; TPL status 0x48 = module removed + tamper (BMETERS table)",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="hydrodigit",
+    matches=(Match("BMT", frozenset({0x13, 0x15, 0x17}), frozenset({0x06, 0x07})),),
+    extract=extract,
+    description="Bmeters Hydrodigit water meter (proprietary block: battery, fraud, leak, backflow, months).",
+    cases=_cases,
 )

@@ -7,7 +7,6 @@ OMS key is tried by the security layer when no key is given (fact sheet §4.3).
 
 from __future__ import annotations
 
-from decoders import encoder as enc
 from decoders.address import meter_id_text
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
@@ -27,17 +26,30 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms(
-    "DME",
-    "64646464",
-    0x70,
-    0x07,
-    0x2A,
-    0x00,
-    [enc.volume(1.174, bcd=True), enc.battery_days(4999)],
-    mode=5,
-    key=DIEHL_DEFAULT_OMS_KEY,
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _CASE = enc.encode_oms(
+        "DME",
+        "64646464",
+        0x70,
+        0x07,
+        0x2A,
+        0x00,
+        [enc.volume(1.174, bcd=True), enc.battery_days(4999)],
+        mode=5,
+        key=DIEHL_DEFAULT_OMS_KEY,
+    )
+    return (
+        Case(
+            _CASE.hex(),
+            None,
+            {"meter_id": "64646464", "total_m3": 1.174, "battery_days": 4999},
+            note="built with our encoder, default Diehl key",
+        ),
+    )
+
 
 DRIVER = Driver(
     name="hydrus",
@@ -45,12 +57,5 @@ DRIVER = Driver(
     extract=extract,
     mfct_security=True,
     description="Diehl OMS water meters (default Diehl key tried when none is configured).",
-    cases=(
-        Case(
-            _CASE.hex(),
-            None,
-            {"meter_id": "64646464", "total_m3": 1.174, "battery_days": 4999},
-            note="built with our encoder, default Diehl key",
-        ),
-    ),
+    cases=_cases,
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
@@ -21,24 +20,22 @@ def extract(frame: Frame) -> Fields:
 
 
 _KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
-_CASE = enc.encode_oms(
-    "IST", "50104916", 0x33, 0x07, 0x8F, 0x00,
-    [
-        enc.volume(6.691, bcd=True),
-        enc.billing_date(date(2026, 1, 31), storage=2),
-        enc.volume(5.421, storage=2, bcd=True),
-        enc.billing_date(date(2026, 2, 9), storage=31),
-    ],
-    mode=7, key=_KEY,
-)
 
-DRIVER = Driver(
-    name="istawater",
-    matches=(Match("IST", frozenset({0x31, 0x33}), frozenset({0x07, 0x06, 0x16})),),
-    extract=extract,
-    oms=(GENERIC_ERROR_FLAGS, True),
-    description="Ista radio net 3 water meter (OMS mode 7).",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    _CASE = enc.encode_oms(
+        "IST", "50104916", 0x33, 0x07, 0x8F, 0x00,
+        [
+            enc.volume(6.691, bcd=True),
+            enc.billing_date(date(2026, 1, 31), storage=2),
+            enc.volume(5.421, storage=2, bcd=True),
+            enc.billing_date(date(2026, 2, 9), storage=31),
+        ],
+        mode=7, key=_KEY,
+    )
+    return (
         Case(
             _CASE.hex(),
             _KEY.hex(),
@@ -46,5 +43,14 @@ DRIVER = Driver(
              "history": ((2, date(2026, 1, 31), 5.421),)},
             note="built with our encoder (ELL + AFL + mode 7)",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="istawater",
+    matches=(Match("IST", frozenset({0x31, 0x33}), frozenset({0x07, 0x06, 0x16})),),
+    extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
+    description="Ista radio net 3 water meter (OMS mode 7).",
+    cases=_cases,
 )

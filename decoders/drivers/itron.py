@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
@@ -17,30 +16,35 @@ def extract(frame: Frame) -> Fields:
     return oms_fields(frame)
 
 
-_CASE = enc.encode_oms(
-    "ITW",
-    "23362098",
-    0x00,
-    0x16,
-    0xF6,
-    0x00,
-    [enc.total_volume(4.142), enc.billing_volume(3.5), enc.billing_date(date(2024, 12, 31)), enc.backward_volume(0.0)],
-    cfg_flags=0xA000,
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-_ERROR_VALUE = enc.encode_oms(
-    "ITW", "23362099", 0x00, 0x16, 0xF6, 0x00,
-    [enc.total_volume(4.142), enc.record(0x74, 0x13, bytes.fromhex("FEFEFEFE")), enc.billing_date(date(2000, 1, 31))],
-    cfg_flags=0xA000,
-)
-
-DRIVER = Driver(
-    name="itron",
-    matches=(Match("ITW"), Match("ITR")),
-    extract=extract,
-    oms=(GENERIC_ERROR_FLAGS, True),
-    description="Itron Cyble/Intelis water meters.",
-    cases=(
+    _CASE = enc.encode_oms(
+        "ITW",
+        "23362098",
+        0x00,
+        0x16,
+        0xF6,
+        0x00,
+        [
+            enc.total_volume(4.142),
+            enc.billing_volume(3.5),
+            enc.billing_date(date(2024, 12, 31)),
+            enc.backward_volume(0.0),
+        ],
+        cfg_flags=0xA000,
+    )
+    _ERROR_VALUE = enc.encode_oms(
+        "ITW", "23362099", 0x00, 0x16, 0xF6, 0x00,
+        [
+            enc.total_volume(4.142),
+            enc.record(0x74, 0x13, bytes.fromhex("FEFEFEFE")),
+            enc.billing_date(date(2000, 1, 31)),
+        ],
+        cfg_flags=0xA000,
+    )
+    return (
         Case(
             _CASE.hex(),
             None,
@@ -53,5 +57,14 @@ DRIVER = Driver(
             {"meter_id": "23362099", "total_m3": 4.142, "target_m3": None, "history": ()},
             note="built with our encoder; storage 1 volume sent as 'value during error' (DIF 0x74) is no register",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="itron",
+    matches=(Match("ITW"), Match("ITR")),
+    extract=extract,
+    oms=(GENERIC_ERROR_FLAGS, True),
+    description="Itron Cyble/Intelis water meters.",
+    cases=_cases,
 )

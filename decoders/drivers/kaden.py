@@ -8,7 +8,6 @@ Status bits 0+1 = 3 means alarm; with it 0x20 = leak flow stayed < 100 l/h, 0x40
 from __future__ import annotations
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import GENERIC_ERROR_FLAGS, oms_fields
 from decoders.frame import Frame
@@ -29,27 +28,22 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms(
-    "KDN", "19228217", 0x01, 0x07, 0xB5, 0x23, [enc.total_volume(81.0976)], mode=5, key=bytes(range(16))
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-_PICOFLUX = enc.encode_oms(
-    "ECM", "56544919", 0x05, 0x07, 0xDF, 0x43, [enc.total_volume(4.492), enc.backward_volume(0.0)],
-    mode=5, key=bytes(range(16)),
-)
-_PICOFLUX_OK = enc.encode_oms(
-    "ECM", "57530510", 0x05, 0x07, 0xA9, 0x00, [enc.total_volume(10.617), enc.error_flags(0)],
-    mode=5, key=bytes(range(16)),
-)
-
-DRIVER = Driver(
-    name="kadenwater",
-    matches=(Match("KDN"), Match("VIP"), Match("ECM")),
-    extract=extract,
-    description="Kaden/Ecomess water meters (also Ecomess Picoflux AiR).",
-    oms=(GENERIC_ERROR_FLAGS, True),
-    refine=refine,
-    cases=(
+    _CASE = enc.encode_oms(
+        "KDN", "19228217", 0x01, 0x07, 0xB5, 0x23, [enc.total_volume(81.0976)], mode=5, key=bytes(range(16))
+    )
+    _PICOFLUX = enc.encode_oms(
+        "ECM", "56544919", 0x05, 0x07, 0xDF, 0x43, [enc.total_volume(4.492), enc.backward_volume(0.0)],
+        mode=5, key=bytes(range(16)),
+    )
+    _PICOFLUX_OK = enc.encode_oms(
+        "ECM", "57530510", 0x05, 0x07, 0xA9, 0x00, [enc.total_volume(10.617), enc.error_flags(0)],
+        mode=5, key=bytes(range(16)),
+    )
+    return (
         Case(
             _CASE.hex(),
             bytes(range(16)).hex(),
@@ -68,5 +62,15 @@ DRIVER = Driver(
             {"meter_id": "57530510", "total_m3": 10.617, "alarms": []},
             note="built with our encoder; Picoflux AiR, no alarm",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="kadenwater",
+    matches=(Match("KDN"), Match("VIP"), Match("ECM")),
+    extract=extract,
+    description="Kaden/Ecomess water meters (also Ecomess Picoflux AiR).",
+    oms=(GENERIC_ERROR_FLAGS, True),
+    refine=refine,
+    cases=_cases,
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -51,42 +50,36 @@ def extract(frame: Frame) -> Fields:
 
 
 _KEY = bytes(range(16))
-# Compact frames heard before any full frame: layouts of the shipped table (decoders.compact_table), values ours.
-_MC21_FULL, _MC21_COMPACT = enc.full_and_compact_apl(
-    [
-        enc.record(0x02, b"\xff\x20", (0x0004).to_bytes(2, "little")),  # info codes: leak now
-        enc.volume(12.345),
-        enc.volume(11.002, storage=1),
-        enc.record(0x61, 0x5B, b"\x09"),
-        enc.record(0x61, 0x67, b"\x0c"),
-    ]
-)
-_FIQ_FULL, _FIQ_COMPACT = enc.full_and_compact_apl(
-    [
-        enc.record(0x04, b"\xff\x23", (0x0010).to_bytes(4, "little")),  # status: tamper
-        enc.volume(40.1, storage=1),
-        enc.record(0x52, 0x3B, (410).to_bytes(2, "little")),
-        enc.record(0x06, b"\xff\x1b", bytes(6)),
-        enc.billing_date(date(2026, 10, 1)),
-        enc.record(0x61, 0x67, b"\x0a"),
-        enc.record(0x51, 0x67, b"\x1b"),
-        enc.record(0x02, 0x3B, (35).to_bytes(2, "little")),
-        enc.volume(41.27),
-        enc.record(0x81, bytes.fromhex("01E7FF0F"), b"\x00"),
-    ]
-)
 
-DRIVER = Driver(
-    name="kamwater",
-    matches=(
-        Match("KAM", None, frozenset({0x06, 0x07, 0x16, 0x15})),
-        Match("KAW", None, frozenset({0x06, 0x07, 0x16, 0x15})),
-    ),
-    extract=extract,
-    description="Kamstrup Multical 21 / flowIQ water meters.",
-    oms=(None, False),
-    refine=refine,
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
+
+    # Compact frames heard before any full frame: layouts of the shipped table (decoders.compact_table), values ours.
+    _MC21_FULL, _MC21_COMPACT = enc.full_and_compact_apl(
+        [
+            enc.record(0x02, b"\xff\x20", (0x0004).to_bytes(2, "little")),  # info codes: leak now
+            enc.volume(12.345),
+            enc.volume(11.002, storage=1),
+            enc.record(0x61, 0x5B, b"\x09"),
+            enc.record(0x61, 0x67, b"\x0c"),
+        ]
+    )
+    _FIQ_FULL, _FIQ_COMPACT = enc.full_and_compact_apl(
+        [
+            enc.record(0x04, b"\xff\x23", (0x0010).to_bytes(4, "little")),  # status: tamper
+            enc.volume(40.1, storage=1),
+            enc.record(0x52, 0x3B, (410).to_bytes(2, "little")),
+            enc.record(0x06, b"\xff\x1b", bytes(6)),
+            enc.billing_date(date(2026, 10, 1)),
+            enc.record(0x61, 0x67, b"\x0a"),
+            enc.record(0x51, 0x67, b"\x1b"),
+            enc.record(0x02, 0x3B, (35).to_bytes(2, "little")),
+            enc.volume(41.27),
+            enc.record(0x81, bytes.fromhex("01E7FF0F"), b"\x00"),
+        ]
+    )
+    return (
         # Fact sheet V6 (wmbusmeters simulations/serial_aes.msg): compact-capable Multical 21, full frame.
         Case(
             "2A442D2C998734761B168D2091D37CAC21E1D68CDAFFCD3DC452BD802913FF7B1706CA9E355D6C2701CC24",
@@ -118,5 +111,18 @@ DRIVER = Driver(
             },
             note="flowIQ 2200 compact frame (signature 0905) with no full frame before it; built with our encoder",
         ),
+    )
+
+
+DRIVER = Driver(
+    name="kamwater",
+    matches=(
+        Match("KAM", None, frozenset({0x06, 0x07, 0x16, 0x15})),
+        Match("KAW", None, frozenset({0x06, 0x07, 0x16, 0x15})),
     ),
+    extract=extract,
+    description="Kamstrup Multical 21 / flowIQ water meters.",
+    oms=(None, False),
+    refine=refine,
+    cases=_cases,
 )

@@ -18,6 +18,7 @@ from decoders.drivers.status import STANDARD
 from decoders.errors import ApplicationError
 from decoders.frame import Frame
 from decoders.model import HistoryEntry, Record, Value
+from decoders.vif import FD, PRIMARY, UNKNOWN, VifInfo
 
 # TPL status byte bits 2–4 (fact sheet §2.2; wmbusmeters decodeTPLStatusByteOnlyStandardBits); per-manufacturer
 # readings of the byte are in ``decoders.drivers.status``.
@@ -217,7 +218,7 @@ def _observe(r: Record, first: list[Record | None], flags: list[int], stored: di
         first[slot] = r
 
 
-def _roles(table: dict[int, apl.Common]) -> dict[int, int]:
+def roles_of(table: dict[int, apl.Common]) -> dict[int, int]:
     """Key → role for the common-table entries whose records the pass reads (tariff and subunit are 0 there,
     storage 0 or 1): storage-0 slot k → k, storage-0 error flags → 6, storage-1 billing slot k → 7 + k."""
     roles: dict[int, int] = {}
@@ -233,8 +234,31 @@ def _roles(table: dict[int, apl.Common]) -> dict[int, int]:
     return roles
 
 
-_ROLES = _roles(apl.COMMON_HEADERS)
-_FD_ROLES = _roles(apl.COMMON_FD_HEADERS)
+def _roles(infos: tuple[VifInfo | None, ...], fd: bool) -> dict[int, int]:
+    """:func:`roles_of` the complete table (``apl.common_headers()``), from the VIF tables alone: the common
+    tables fill as headers are met, and building them whole would cost most of a start-up
+    (``tests/decoders/test_oms_values.py`` checks both give the same)."""
+    roles: dict[int, int] = {}
+    difs = [d for d in range(0x80) if apl.DATA_LENGTH[d & 0x0F] > 0]
+    for code in range(0x80):
+        if not fd and code in (0x7B, 0x7C, 0x7D):
+            continue
+        quantity = (infos[code] or UNKNOWN).quantity
+        if quantity not in _FIRST_SLOTS and quantity not in _STORED_SLOTS and quantity != "error_flags":
+            continue
+        for dif in difs:
+            if dif & 0x40:
+                if quantity in _STORED_SLOTS and apl.FUNCTIONS[(dif >> 4) & 3] == _INSTANTANEOUS:
+                    roles[dif << 8 | code] = 7 + _STORED_SLOTS[quantity]
+            elif quantity in _FIRST_SLOTS:
+                roles[dif << 8 | code] = _FIRST_SLOTS[quantity]
+            elif quantity == "error_flags":
+                roles[dif << 8 | code] = 6
+    return roles
+
+
+_ROLES = _roles(PRIMARY, False)
+_FD_ROLES = _roles(FD, True)
 _new_tuple = tuple.__new__
 _from_bytes = int.from_bytes
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import date
 
 from decoders import datetypes
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -42,28 +41,34 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms(
-    "QDS",
-    "13176890",
-    0x16,
-    0x07,
-    0x0B,
-    0x00,
-    [enc.volume(128.635, bcd=True), enc.volume(128.507, storage=1, bcd=True), enc.billing_date(date(2024, 12, 31))],
-    cfg_flags=0x2000,
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-DRIVER = Driver(
-    name="qwater",
-    matches=(Match("QDS", None, frozenset({0x06, 0x07, 0x16, 0x15})),),
-    extract=extract,
-    description="Qundis Q water meters (standard records or the 0DFF5F walk-by block).",
-    cases=(
+    _CASE = enc.encode_oms(
+        "QDS",
+        "13176890",
+        0x16,
+        0x07,
+        0x0B,
+        0x00,
+        [enc.volume(128.635, bcd=True), enc.volume(128.507, storage=1, bcd=True), enc.billing_date(date(2024, 12, 31))],
+        cfg_flags=0x2000,
+    )
+    return (
         Case(
             _CASE.hex(),
             None,
             {"meter_id": "13176890", "total_m3": 128.635, "target_m3": 128.507, "target_date": "2024-12-31"},
             note="built with our encoder",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="qwater",
+    matches=(Match("QDS", None, frozenset({0x06, 0x07, 0x16, 0x15})),),
+    extract=extract,
+    description="Qundis Q water meters (standard records or the 0DFF5F walk-by block).",
+    cases=_cases,
 )

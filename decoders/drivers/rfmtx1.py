@@ -46,13 +46,9 @@ def extract(frame: Frame) -> Fields:
     return {"total_m3": litres / 1000, "meter_datetime": _when(d), "records": ()}
 
 
-DRIVER = Driver(
-    name="rfmtx1",
-    matches=(Match("BMT", frozenset({0x05}), frozenset({0x07})),),
-    extract=extract,
-    mfct_security=True,
-    description="Bmeters RFM-TX1 radio module (proprietary obfuscation).",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    return (
         # Our frame: key byte 0x05 (row 5), total 00 01 23 45 -> 12.345 m³, time 2024-03-31 10:04:59.
         Case(
             "2144B40978563412"
@@ -65,5 +61,14 @@ DRIVER = Driver(
             None,
             {"meter_id": "12345678", "total_m3": 12.345, "meter_datetime": "2024-03-31T10:04:59"},
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="rfmtx1",
+    matches=(Match("BMT", frozenset({0x05}), frozenset({0x07})),),
+    extract=extract,
+    mfct_security=True,
+    description="Bmeters RFM-TX1 radio module (proprietary obfuscation).",
+    cases=_cases,
 )

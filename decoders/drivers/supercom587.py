@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -25,6 +24,8 @@ def extract(frame: Frame) -> Fields:
 
 
 def _frame(meter_id: str, flags: int) -> bytes:
+    from decoders import encoder as enc
+
     return enc.encode_oms(
         "SON", meter_id, 0x3C, 0x07, 0xAC, 0x00,
         [
@@ -37,18 +38,23 @@ def _frame(meter_id: str, flags: int) -> bytes:
     )
 
 
-DRIVER = Driver(
-    name="supercom587",
-    matches=(Match("SON", frozenset({0x3C}), frozenset({0x06, 0x07})),),
-    extract=extract,
-    oms=(FLAGS, True),
-    description="Sontex Supercom 587 water meter.",
-    cases=(
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    return (
         Case(_frame("11111111", 0x0100).hex(), None,
              {"meter_id": "11111111", "total_m3": 4.989, "alarms": [],
               "history": ((8, date(2026, 9, 1), 0.001),)},
              note="built with our encoder; flag bit 0x0100 is outside the meter's error mask"),
         Case(_frame("11111112", 0x0002).hex(), None, {"meter_id": "11111112", "alarms": ["error"]},
              note="built with our encoder; flag bit 0x0002"),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="supercom587",
+    matches=(Match("SON", frozenset({0x3C}), frozenset({0x06, 0x07})),),
+    extract=extract,
+    oms=(FLAGS, True),
+    description="Sontex Supercom 587 water meter.",
+    cases=_cases,
 )

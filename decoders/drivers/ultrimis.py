@@ -8,7 +8,6 @@ Bits (wmbusmeters ``ultrimisv2``, fact sheet §4.1): 0x01 tamper, 0x02 low batte
 from __future__ import annotations
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.frame import Frame
@@ -32,25 +31,22 @@ def extract(frame: Frame) -> Fields:
     return oms_fields(frame, FLAGS, use_status=False)
 
 
-_CASE = enc.encode_oms(
-    "APA",
-    "95969798",
-    0x01,
-    0x16,
-    0x4B,
-    0x03,
-    [enc.total_volume(3.122), enc.error_flags(0x000104, nbytes=3), enc.billing_volume(2.337)],
-    mode=5,
-    key=bytes(16),
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-DRIVER = Driver(
-    name="ultrimis",
-    matches=(Match("APA", frozenset({0x01, 0x20}), frozenset({0x16, 0x07, 0x06})),),
-    extract=extract,
-    oms=(FLAGS, False),
-    description="Apator Ultrimis ultrasonic water meter.",
-    cases=(
+    _CASE = enc.encode_oms(
+        "APA",
+        "95969798",
+        0x01,
+        0x16,
+        0x4B,
+        0x03,
+        [enc.total_volume(3.122), enc.error_flags(0x000104, nbytes=3), enc.billing_volume(2.337)],
+        mode=5,
+        key=bytes(16),
+    )
+    return (
         Case(
             _CASE.hex(),
             "00" * 16,
@@ -63,5 +59,14 @@ DRIVER = Driver(
             },
             note="built with our encoder",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="ultrimis",
+    matches=(Match("APA", frozenset({0x01, 0x20}), frozenset({0x16, 0x07, 0x06})),),
+    extract=extract,
+    oms=(FLAGS, False),
+    description="Apator Ultrimis ultrasonic water meter.",
+    cases=_cases,
 )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import AlarmBits, Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.drivers.status import ZENNER
@@ -42,40 +41,36 @@ def extract(frame: Frame) -> Fields:
     return oms_fields(frame, FLAGS, use_status=ZENNER)
 
 
-_CASE = enc.encode_oms(
-    "ZRI",
-    "21314151",
-    0x01,
-    0x16,
-    0x36,
-    0x00,
-    [
-        enc.volume(0.055, bcd=True),
-        enc.billing_date(date(2024, 12, 31), storage=8),
-        enc.volume(0.050, storage=8, bcd=True),
-        enc.error_flags(0x2020),
-    ],
-    mode=5,
-    key=bytes.fromhex("A1" * 16),
-    long_header=True,
-    link_manufacturer="ZRI",
-    link_meter_id="55152544",
-    link_version=0x18,
-    link_device_type=0x37,
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-_WAS_TAMPERED = enc.encode_oms(
-    "ZRI", "21314152", 0x00, 0x07, 0x37, 0x40, [enc.volume(1.5, bcd=True), enc.error_flags(0)],
-    mode=5, key=bytes.fromhex("A1" * 16),
-)
-
-DRIVER = Driver(
-    name="minomess",
-    matches=(Match("ZRI", frozenset({0x00, 0x01}), frozenset({0x06, 0x07, 0x16})),),
-    extract=extract,
-    oms=(FLAGS, ZENNER),
-    description="Zenner Minomess water meter (usually behind a radio module with a long TPL header).",
-    cases=(
+    _CASE = enc.encode_oms(
+        "ZRI",
+        "21314151",
+        0x01,
+        0x16,
+        0x36,
+        0x00,
+        [
+            enc.volume(0.055, bcd=True),
+            enc.billing_date(date(2024, 12, 31), storage=8),
+            enc.volume(0.050, storage=8, bcd=True),
+            enc.error_flags(0x2020),
+        ],
+        mode=5,
+        key=bytes.fromhex("A1" * 16),
+        long_header=True,
+        link_manufacturer="ZRI",
+        link_meter_id="55152544",
+        link_version=0x18,
+        link_device_type=0x37,
+    )
+    _WAS_TAMPERED = enc.encode_oms(
+        "ZRI", "21314152", 0x00, 0x07, 0x37, 0x40, [enc.volume(1.5, bcd=True), enc.error_flags(0)],
+        mode=5, key=bytes.fromhex("A1" * 16),
+    )
+    return (
         Case(
             _CASE.hex(),
             "A1" * 16,
@@ -96,5 +91,14 @@ DRIVER = Driver(
             {"meter_id": "21314152", "total_m3": 1.5, "alarms": [], "alarms_history": ["tamper"]},
             note="built with our encoder; TPL status 0x40 = was tampered (Zenner manufacturer bit)",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="minomess",
+    matches=(Match("ZRI", frozenset({0x00, 0x01}), frozenset({0x06, 0x07, 0x16})),),
+    extract=extract,
+    oms=(FLAGS, ZENNER),
+    description="Zenner Minomess water meter (usually behind a radio module with a long TPL header).",
+    cases=_cases,
 )

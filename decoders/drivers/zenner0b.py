@@ -7,7 +7,6 @@ wmbusmeters driver maps them to ``04FF0B/0C/0D``). Any status bit is reported as
 from __future__ import annotations
 
 from core.types import Alarm
-from decoders import encoder as enc
 from decoders.drivers.base import Case, Driver, Fields, Match
 from decoders.drivers.oms import oms_fields
 from decoders.errors import DriverError
@@ -32,29 +31,35 @@ def extract(frame: Frame) -> Fields:
     return f
 
 
-_CASE = enc.encode_oms(
-    "ZRI",
-    "50087367",
-    0x0B,
-    0x16,
-    0xD8,
-    0x00,
-    [b"\x0f" + (0).to_bytes(4, "little") + (256000).to_bytes(4, "little") + (512000).to_bytes(4, "little")],
-    mode=5,
-    key=bytes(16),
-)
+def _cases() -> tuple[Case, ...]:
+    """This driver's test cases (built when asked: encoding them at import would slow every start-up)."""
+    from decoders import encoder as enc
 
-DRIVER = Driver(
-    name="zenner0b",
-    matches=(Match("ZRI", frozenset({0x0B}), None),),
-    extract=extract,
-    description="Zenner module v0x0B with proprietary volume block.",
-    cases=(
+    _CASE = enc.encode_oms(
+        "ZRI",
+        "50087367",
+        0x0B,
+        0x16,
+        0xD8,
+        0x00,
+        [b"\x0f" + (0).to_bytes(4, "little") + (256000).to_bytes(4, "little") + (512000).to_bytes(4, "little")],
+        mode=5,
+        key=bytes(16),
+    )
+    return (
         Case(
             _CASE.hex(),
             "00" * 16,
             {"meter_id": "50087367", "total_m3": 2.0, "target_m3": 1.0, "alarms": []},
             note="built with our encoder",
         ),
-    ),
+    )
+
+
+DRIVER = Driver(
+    name="zenner0b",
+    matches=(Match("ZRI", frozenset({0x0B}), None),),
+    extract=extract,
+    description="Zenner module v0x0B with proprietary volume block.",
+    cases=_cases,
 )

@@ -11,7 +11,7 @@ from decoders import CompactFormatCache, decode, static_keys
 from decoders.drivers import ALL_DRIVERS, select
 from decoders.drivers.base import Case, Driver
 
-CASES = [pytest.param(d, c, id=f"{d.name}-{i}") for d in ALL_DRIVERS for i, c in enumerate(d.cases)]
+CASES = [pytest.param(d, c, id=f"{d.name}-{i}") for d in ALL_DRIVERS for i, c in enumerate(d.cases())]
 
 
 def _norm(value: Any) -> Any:
@@ -40,7 +40,7 @@ def test_driver_case_decodes_to_expected_fields(driver: Driver, case: Case) -> N
 
 @pytest.mark.parametrize("driver", ALL_DRIVERS, ids=[d.name for d in ALL_DRIVERS])
 def test_every_driver_has_a_case(driver: Driver) -> None:
-    assert driver.cases, f"driver {driver.name} has no test case"
+    assert driver.cases(), f"driver {driver.name} has no test case"
 
 
 def test_unknown_manufacturer_falls_back_to_generic_driver() -> None:

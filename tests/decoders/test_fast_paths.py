@@ -105,7 +105,7 @@ def _fixed_key(key_hex: str | None) -> KeyLookup:
 
 def test_decoder_object_decodes_every_driver_case_like_decode() -> None:
     for driver in ALL_DRIVERS:
-        for case in driver.cases:
+        for case in driver.cases():
             if case.preceding:
                 continue
             keys = _fixed_key(case.key)

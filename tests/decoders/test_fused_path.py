@@ -58,7 +58,7 @@ def _keys(key_hex: str | None) -> KeyLookup | None:
 
 @pytest.mark.parametrize("driver", ALL_DRIVERS, ids=lambda d: d.name)
 def test_every_driver_case_decodes_the_same_fused_and_general(driver: object) -> None:
-    for case in driver.cases:  # type: ignore[attr-defined]
+    for case in driver.cases():  # type: ignore[attr-defined]
         frames = [bytes.fromhex(h) for h in (*case.preceding, case.hex)]
         _same(frames, _keys(case.key))
         _same(frames, None)
@@ -145,7 +145,7 @@ def test_drivers_declaring_oms_extract_exactly_oms_fields(monkeypatch: pytest.Mo
         return telegram(fr, driver, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(stack, "_telegram", spy)
-    frames = [bytes.fromhex(c.hex) for d in ALL_DRIVERS for c in d.cases]
+    frames = [bytes.fromhex(c.hex) for d in ALL_DRIVERS for c in d.cases()]
     for d in ALL_DRIVERS:
         for m in d.matches:
             for version in sorted(m.versions or {1}):

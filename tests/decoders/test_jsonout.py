@@ -14,7 +14,7 @@ from decoders.jsonout import fields_line, human_line, select, telegram_dict, wmb
 def _case_telegrams() -> list[Telegram]:
     out = []
     for driver in ALL_DRIVERS:
-        for case in driver.cases:
+        for case in driver.cases():
             key = bytes.fromhex(case.key) if case.key else None
             dec = Decoder(None if key is None else (lambda _m, _i, k=key: (k,)), compact_formats=CompactFormatCache())
             try:

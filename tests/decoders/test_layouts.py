@@ -29,3 +29,4 @@ def test_layout_parse_build_round_trip_and_fast_path_agree(declared, fast) -> No
         assert declared.compile().parse(raw) == parsed
         names = [s.name for s in declared.subcons]
         assert dict(zip(names, fast.unpack(raw), strict=True)) == {n: parsed[n] for n in names}
+    assert layouts.fast_unpacker(declared).format == fast.format  # decoders.wire's literal formats

@@ -198,3 +198,12 @@ def test_fused_parse_oms_matches_parse_records_then_oms_values(
     for flags in (GENERIC_ERROR_FLAGS, _FLAGS, None):
         got = oms_finish(state, status, flags, use_status)
         assert repr(got) == repr(oms_values(records, status, flags, use_status))
+
+
+def test_roles_from_the_vif_tables_equal_the_roles_of_the_complete_common_tables() -> None:
+    from decoders import records
+    from decoders.drivers import oms
+
+    two, fd = records.common_headers()
+    assert oms.roles_of(two) == oms._ROLES
+    assert oms.roles_of(fd) == oms._FD_ROLES

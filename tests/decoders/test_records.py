@@ -74,8 +74,9 @@ def test_common_header_tables_decode_like_the_general_path() -> None:
     from decoders import records
 
     rng = random.Random(2468)
-    headers = [bytes((key >> 8, key & 0xFF)) for key in records.COMMON_HEADERS]
-    headers += [bytes((key >> 8, 0xFD, key & 0xFF)) for key in records.COMMON_FD_HEADERS]
+    two, fd = records.common_headers()
+    headers = [bytes((key >> 8, key & 0xFF)) for key in two]
+    headers += [bytes((key >> 8, 0xFD, key & 0xFF)) for key in fd]
     assert len(headers) > 20_000
     for head in headers:
         for _ in range(3):
@@ -84,3 +85,19 @@ def test_common_header_tables_decode_like_the_general_path() -> None:
             want, end = records.read_value(h, raw, pos, len(raw))
             parsed = parse_records(raw, 0, end)
             assert repr(parsed.records) == repr((want,)), head.hex()
+
+
+def test_common_tables_fill_as_headers_are_met_with_the_complete_tables_entries() -> None:
+    """The inline tables start empty (building them whole costs most of a start-up): the general path adds a
+    common header the first time it decodes one, with the entry the complete table holds."""
+    from decoders import records
+
+    two, fd = records.common_headers()
+    raw = bytes.fromhex("0C13" + "78563412" + "8C0413" + "78563412" + "03FD17" + "010203" + "05FF" + "00000000")
+    records.COMMON_HEADERS.pop(0x0C13, None)
+    records.COMMON_FD_HEADERS.pop(0x0317, None)
+    first = parse_records(raw).records
+    assert records.COMMON_HEADERS[0x0C13][:4] == two[0x0C13][:4]
+    assert records.COMMON_FD_HEADERS[0x0317][:4] == fd[0x0317][:4]
+    assert 0x8C04 not in records.COMMON_HEADERS  # a DIFE: never a common header
+    assert repr(parse_records(raw).records) == repr(first)  # the same records through the tables
