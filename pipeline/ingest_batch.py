@@ -268,7 +268,12 @@ class BatchBuilder:
         payload = p.payload
         link_key = p.link_key = _link_key(payload[:10]) if len(payload) >= 10 else None
         if isinstance(outcome, Failed):
-            known = link_key is not None and link_key in self._known  # the link address is spelt as a key spells it
+            failed = outcome.identity  # the meter's (TPL address when the frame has a long header), if it got that far
+            if failed is None:
+                known = link_key is not None and link_key in self._known  # spelt as a key spells it
+            else:
+                known = failed in self._known
+                p.meter_key = failed if type(failed) is int else meter_key_or_none(*failed)  # type: ignore[misc]
             status = _FAILED_STATUS[outcome.kind] if known or outcome.kind == "error" else FrameStatus.UNKNOWN_METER
             return _undecoded(batch, p, status, outcome.message)
         identity, access_number, digest, total, target, target_date, backward, flow, alarms = outcome

@@ -68,10 +68,14 @@ def known_identities(meters: Iterable[tuple[str, str]]) -> frozenset[Identity]:
 
 
 class Failed(NamedTuple):
-    """A frame that did not decode: ``kind`` is ``key_missing``, ``wrong_key`` or ``error``."""
+    """A frame that did not decode: ``kind`` is ``key_missing``, ``wrong_key`` or ``error``; ``identity`` is
+    the meter's (:func:`meter_identity` of the TPL long header's address when the frame has one — a radio
+    module or repeater may sit in front of the meter — else of the link address), None when decoding stopped
+    before any address."""
 
     kind: str
     message: str
+    identity: Identity | None = None
 
 
 Outcome = Decoded | Failed
@@ -84,7 +88,9 @@ def decode_outcome(decoder: Decoder, payload: bytes) -> Outcome:
     except DecodeError as exc:
         kind = "key_missing" if isinstance(exc, KeyMissingError) else "wrong_key" \
             if isinstance(exc, WrongKeyError) else "error"
-        return Failed(kind, f"{getattr(exc, 'layer', 'decoder')}: {exc}")
+        manufacturer, meter_id = exc.manufacturer, exc.meter_id
+        return Failed(kind, f"{getattr(exc, 'layer', 'decoder')}: {exc}",
+                      None if manufacturer is None or meter_id is None else meter_identity(manufacturer, meter_id))
     return (meter_identity(t.manufacturer, t.meter_id), NO_ACCESS_NUMBER if t.access_number is None else
             t.access_number, t.payload_digest, t.total_m3, t.target_m3, t.target_date, t.total_backward_m3,
             t.flow_m3h, _alarm_mask(t.alarms) if t.alarms else 0)

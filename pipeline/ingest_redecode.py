@@ -32,17 +32,20 @@ class RedecodeReport:
 
 
 def _one(f: KeptFrame, ring: KeyRing, cache: CompactFormatCache) -> tuple[FrameOutcome, Reading | None]:
-    link = link_address(f.payload)
     try:
         t = decode(f.payload, ring.lookup, compact_formats=cache)
-    except (KeyMissingError, WrongKeyError) as exc:
-        status = FrameStatus.KEY_MISSING if isinstance(exc, KeyMissingError) else FrameStatus.WRONG_KEY
-        if link is None or not ring.knows(*link):
-            status = FrameStatus.UNKNOWN_METER
-        return FrameOutcome(f.frame_digest, f.received_at, status, None, f"{exc.layer}: {exc}"[:500]), None
     except DecodeError as exc:
-        return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.DECODE_ERROR, None,
-                            f"{exc.layer}: {exc}"[:500]), None
+        # the meter's address (the TPL long header's when the frame has one: a radio module may sit in front
+        # of the meter), else the link address
+        meter = (exc.manufacturer, exc.meter_id) if exc.manufacturer and exc.meter_id else link_address(f.payload)
+        mk = meter_key_or_none(*meter) if meter else None
+        if isinstance(exc, KeyMissingError | WrongKeyError):
+            status = FrameStatus.KEY_MISSING if isinstance(exc, KeyMissingError) else FrameStatus.WRONG_KEY
+            if meter is None or not ring.knows(*meter):
+                status = FrameStatus.UNKNOWN_METER
+        else:
+            status = FrameStatus.DECODE_ERROR
+        return FrameOutcome(f.frame_digest, f.received_at, status, mk, f"{exc.layer}: {exc}"[:500]), None
     mk = meter_key_or_none(t.manufacturer, t.meter_id)
     if mk is None or not ring.knows(t.manufacturer, t.meter_id):
         return FrameOutcome(f.frame_digest, f.received_at, FrameStatus.UNKNOWN_METER, mk, None), None

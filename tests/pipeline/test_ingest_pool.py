@@ -219,3 +219,30 @@ def test_a_bug_on_one_frame_or_message_is_kept_and_the_batch_goes_on(processes: 
     kept = {r[4]: (r[5], r[6]) for r in batch.frame_rows()}
     assert kept[bad_frame] == (FrameStatus.DECODE_ERROR, "internal: RuntimeError: boom")
     assert [(d.reason, d.payload) for d in batch.dead] == [("internal", bad)]
+
+
+def _behind_a_module(meter_id: str, *, key: bytes = KEY) -> bytes:
+    """A mode-5 frame of KAM ``meter_id`` (TPL long header, CI 0x72) sent by a radio module whose own address
+    (ZRI 99887766) is the link layer's."""
+    return encode_oms("KAM", meter_id, 0x1B, 0x16, 3, 0x00, [total_volume(1.25)], mode=5, key=key,
+                      long_header=True, frame_format="A", link_manufacturer="ZRI", link_meter_id="99887766",
+                      link_version=0x18, link_device_type=0x37)
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_known_meter_behind_a_radio_module_without_its_key_is_key_missing_under_its_own_key(
+        processes: int) -> None:
+    """The meter is the TPL address, not the module's link address: a registered meter whose key is missing
+    (or wrong) is KEY_MISSING (WRONG_KEY) filed under the meter's key, not an unknown meter under the module's."""
+    ring = _Ring(frozenset({("KAM", "00000051"), ("KAM", "00000052")}), {("KAM", "00000052"): (bytes(16),)})
+    frames = [_behind_a_module("00000051"), _behind_a_module("00000052"), _behind_a_module("00000053")]
+    batch = _one_batch(ring, processes, [frames_message("gw-1", [(f, T0) for f in frames])])
+    rows = {r[3]: r for r in batch.frame_rows()}
+    module = meter_key("ZRI", "99887766")
+    from storage.rows import FrameStatus
+
+    assert rows[meter_key("KAM", "00000051")][5] == FrameStatus.KEY_MISSING
+    assert rows[meter_key("KAM", "00000052")][5] == FrameStatus.WRONG_KEY
+    assert rows[meter_key("KAM", "00000053")][5] == FrameStatus.UNKNOWN_METER  # not registered: unknown
+    assert all(r[2] == module for r in rows.values())  # the link key stays the module's
+    assert batch.counts["undecoded:key_missing"] == batch.counts["undecoded:wrong_key"] == 1

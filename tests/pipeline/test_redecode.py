@@ -53,3 +53,22 @@ def test_redecode_keeps_a_frame_whose_address_has_no_meter_key(db_url: str, tmp_
     report = redecode(db_url, since=T0 - timedelta(hours=1), master_key=MASTER)
     assert (report.frames, report.decoded, report.readings_inserted) == (2, 1, 1)
     assert count(db_url, "SELECT count(*) FROM raw_frames WHERE status = 1 AND meter_key IS NULL") == 1
+
+
+def test_redecode_files_a_meter_behind_a_radio_module_under_the_meter(db_url: str, tmp_path: Path) -> None:
+    """A registered meter without a key, heard through a radio module (CI 0x72: the TPL address is the meter,
+    the link address the module's): KEY_MISSING under the meter's key, not an unknown meter."""
+    from core.ids import meter_key
+    from decoders.encoder import encode_oms, total_volume
+
+    frame = encode_oms("KAM", "00000001", 0x1B, 0x16, 3, 0x00, [total_volume(1.25)], mode=5, key=bytes(range(16)),
+                       long_header=True, frame_format="A", link_manufacturer="ZRI", link_meter_id="99887766",
+                       link_version=0x18, link_device_type=0x37)
+    register_meters(db_url, tmp_path, 1, key=None)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        write_batch(conn, frames=[_kept(frame, 0)])
+    report = redecode(db_url, since=T0 - timedelta(hours=1), master_key=MASTER)
+    assert (report.frames, report.decoded) == (1, 0)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT status, meter_key FROM raw_frames").fetchall()
+    assert rows == [(int(FrameStatus.KEY_MISSING), meter_key("KAM", "00000001"))]
