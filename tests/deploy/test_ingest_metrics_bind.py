@@ -30,7 +30,10 @@ def _listening(port: int) -> set[str]:
 def test_ingest_metrics_listen_on_loopback_by_default(db_url: str, mqtt_broker, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "ODCZYT_DATABASE_URL": db_url, "ODCZYT_MQTT_URL": mqtt_broker.url,
-           "PYTHONPATH": str(REPO), "ODCZYT_INGEST__WATCH_GATEWAYS": "false"}
+           "PYTHONPATH": str(REPO), "ODCZYT_INGEST__WATCH_GATEWAYS": "false",
+           # a topic and group of its own: the worker's durable session outlives it on the suite's shared broker,
+           # and in the default group it would take a share of every later test's frames
+           "ODCZYT_MQTT__TOPIC_PREFIX": f"t/metrics-{port}", "ODCZYT_INGEST__SHARED_GROUP": f"metrics{port}"}
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "ingest", "--metrics-port", str(port),
                              "--client-id", f"metrics-bind-{port}", "--no-migrate", "--decode-processes", "0",
                              "--analyze-every", "0"], cwd=tmp_path, env=env,
