@@ -149,6 +149,18 @@ def test_gateways_page_and_language_switch(logged_in: Any, ui_server: str,
     _wait(driver, lambda d: "Otwarty" in _css(d, "#queue thead").text)
 
 
+def test_login_page_in_polish_with_the_english_switch(logged_in: Any, ui_server: str) -> None:
+    driver = logged_in  # the language choice is the browser's, shared with the other pages
+    driver.get(f"{ui_server}/login")
+    _wait(driver, lambda d: _css(d, "button[type=submit]").text == "Zaloguj")
+    assert driver.execute_script("return document.documentElement.lang") == "pl"
+    _css(driver, "#lang").click()
+    _wait(driver, lambda d: _css(d, "button[type=submit]").text == "Log in")
+    assert _css(driver, "label[for=name]").text == "User name"
+    _css(driver, "#lang").click()  # back to Polish for the tests that follow
+    _wait(driver, lambda d: _css(d, "button[type=submit]").text == "Zaloguj")
+
+
 def test_pages_reference_no_external_host(ui_server: str) -> None:
     """Everything the pages load is served by the API itself (intranets are often closed)."""
     pages = ["/", "/ui/map", "/ui/alerts", "/ui/alerts/1", "/ui/service-points/N01", "/ui/gateways", "/login"]
