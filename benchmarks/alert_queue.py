@@ -7,7 +7,7 @@ Starts an embedded PostgreSQL, migrates it, fills meters, service points and ale
 line.
 """
 
-# ruff: noqa: E402  (sys.path is mended before the project imports: see below)
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# Run as a script, this folder comes first on sys.path and benchmarks/storage.py would shadow the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg

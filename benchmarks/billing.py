@@ -12,22 +12,18 @@ injected fault flagged; last line one JSON object. (Meter replacements are cover
 not generated here.)
 """
 
-# ruff: noqa: E402  (sys.path is mended before the project imports: see below)
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path and benchmarks/storage.py would shadow the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import psycopg
 

@@ -14,7 +14,7 @@ generator does not take a server core for Python work) at each ``--concurrency``
 
 Prints a table and, as the last line, one JSON object with every figure.
 
-    .venv/bin/python benchmarks/api.py --meters 500 --days 30 --seconds 5   # quick
+    .venv/bin/python benchmarks/api_reads.py --meters 500 --days 30 --seconds 5   # quick
 """
 
 from __future__ import annotations

@@ -12,17 +12,11 @@ the backend compresses), p99 of one service point's daily consumption over a yea
 over a month, the billing cut-off over all meters, the dashboard's daily aggregates over a month, and an ADBC
 load of ``--load-rows`` readings into polars. The last line printed is one JSON object.
 
-    .venv/bin/python benchmarks/storage.py --meters 500 --days 60     # quick
+    .venv/bin/python benchmarks/storage_backends.py --meters 500 --days 60     # quick
 """
 
-# ruff: noqa: E402  (sys.path is mended before the imports: see below)
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and "storage" would be this file: not the package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
@@ -30,10 +24,12 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import psycopg
