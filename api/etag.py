@@ -11,7 +11,6 @@ import hashlib
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel
 from starlette.responses import Response
 
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
@@ -31,11 +30,6 @@ def _matches(header: str | None, tag: str) -> bool:
         return True
     opaque = tag[2:]
     return any(t.strip().removeprefix("W/") == opaque for t in header.split(","))
-
-
-def conditional_json(request: Request, model: BaseModel, headers: dict[str, str] | None = None) -> Response:
-    """``model`` as JSON with its ETag, or an empty 304 when the client's ``If-None-Match`` matches it."""
-    return conditional_body(request, model.model_dump_json().encode("utf-8"), headers)
 
 
 def conditional_body(request: Request, body: bytes, headers: dict[str, str] | None = None) -> Response:

@@ -3,7 +3,7 @@ transaction through :func:`storage.audit.record`. The photo is stored as ``bytea
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -97,9 +97,3 @@ def edit(conn: psycopg.Connection, row: dict[str, Any], *, action: str, value_m3
          actor)).fetchone()
     assert got is not None
     return int(got[0])
-
-
-def local_day(at: datetime) -> date:
-    """The Europe/Warsaw calendar day of an instant."""
-    from core.billing_rules import WARSAW
-    return at.astimezone(WARSAW).date()

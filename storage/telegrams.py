@@ -11,7 +11,7 @@ reception in ``raw_frames``, never a second reading. Rows without an access numb
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import psycopg
 
@@ -75,13 +75,6 @@ def new_telegrams(cur: psycopg.Cursor, rows: Sequence[tuple[object, ...]],
 def _columns(ids: Sequence[TelegramId], times: Sequence[object] | None = None) -> list[object]:
     cols: list[object] = [[t[0] for t in ids], [t[1] for t in ids], [t[2] for t in ids]]
     return [*cols, list(times)] if times is not None else cols
-
-
-def first_reception(cur: psycopg.Cursor, tid: TelegramId) -> datetime | None:
-    """When the reading of telegram ``tid`` was received (None: never claimed)."""
-    cur.execute("SELECT first_at FROM telegram_ids WHERE (meter_key, access_number, digest) = (%s, %s, %s)", tid)
-    found = cur.fetchone()
-    return None if found is None else found[0]
 
 
 def write_telegrams(conn: psycopg.Connection, *, reading_rows: Sequence[tuple[object, ...]],
