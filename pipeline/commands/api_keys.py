@@ -6,7 +6,6 @@ Every change is audited with the actor ``cli:<os user>``.
 
 from __future__ import annotations
 
-import getpass
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,20 +17,12 @@ import typer
 
 from core.errors import UserError
 from core.settings import Settings
-from pipeline.cli_params import parse_when
+from pipeline.cli_params import cli_actor, parse_when
 from pipeline.commands.db import database_url
 
 RoleName = Literal["admin", "operations", "billing", "crew", "portal"]
 _AHEAD = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
-
-
-def cli_actor() -> str:
-    """The audit actor of a command run by a person at a shell."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 @contextmanager

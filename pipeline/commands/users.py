@@ -11,7 +11,8 @@ import sys
 import typer
 
 from core.errors import UserError
-from pipeline.commands.api_keys import RoleName, _fmt, cli_actor, connect
+from pipeline.cli_params import cli_actor
+from pipeline.commands.api_keys import RoleName, _fmt, connect
 
 
 def read_password(from_stdin: bool) -> str:
