@@ -47,8 +47,8 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
     )
     app.state.pool = pool
     app.state.registry = registry
-    app.state.auth = AuthConfig.from_settings(api or ApiSettings())
-    app.state.api_settings = api or ApiSettings()
+    app.state.api_settings = api = api or ApiSettings()
+    app.state.auth = AuthConfig.from_settings(api)
     db_registry = CollectorRegistry(auto_describe=False)
     db_registry.register(DatabaseCollector(pool))
 
@@ -79,7 +79,7 @@ def create_app(database_url: str, *, registry: CollectorRegistry = REGISTRY, poo
     docs_ui.install(app)
     check_routes(app)
     decorate_openapi(app)
-    limits.install(app, app.state.api_settings, max_in_flight=pool_size)  # body, NUL, rate, CORS, in-flight
+    limits.install(app, api, max_in_flight=pool_size)  # body, NUL, rate, CORS, in-flight
     problems.install(app)  # last: its request-id middleware wraps the others (docs/api.md "Conventions")
     return app
 
