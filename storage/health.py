@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 import psycopg
 
 from storage.migrate import load_migrations
+
+
+@functools.cache
+def _shipped() -> tuple[tuple[int, str], ...]:
+    # the migration files are part of the installed code: read once per process, not on every readiness probe
+    return tuple((m.version, m.name) for m in load_migrations())
 
 
 def pending_migrations(conn: psycopg.Connection) -> list[str]:
@@ -13,4 +21,4 @@ def pending_migrations(conn: psycopg.Connection) -> list[str]:
     applied: set[int] = set()
     if exists and exists[0]:
         applied = {int(v) for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-    return [m.name for m in load_migrations() if m.version not in applied]
+    return [name for version, name in _shipped() if version not in applied]
