@@ -12,12 +12,11 @@ import psycopg
 
 from alerts.notify import build_payload
 from core.errors import UserError
-from pipeline.cli_params import cli_actor
 from storage import alerts as store
 from storage import alerts_outbox as outbox
 from storage import audit
 
-__all__ = ["ACTIONS", "act", "cli_actor"]
+__all__ = ["ACTIONS", "act"]
 
 ACTIONS: dict[str, str] = {  # CLI verb → alert event
     "ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", "assign": "assigned",

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from core.errors import UserError
 from core.settings import Settings
+from pipeline.cli_params import cli_actor
 from pipeline.commands.analyze import _db_url
 
 
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
     register_notices(app)
 
     def run(verb: str, alert_id: int, text: str | None, db_url: str | None) -> None:
-        from pipeline.alert_actions import act, cli_actor
+        from pipeline.alert_actions import act
 
         row = act(_db_url(Settings(), db_url), verb, alert_id, actor=cli_actor(), text=text)
         who = f", assignee {row['assignee']}" if row["assignee"] else ""
