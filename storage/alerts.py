@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from storage import incidents
+from storage.sql import dict_rows as _rows
 
 _AREA_OF = """coalesce(
     (SELECT sp.area FROM service_points sp WHERE sp.id = p.sp),
@@ -38,12 +38,6 @@ _COLUMNS = (
     "a.resolved_at, a.resolved_by, a.resolution, a.dismissed_at, a.dismissed_by, a.dismiss_reason"
 )
 UNRESOLVED = ("open", "acknowledged")
-
-
-def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall())
 
 
 def open_alerts(conn: psycopg.Connection, *, kinds: list[str] | None = None) -> list[dict[str, Any]]:

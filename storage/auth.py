@@ -12,18 +12,13 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+
+from storage.sql import dict_rows as _rows
 
 _KEY_COLUMNS = ("id, key_id, name, role, service_point_scope, created_at, created_by, expires_at, revoked_at, "
                 "last_used_at")
 _USER_COLUMNS = "id, name, role, service_point_scope, created_at, password_changed_at, disabled_at"
 TOUCH_EVERY = "1 minute"  # last_used_at is written at most this often per key
-
-
-def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall())
 
 
 def _one(conn: psycopg.Connection, sql: str, params: Any = None) -> dict[str, Any] | None:

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from core.ids import split_meter_key
+from storage.sql import dict_rows as _rows
 
 _COLUMNS = (
     "id, state, reason, first_seen_at, last_seen_at, last_heartbeat_at, state_changed_at, heartbeat_s, uptime_s, "
@@ -23,11 +23,6 @@ _COLUMNS = (
 )
 _FIGURES = ("heartbeat_s", "uptime_s", "frames_per_min", "spool_depth", "spool_max", "spool_dropped", "receiver",
             "link_mode", "firmware", "mqtt_protocol", "lat", "lon")
-
-
-def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(sql, params).fetchall())
 
 
 def _previous_state(conn: psycopg.Connection, gateway_id: str) -> str | None:

@@ -19,21 +19,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from core.types import SOURCE_CODES, ReadingSource
 from storage.rows import FrameStatus
+from storage.sql import dict_rows as _rows
 
 ESTIMATED = SOURCE_CODES[ReadingSource.ESTIMATED]
 # map-state bits of one service point (a point may carry several; the page colours by the most urgent)
 READ, ALERT, LEGAL_DUE, LEGAL_EXPIRED, NO_METER = 1, 2, 4, 8, 16
 
 _OVERLAP = "i.installed_at < %(end)s AND (i.removed_at IS NULL OR i.removed_at > %(start)s)"
-
-
-def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(sql, params).fetchall())
 
 
 def read_service_points(conn: psycopg.Connection, *, start: datetime, end: datetime) -> set[str]:

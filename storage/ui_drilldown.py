@@ -7,14 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from core.types import SOURCE_BY_CODE
-
-
-def _rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return list(cur.execute(sql, params).fetchall())
+from storage.sql import dict_rows as _rows
 
 
 def service_point(conn: psycopg.Connection, *, service_point_id: str) -> dict[str, Any] | None:
