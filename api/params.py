@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Path
 from pydantic import AfterValidator, Field, StringConstraints
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -43,6 +43,8 @@ Note = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
 Id = Annotated[int, Field(ge=1, le=INT64_MAX)]
 """A positive database id (bigint)."""
 Key = Annotated[int, Field(ge=0, le=INT64_MAX)]
+PathId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+"""A row id in a URL path (alerts, incidents, runs, readings, subscriptions, pages)."""
 """A non-negative bigint key (meter keys)."""
 
 

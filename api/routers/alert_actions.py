@@ -11,20 +11,20 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, StringConstraints
 
 from alerts.notify import build_payload
 from alerts.subject import links
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn, request_id
-from api.params import INT64_MAX, Name, Note
+from api.params import Name, Note, PathId
 from storage import alerts as store
 from storage import alerts_outbox as outbox
 from storage import audit
 
 router = APIRouter(prefix="/v1", tags=["alerts"], dependencies=[require(Role.operations)])
-AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+AlertId = PathId
 VERB = {"acknowledged": "ack", "resolved": "resolve", "dismissed": "dismiss", "assigned": "assign",
         "commented": "comment"}  # audit action of each event
 # not blank, no NUL anywhere (a bare \S would match the NUL itself: the fuzzer's 500 from PostgreSQL)

@@ -5,21 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
 from alerts.subject import links
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
-from api.params import INT64_MAX, Key, Name, Note
+from api.params import Key, Name, Note, PathId
 from api.routers.alert_actions import notify
 from storage import alerts as store
 from storage import audit
 
 router = APIRouter(tags=["alerts"], dependencies=[require(Role.operations)])
 State = Literal["open", "acknowledged", "resolved", "dismissed"]
-AlertId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+AlertId = PathId
 Sort = Literal["-opened_at", "opened_at", "-severity", "state", "kind", "area"]
 _CURSOR_TYPES: dict[str, tuple[type, ...]] = {
     "-opened_at": (datetime, int), "opened_at": (datetime, int), "-severity": (int, datetime, int),

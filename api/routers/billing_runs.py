@@ -8,14 +8,14 @@ import functools
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, page_of
-from api.params import INT64_MAX
+from api.params import PathId
 from api.routers.billing_export import stream
 from core.billing_rules import Thresholds, thresholds_from
 from core.settings import BillingSettings, Settings
@@ -23,7 +23,7 @@ from storage import audit
 from storage import billing_runs as store
 
 router = APIRouter(prefix="/v1", tags=["billing"])
-RunId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+RunId = PathId
 SpId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 

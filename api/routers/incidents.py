@@ -4,15 +4,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Role, require
 from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
-from api.params import INT64_MAX, Name, Note
+from api.params import Name, Note, PathId
 from api.routers.alert_actions import apply_action
 from storage import alerts as store_alerts
 from storage import incidents as store
@@ -74,7 +74,7 @@ def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-def get_incident(conn: Conn, incident_id: Annotated[int, Path(ge=1, le=INT64_MAX)]) -> IncidentOut:
+def get_incident(conn: Conn, incident_id: PathId) -> IncidentOut:
     """One incident with its alerts' ids and kinds."""
     row = store.get_incident(conn, incident_id=incident_id)
     if row is None:
@@ -107,7 +107,7 @@ _EVENT = {"ack": "acknowledged", "resolve": "resolved", "dismiss": "dismissed", 
 
 @router.post("/incidents/{incident_id}/{action}", response_model=IncidentOut)
 def act_on_incident(conn: Conn, principal: CurrentPrincipal, request: Request,
-                    incident_id: Annotated[int, Path(ge=1, le=INT64_MAX)],
+                    incident_id: PathId,
                     action: Literal["ack", "resolve", "dismiss", "assign"],
                     body: IncidentActionIn | None = None) -> IncidentOut:
     """Acknowledge, resolve, dismiss (reason required) or assign every unresolved alert of the incident at once

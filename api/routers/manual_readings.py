@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.auth import CurrentPrincipal, Role, ensure_service_point, require
 from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, page_of
-from api.params import INT64_MAX, NO_NUL, Instant
+from api.params import NO_NUL, Instant, PathId
 from api.routers.billing_runs import billing_settings, thresholds
 from core.billing_manual import judge
 from core.ids import meter_key
@@ -24,7 +24,7 @@ from storage import audit
 from storage import manual_readings as store
 
 router = APIRouter(prefix="/v1", tags=["readings"])
-ReadingId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+ReadingId = PathId
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
 MeterRef = Annotated[str, Path(pattern=r"^[A-Za-z]{3}-[0-9A-Fa-f]{8}$",
                                description="Manufacturer and id, e.g. KAM-00000001")]

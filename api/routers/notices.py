@@ -10,20 +10,20 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from alerts.channels.sms import normalize_phone
 from api.auth import CurrentPrincipal, Role, ensure_service_point, require
 from api.deps import Conn, request_id
 from api.pagination import CursorParam, Limit, Page, decode_cursor, link_next, page_of
-from api.params import INT64_MAX, Name
+from api.params import Name, PathId
 from storage import audit
 from storage import notices as store
 from storage.errors import RegistryError
 
 router = APIRouter(prefix="/v1", tags=["notices"], dependencies=[require(Role.operations, Role.portal)])
-SubId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+SubId = PathId
 # not blank, no NUL anywhere (a bare \S would match the NUL itself)
 Source = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00\s][^\x00]*$")]
 _EMAIL = re.compile(r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,255}\.[A-Za-z]{2,63}$")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, Response
 
 from api.auth import public
+from api.params import PathId
 
 router = APIRouter(include_in_schema=False, dependencies=[public()])
 STATIC = resources.files("api").joinpath("static")
@@ -46,7 +47,7 @@ def alerts_page() -> HTMLResponse:
 
 
 @router.get("/ui/alerts/{alert_id}")
-def alert_page(alert_id: Annotated[int, Path(ge=1)]) -> HTMLResponse:
+def alert_page(alert_id: PathId) -> HTMLResponse:
     """The alert queue with one alert opened (the ``ui`` link of an alert)."""
     return _page("alerts")
 
