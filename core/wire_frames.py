@@ -62,7 +62,7 @@ def check_limits(payload: bytes) -> None:
     brackets = payload.count(b"[") + payload.count(b"{")
     if brackets > MAX_BRACKETS:
         raise MessageRejected("too_many_fields", f"{brackets} brackets > {MAX_BRACKETS}")
-    if payload.count(b"[") + payload.count(b"{") > 2 and _depth(payload) > MAX_DEPTH:
+    if brackets > MAX_DEPTH and _depth(payload) > MAX_DEPTH:  # deeper than MAX_DEPTH needs more brackets
         raise MessageRejected("too_deep", f"nested deeper than {MAX_DEPTH}")
 
 
